@@ -1,0 +1,79 @@
+"""One error type for business rules, one JSON shape for every API error.
+
+Shape (documented in docs/api.md):
+    {"code": "<stable_code>", "message": "<human text>", "extra": {...}}
+The frontend branches on `code`, never on `message`.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.core.exceptions import PermissionDenied
+from django.http import Http404
+from rest_framework import exceptions, status
+from rest_framework.response import Response
+from rest_framework.views import exception_handler
+
+
+class ApplicationError(Exception):
+    """A business rule said no. `code` is stable; `http_status` picks the HTTP answer."""
+
+    http_status: int = status.HTTP_400_BAD_REQUEST
+
+    def __init__(self, message: str, *, code: str, extra: dict[str, Any] | None = None,
+                 http_status: int | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.code = code
+        self.extra = extra or {}
+        if http_status is not None:
+            self.http_status = http_status
+
+
+class ConflictError(ApplicationError):
+    """Invalid transition or stale version: 409, with the current state in `extra`."""
+
+    http_status = status.HTTP_409_CONFLICT
+
+
+class NotFoundError(ApplicationError):
+    """Missing, or not visible to this user: both answer 404 so existence does not leak."""
+
+    http_status = status.HTTP_404_NOT_FOUND
+
+    def __init__(self, message: str = "Not found.", *, code: str = "not_found",
+                 extra: dict[str, Any] | None = None) -> None:
+        super().__init__(message, code=code, extra=extra)
+
+
+class ForbiddenError(ApplicationError):
+    http_status = status.HTTP_403_FORBIDDEN
+
+    def __init__(self, message: str = "You do not have permission to perform this action.", *,
+                 code: str = "permission_denied", extra: dict[str, Any] | None = None) -> None:
+        super().__init__(message, code=code, extra=extra)
+
+
+def _error_body(code: str, message: str, extra: dict[str, Any] | None = None) -> dict[str, Any]:
+    return {"code": code, "message": message, "extra": extra or {}}
+
+
+def api_exception_handler(exc: Exception, context: dict[str, Any]) -> Response | None:
+    if isinstance(exc, ApplicationError):
+        return Response(_error_body(exc.code, exc.message, exc.extra), status=exc.http_status)
+    if isinstance(exc, Http404):
+        exc = exceptions.NotFound()
+    elif isinstance(exc, PermissionDenied):
+        exc = exceptions.PermissionDenied()
+    response = exception_handler(exc, context)
+    if response is None:
+        return None
+    if isinstance(exc, exceptions.ValidationError):
+        response.data = _error_body("invalid_input", "The request has invalid fields.",
+                                    {"fields": response.data})
+    elif isinstance(exc, exceptions.APIException):
+        codes = exc.get_codes()
+        code = codes if isinstance(codes, str) else "error"
+        response.data = _error_body(code, str(exc.detail))
+    return response
