@@ -39,10 +39,13 @@ INSTALLED_APPS = [
     "apps.studies",
     "apps.reading",
     "apps.datasets",
+    "apps.web",
 ]
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    # Serves the built frontend (collectstatic) without DEBUG, e.g. under gunicorn.
+    "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",

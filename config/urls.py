@@ -13,6 +13,8 @@ urlpatterns = [
     path("api/", include("apps.studies.urls")),
     path("api/", include("apps.reading.urls")),
     path("api/", include("apps.datasets.urls")),
+    # Last: the single-page app owns "/" and its client-side routes.
+    path("", include("apps.web.urls")),
 ]
 
 if settings.DEBUG or settings.MEDIA_URL.startswith("/"):
