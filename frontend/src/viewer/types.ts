@@ -1,0 +1,46 @@
+// The image JSON shape every API that lists the images of an exam returns (cross-team contract 2).
+
+export interface WindowPreset {
+  /** In modality value space (after Modality LUT / rescale). */
+  center: number;
+  width: number;
+  explanation: string;
+}
+
+export interface ImageUrls {
+  /** 8-bit PNG, long side <= 2048 px, default window applied, MONOCHROME1 inverted, not mirrored. */
+  display: string;
+  /** 8-bit PNG, long side <= 256 px. */
+  thumbnail: string;
+  /** 16-bit grayscale PNG at full resolution; value v means v * full_depth_scale + full_depth_offset. */
+  full: string;
+}
+
+export interface ImageInfo {
+  id: number;
+  image_id: string;
+  series_id: string;
+  laterality: "L" | "R";
+  view_position: string;
+  rows: number;
+  columns: number;
+  photometric_interpretation: string;
+  /** First = default. */
+  window_presets: WindowPreset[];
+  /** Mirror left-right so the image hangs in the standard protocol (chest wall to the centre). */
+  display_flip_horizontal: boolean;
+  full_depth_scale: number;
+  full_depth_offset: number;
+  urls: ImageUrls;
+}
+
+export type Interaction = "windowLevel" | "pan" | "zoom" | "none";
+
+export type Slot = "RCC" | "LCC" | "RMLO" | "LMLO";
+
+export const SLOTS: readonly Slot[] = ["RCC", "LCC", "RMLO", "LMLO"];
+
+export type ViewportStatus = "empty" | "loading" | "display" | "full" | "error";
+
+/** Who changed the view or window: the user's mouse, or code (including synchronisation). */
+export type ChangeSource = "user" | "api";
