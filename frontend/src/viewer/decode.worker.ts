@@ -1,0 +1,33 @@
+// Web Worker: fetch the 16-bit full-resolution PNG, decode it and build the mip pyramid off the
+// main thread, so window/level and pan stay smooth on the other views while the data arrives.
+import { decode } from "fast-png";
+import { buildPyramid, toGray16, valueRange, type Level } from "./pyramid";
+
+export interface DecodeRequest {
+  id: number;
+  url: string;
+}
+
+export type DecodeResponse =
+  | { id: number; ok: true; levels: Level[]; min: number; max: number; depth: number }
+  | { id: number; ok: false; error: string };
+
+const scope = self as unknown as DedicatedWorkerGlobalScope;
+
+scope.onmessage = async (event: MessageEvent<DecodeRequest>) => {
+  const { id, url } = event.data;
+  try {
+    // Same-origin credentials: the image endpoints are behind the Django session.
+    const response = await fetch(url, { credentials: "same-origin" });
+    if (!response.ok) throw new Error(`HTTP ${response.status} for ${url}`);
+    const png = decode(new Uint8Array(await response.arrayBuffer()));
+    const gray = toGray16(png.data, png.channels);
+    const levels = buildPyramid({ width: png.width, height: png.height, data: gray });
+    const { min, max } = valueRange(gray);
+    const reply: DecodeResponse = { id, ok: true, levels, min, max, depth: png.depth };
+    scope.postMessage(reply, levels.map((l) => l.data.buffer as ArrayBuffer));
+  } catch (error) {
+    const reply: DecodeResponse = { id, ok: false, error: String(error) };
+    scope.postMessage(reply);
+  }
+};

@@ -1,0 +1,64 @@
+// A small pool of decode workers shared by every viewport (four views decode in parallel).
+import type { DecodeRequest, DecodeResponse } from "./decode.worker";
+import type { Level } from "./pyramid";
+
+export interface FullDepthData {
+  levels: Level[];
+  min: number;
+  max: number;
+  depth: number;
+}
+
+interface Pending {
+  resolve: (data: FullDepthData) => void;
+  reject: (error: Error) => void;
+}
+
+class DecoderPool {
+  private readonly workers: Worker[] = [];
+  private readonly pending = new Map<number, Pending>();
+  private nextId = 1;
+  private nextWorker = 0;
+
+  private worker(): Worker {
+    const size = Math.max(1, Math.min(4, (navigator.hardwareConcurrency || 2) - 1));
+    if (this.workers.length < size) {
+      const w = new Worker(new URL("./decode.worker.ts", import.meta.url), { type: "module" });
+      w.onmessage = (event: MessageEvent<DecodeResponse>) => this.settle(event.data);
+      this.workers.push(w);
+      return w;
+    }
+    const w = this.workers[this.nextWorker % this.workers.length]!;
+    this.nextWorker++;
+    return w;
+  }
+
+  private settle(reply: DecodeResponse): void {
+    const pending = this.pending.get(reply.id);
+    if (!pending) return;
+    this.pending.delete(reply.id);
+    if (reply.ok) {
+      pending.resolve({ levels: reply.levels, min: reply.min, max: reply.max, depth: reply.depth });
+    } else {
+      pending.reject(new Error(reply.error));
+    }
+  }
+
+  decode(url: string): Promise<FullDepthData> {
+    const id = this.nextId++;
+    // Workers resolve relative URLs against their own script URL; make it absolute here.
+    const absolute = new URL(url, document.baseURI).href;
+    return new Promise<FullDepthData>((resolve, reject) => {
+      this.pending.set(id, { resolve, reject });
+      const request: DecodeRequest = { id, url: absolute };
+      this.worker().postMessage(request);
+    });
+  }
+}
+
+let pool: DecoderPool | null = null;
+
+export function decodeFullDepth(url: string): Promise<FullDepthData> {
+  pool ??= new DecoderPool();
+  return pool.decode(url);
+}

@@ -1,0 +1,311 @@
+// WebGL2 renderer of one viewport: a full-screen triangle whose fragment shader maps each screen
+// pixel back to image pixels (the inverse of geometry.imageToScreen) and applies
+// modality rescale -> window/level -> MONOCHROME1 / user inversion. Window/level is therefore a
+// uniform change and one draw, never a re-upload, which is what keeps dragging at display rate.
+import { firstLevelWithin, type Level } from "./pyramid";
+
+const VERTEX = `#version 300 es
+// One triangle covering the viewport; no vertex buffer needed.
+void main() {
+  vec2 p = vec2(float((gl_VertexID << 1) & 2), float(gl_VertexID & 2));
+  gl_Position = vec4(p * 2.0 - 1.0, 0.0, 1.0);
+}`;
+
+// Shared tail: window (DICOM linear VOI) and inversion.
+const WINDOW_GLSL = `
+uniform float uWinCenter;
+uniform float uWinWidth;
+uniform bool uInvert;
+float applyWindow(float m) {
+  if (uWinWidth <= 1.0) return m < uWinCenter - 0.5 ? 0.0 : 1.0;
+  return clamp((m - (uWinCenter - 0.5)) / (uWinWidth - 1.0) + 0.5, 0.0, 1.0);
+}`;
+
+const COMMON_GLSL = `
+uniform vec4 uScreenToImage; // image = (frag * xy + zw), frag in device px from the top-left
+uniform float uCanvasHeight;
+uniform vec2 uImageSize;     // original image size in pixels
+out vec4 outColor;
+vec2 imagePoint() {
+  vec2 frag = vec2(gl_FragCoord.x, uCanvasHeight - gl_FragCoord.y);
+  return frag * uScreenToImage.xy + uScreenToImage.zw;
+}
+bool outside(vec2 p) {
+  return p.x < 0.0 || p.y < 0.0 || p.x >= uImageSize.x || p.y >= uImageSize.y;
+}`;
+
+// Full depth: 16-bit unsigned integer texture with a pre-averaged pyramid. Integer textures
+// cannot be filtered by the GPU, so the shader does bilinear within a level and blends the two
+// nearest levels (trilinear); at high zoom it samples level 0, the native pixels.
+const FULL_FRAGMENT = `#version 300 es
+precision highp float;
+precision highp int;
+precision highp usampler2D;
+uniform usampler2D uTex;
+uniform float uLod;        // log2(image px per device px)
+uniform int uMaxLevel;
+uniform float uRescaleSlope;
+uniform float uRescaleIntercept;
+${COMMON_GLSL}
+${WINDOW_GLSL}
+float texel(ivec2 i, ivec2 size, int level) {
+  return float(texelFetch(uTex, clamp(i, ivec2(0), size - 1), level).r);
+}
+float bilinear(int level, vec2 p) {
+  ivec2 size = textureSize(uTex, level);
+  vec2 q = p * vec2(size) / uImageSize - 0.5;
+  vec2 f = fract(q);
+  ivec2 i = ivec2(floor(q));
+  float a = mix(texel(i, size, level), texel(i + ivec2(1, 0), size, level), f.x);
+  float b = mix(texel(i + ivec2(0, 1), size, level), texel(i + ivec2(1, 1), size, level), f.x);
+  return mix(a, b, f.y);
+}
+void main() {
+  vec2 p = imagePoint();
+  if (outside(p)) { outColor = vec4(0.0, 0.0, 0.0, 1.0); return; }
+  float lod = clamp(uLod, 0.0, float(uMaxLevel));
+  int l0 = int(floor(lod));
+  int l1 = min(l0 + 1, uMaxLevel);
+  float stored = mix(bilinear(l0, p), bilinear(l1, p), lod - float(l0));
+  float y = applyWindow(stored * uRescaleSlope + uRescaleIntercept);
+  if (uInvert) y = 1.0 - y;
+  outColor = vec4(y, y, y, 1.0);
+}`;
+
+// 8-bit display image (default window already applied): shown until the full depth arrives. To
+// let window/level work right away, the 8-bit value is mapped back through the default window to
+// an approximate modality value (exact inside the default window, clipped outside it).
+const DISPLAY_FRAGMENT = `#version 300 es
+precision highp float;
+uniform sampler2D uTex;
+uniform float uDefaultCenter;
+uniform float uDefaultWidth;
+uniform bool uStoredInverted; // MONOCHROME1: the display PNG is already inverted
+${COMMON_GLSL}
+${WINDOW_GLSL}
+void main() {
+  vec2 p = imagePoint();
+  if (outside(p)) { outColor = vec4(0.0, 0.0, 0.0, 1.0); return; }
+  float d = texture(uTex, p / uImageSize).r;
+  if (uStoredInverted) d = 1.0 - d;
+  float m = (uDefaultCenter - 0.5) + (d - 0.5) * max(uDefaultWidth - 1.0, 1.0);
+  float y = applyWindow(m);
+  if (uInvert) y = 1.0 - y;
+  outColor = vec4(y, y, y, 1.0);
+}`;
+
+export interface DrawParams {
+  /** CSS px -> image px: image = css * scale + offset, per axis (negative x scale = mirrored). */
+  screenToImage: { sx: number; ox: number; sy: number; oy: number };
+  devicePixelRatio: number;
+  imageWidth: number;
+  imageHeight: number;
+  /** Image pixels per CSS pixel. */
+  imagePerCss: number;
+  windowCenter: number;
+  windowWidth: number;
+  /** MONOCHROME1 XOR the user's invert: the final inversion to apply to the windowed value. */
+  invertOutput: boolean;
+  rescaleSlope: number;
+  rescaleIntercept: number;
+  defaultCenter: number;
+  defaultWidth: number;
+  monochrome1: boolean;
+}
+
+interface Program {
+  program: WebGLProgram;
+  uniforms: Map<string, WebGLUniformLocation>;
+}
+
+export class Renderer {
+  readonly gl: WebGL2RenderingContext;
+  readonly maxTextureSize: number;
+  private readonly vao: WebGLVertexArrayObject;
+  private readonly fullProgram: Program;
+  private readonly displayProgram: Program;
+  private displayTexture: WebGLTexture | null = null;
+  private fullTexture: WebGLTexture | null = null;
+  private fullLevels = 0;
+  /** Pyramid levels skipped because the image exceeds MAX_TEXTURE_SIZE (0 = native detail). */
+  fullBaseLevel = 0;
+
+  constructor(canvas: HTMLCanvasElement) {
+    const gl = canvas.getContext("webgl2", {
+      alpha: false,
+      antialias: false,
+      depth: false,
+      stencil: false,
+      premultipliedAlpha: false,
+      preserveDrawingBuffer: false,
+      powerPreference: "high-performance",
+    });
+    if (!gl) throw new Error("WebGL2 is not available in this browser");
+    this.gl = gl;
+    this.maxTextureSize = gl.getParameter(gl.MAX_TEXTURE_SIZE) as number;
+    this.fullProgram = this.link(FULL_FRAGMENT, [
+      "uTex", "uLod", "uMaxLevel", "uRescaleSlope", "uRescaleIntercept",
+      "uScreenToImage", "uCanvasHeight", "uImageSize", "uWinCenter", "uWinWidth", "uInvert",
+    ]);
+    this.displayProgram = this.link(DISPLAY_FRAGMENT, [
+      "uTex", "uDefaultCenter", "uDefaultWidth", "uStoredInverted",
+      "uScreenToImage", "uCanvasHeight", "uImageSize", "uWinCenter", "uWinWidth", "uInvert",
+    ]);
+    const vao = gl.createVertexArray();
+    if (!vao) throw new Error("WebGL2 could not create a vertex array");
+    this.vao = vao;
+  }
+
+  private link(fragmentSource: string, uniformNames: string[]): Program {
+    const gl = this.gl;
+    const compile = (type: number, source: string): WebGLShader => {
+      const shader = gl.createShader(type);
+      if (!shader) throw new Error("WebGL2 could not create a shader");
+      gl.shaderSource(shader, source);
+      gl.compileShader(shader);
+      if (!gl.getShaderParameter(shader, gl.COMPILE_STATUS) && !gl.isContextLost()) {
+        throw new Error(`shader compile failed: ${gl.getShaderInfoLog(shader) ?? ""}`);
+      }
+      return shader;
+    };
+    const program = gl.createProgram();
+    if (!program) throw new Error("WebGL2 could not create a program");
+    gl.attachShader(program, compile(gl.VERTEX_SHADER, VERTEX));
+    gl.attachShader(program, compile(gl.FRAGMENT_SHADER, fragmentSource));
+    gl.linkProgram(program);
+    if (!gl.getProgramParameter(program, gl.LINK_STATUS) && !gl.isContextLost()) {
+      throw new Error(`program link failed: ${gl.getProgramInfoLog(program) ?? ""}`);
+    }
+    const uniforms = new Map<string, WebGLUniformLocation>();
+    for (const name of uniformNames) {
+      const location = gl.getUniformLocation(program, name);
+      if (location) uniforms.set(name, location);
+    }
+    return { program, uniforms };
+  }
+
+  get hasFull(): boolean {
+    return this.fullTexture !== null;
+  }
+
+  get hasDisplay(): boolean {
+    return this.displayTexture !== null;
+  }
+
+  uploadDisplay(bitmap: ImageBitmap): void {
+    const gl = this.gl;
+    if (this.displayTexture) gl.deleteTexture(this.displayTexture);
+    const texture = gl.createTexture();
+    gl.bindTexture(gl.TEXTURE_2D, texture);
+    gl.pixelStorei(gl.UNPACK_ALIGNMENT, 4);
+    gl.texImage2D(gl.TEXTURE_2D, 0, gl.RGBA8, gl.RGBA, gl.UNSIGNED_BYTE, bitmap);
+    gl.generateMipmap(gl.TEXTURE_2D);
+    gl.texParameteri(gl.TEXTURE_2D, gl.TEXTURE_MIN_FILTER, gl.LINEAR_MIPMAP_LINEAR);
+    gl.texParameteri(gl.TEXTURE_2D, gl.TEXTURE_MAG_FILTER, gl.LINEAR);
+    gl.texParameteri(gl.TEXTURE_2D, gl.TEXTURE_WRAP_S, gl.CLAMP_TO_EDGE);
+    gl.texParameteri(gl.TEXTURE_2D, gl.TEXTURE_WRAP_T, gl.CLAMP_TO_EDGE);
+    this.displayTexture = texture;
+  }
+
+  /**
+   * Upload the 16-bit pyramid. Levels larger than MAX_TEXTURE_SIZE are skipped (the image is then
+   * shown downsampled by 2^fullBaseLevel: a note the viewport exposes), which only happens for
+   * images beyond 8k-16k px on one side depending on the GPU.
+   */
+  uploadFull(levels: readonly Level[]): void {
+    const gl = this.gl;
+    if (this.fullTexture) gl.deleteTexture(this.fullTexture);
+    const base = firstLevelWithin(levels, this.maxTextureSize);
+    const used = levels.slice(base);
+    const first = used[0];
+    if (!first) throw new Error("no pixel data");
+    const texture = gl.createTexture();
+    gl.bindTexture(gl.TEXTURE_2D, texture);
+    gl.pixelStorei(gl.UNPACK_ALIGNMENT, 1);
+    gl.texStorage2D(gl.TEXTURE_2D, used.length, gl.R16UI, first.width, first.height);
+    used.forEach((level, i) => {
+      gl.texSubImage2D(gl.TEXTURE_2D, i, 0, 0, level.width, level.height, gl.RED_INTEGER, gl.UNSIGNED_SHORT, level.data);
+    });
+    gl.texParameteri(gl.TEXTURE_2D, gl.TEXTURE_MIN_FILTER, gl.NEAREST_MIPMAP_NEAREST);
+    gl.texParameteri(gl.TEXTURE_2D, gl.TEXTURE_MAG_FILTER, gl.NEAREST);
+    gl.texParameteri(gl.TEXTURE_2D, gl.TEXTURE_BASE_LEVEL, 0);
+    gl.texParameteri(gl.TEXTURE_2D, gl.TEXTURE_MAX_LEVEL, used.length - 1);
+    gl.texParameteri(gl.TEXTURE_2D, gl.TEXTURE_WRAP_S, gl.CLAMP_TO_EDGE);
+    gl.texParameteri(gl.TEXTURE_2D, gl.TEXTURE_WRAP_T, gl.CLAMP_TO_EDGE);
+    this.fullTexture = texture;
+    this.fullLevels = used.length;
+    this.fullBaseLevel = base;
+    // The 8-bit preview is no longer needed: free its GPU memory.
+    if (this.displayTexture) {
+      gl.deleteTexture(this.displayTexture);
+      this.displayTexture = null;
+    }
+  }
+
+  clearImages(): void {
+    const gl = this.gl;
+    if (this.displayTexture) gl.deleteTexture(this.displayTexture);
+    if (this.fullTexture) gl.deleteTexture(this.fullTexture);
+    this.displayTexture = null;
+    this.fullTexture = null;
+    this.fullLevels = 0;
+    this.fullBaseLevel = 0;
+  }
+
+  resize(width: number, height: number): void {
+    const canvas = this.gl.canvas as HTMLCanvasElement;
+    if (canvas.width !== width || canvas.height !== height) {
+      canvas.width = width;
+      canvas.height = height;
+    }
+  }
+
+  draw(p: DrawParams): void {
+    const gl = this.gl;
+    const canvas = gl.canvas as HTMLCanvasElement;
+    gl.viewport(0, 0, canvas.width, canvas.height);
+    const useFull = this.fullTexture !== null;
+    const texture = useFull ? this.fullTexture : this.displayTexture;
+    if (!texture) {
+      gl.clearColor(0, 0, 0, 1);
+      gl.clear(gl.COLOR_BUFFER_BIT);
+      return;
+    }
+    const prog = useFull ? this.fullProgram : this.displayProgram;
+    gl.useProgram(prog.program);
+    const u = (name: string): WebGLUniformLocation | null => prog.uniforms.get(name) ?? null;
+    const dpr = p.devicePixelRatio;
+    // Device px -> CSS px is a division by dpr; fold it into the affine map.
+    const m = p.screenToImage;
+    gl.uniform4f(u("uScreenToImage"), m.sx / dpr, m.sy / dpr, m.ox, m.oy);
+    gl.uniform1f(u("uCanvasHeight"), canvas.height);
+    gl.uniform2f(u("uImageSize"), p.imageWidth, p.imageHeight);
+    gl.uniform1f(u("uWinCenter"), p.windowCenter);
+    gl.uniform1f(u("uWinWidth"), p.windowWidth);
+    gl.uniform1i(u("uInvert"), p.invertOutput ? 1 : 0);
+    gl.activeTexture(gl.TEXTURE0);
+    gl.bindTexture(gl.TEXTURE_2D, texture);
+    gl.uniform1i(u("uTex"), 0);
+    if (useFull) {
+      // log2 of (base-level texels per device px); skipped levels already shrink the texels.
+      const texelsPerDevicePx = (p.imagePerCss / dpr) / 2 ** this.fullBaseLevel;
+      gl.uniform1f(u("uLod"), Math.log2(Math.max(texelsPerDevicePx, 1e-6)));
+      gl.uniform1i(u("uMaxLevel"), this.fullLevels - 1);
+      gl.uniform1f(u("uRescaleSlope"), p.rescaleSlope);
+      gl.uniform1f(u("uRescaleIntercept"), p.rescaleIntercept);
+    } else {
+      gl.uniform1f(u("uDefaultCenter"), p.defaultCenter);
+      gl.uniform1f(u("uDefaultWidth"), p.defaultWidth);
+      gl.uniform1i(u("uStoredInverted"), p.monochrome1 ? 1 : 0);
+    }
+    gl.bindVertexArray(this.vao);
+    gl.drawArrays(gl.TRIANGLES, 0, 3);
+  }
+
+  destroy(): void {
+    this.clearImages();
+    // Release the context now: Chromium caps live WebGL contexts and warns on the console when a
+    // reading session opens exam after exam.
+    this.gl.getExtension("WEBGL_lose_context")?.loseContext();
+  }
+}
