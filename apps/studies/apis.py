@@ -1,0 +1,205 @@
+"""REST endpoints of the studies app: projects, imports, image files, review (docs/ingest.md)."""
+
+from __future__ import annotations
+
+from typing import Any, cast
+
+from django.contrib.auth.models import User
+from django.core.files.storage import default_storage
+from django.http import FileResponse
+from django.urls import reverse
+from drf_spectacular.utils import OpenApiParameter, extend_schema
+from rest_framework import serializers, status
+from rest_framework.parsers import FormParser, MultiPartParser
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from apps.accounts.permissions import IsAdminRole
+from apps.common.pagination import DefaultPagination
+from apps.studies import selectors, services
+from apps.studies.errors import FileNotAvailable
+from apps.studies.models import Image
+
+FILE_KINDS = {
+    "display": ("display_file", "image/png"),
+    "thumbnail": ("thumbnail_file", "image/png"),
+    "full": ("full_depth_file", "image/png"),
+    "dicom": ("dicom_file", "application/dicom"),
+}
+
+
+def image_urls(image: Image) -> dict[str, str]:
+    return {kind: reverse("studies:image-file", kwargs={"pk": image.pk, "kind": kind})
+            for kind in ("display", "thumbnail", "full")}
+
+
+class ProjectListCreateApi(APIView):
+    permission_classes = [IsAdminRole]
+
+    class InputSerializer(serializers.Serializer):
+        slug = serializers.SlugField(max_length=50)
+        name = serializers.CharField(max_length=200, required=False, allow_blank=True)
+
+    class OutputSerializer(serializers.Serializer):
+        id = serializers.IntegerField()
+        slug = serializers.CharField()
+        name = serializers.CharField()
+        study_count = serializers.IntegerField(required=False)
+        created_at = serializers.DateTimeField()
+
+    @extend_schema(responses=OutputSerializer(many=True))
+    def get(self, request: Request) -> Response:
+        paginator = DefaultPagination()
+        page = paginator.paginate_queryset(selectors.project_list(user=request.user), request, view=self)
+        return paginator.get_paginated_response(self.OutputSerializer(page, many=True).data)
+
+    @extend_schema(request=InputSerializer, responses={201: OutputSerializer})
+    def post(self, request: Request) -> Response:
+        data = self.InputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        project = services.project_create(actor=cast(User, request.user), **data.validated_data)
+        return Response(self.OutputSerializer(project).data, status=status.HTTP_201_CREATED)
+
+
+class BatchOutputSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    project = serializers.CharField(source="project.slug")
+    source = serializers.CharField()  # type: ignore[assignment]
+    keep_ids = serializers.BooleanField()
+    state = serializers.CharField()
+    created_at = serializers.DateTimeField()
+    finished_at = serializers.DateTimeField(allow_null=True)
+    counts = serializers.SerializerMethodField()
+
+    def get_counts(self, batch: Any) -> dict[str, int]:
+        return {"total": batch.count_total, "pending": batch.count_pending, "imported": batch.count_imported,
+                "duplicate": batch.count_duplicate, "rejected": batch.count_rejected}
+
+
+class ImportCreateApi(APIView):
+    """Upload DICOM files (or .zip archives) into a new import batch of a project."""
+
+    permission_classes = [IsAdminRole]
+    parser_classes = [MultiPartParser, FormParser]
+
+    class InputSerializer(serializers.Serializer):
+        files = serializers.ListField(child=serializers.FileField(), allow_empty=False)
+        manifest = serializers.FileField(required=False)
+        keep_ids = serializers.BooleanField(required=False, default=False)
+
+    @extend_schema(request={"multipart/form-data": InputSerializer}, responses={201: BatchOutputSerializer})
+    def post(self, request: Request, slug: str) -> Response:
+        project = selectors.project_get(user=request.user, slug=slug)
+        form: Any = request.data
+        data = self.InputSerializer(data={"files": request.FILES.getlist("files"),
+                                          "manifest": request.FILES.get("manifest"),
+                                          "keep_ids": form.get("keep_ids", False)})
+        data.is_valid(raise_exception=True)
+        manifest_file = data.validated_data.get("manifest")
+        manifest = (services.manifest_parse(text=manifest_file.read().decode("utf-8-sig"))
+                    if manifest_file else None)
+        batch = services.batch_create(actor=cast(User, request.user), project=project,
+                                      sources=services.sources_from_uploads(data.validated_data["files"]),
+                                      manifest=manifest, keep_ids=data.validated_data["keep_ids"],
+                                      source="upload")
+        batch = selectors.batch_get(user=request.user, batch_id=batch.pk)
+        return Response(BatchOutputSerializer(batch).data, status=status.HTTP_201_CREATED)
+
+
+class BatchDetailApi(APIView):
+    """A batch's progress (counts per status) and its per-file results, paginated."""
+
+    permission_classes = [IsAdminRole]
+
+    class ItemSerializer(serializers.Serializer):
+        id = serializers.IntegerField()
+        filename = serializers.CharField()
+        exam_key = serializers.CharField()
+        status = serializers.CharField()
+        reason = serializers.CharField()
+        image = serializers.IntegerField(source="image_id", allow_null=True)
+        image_id = serializers.CharField(source="image.image_id", default=None)
+
+    @extend_schema(parameters=[OpenApiParameter("status", str, description="only items with this status")],
+                   responses=BatchOutputSerializer)
+    def get(self, request: Request, pk: int) -> Response:
+        batch = selectors.batch_get(user=request.user, batch_id=pk)
+        paginator = DefaultPagination()
+        items = paginator.paginate_queryset(
+            selectors.batch_items(batch=batch, status=request.query_params.get("status")), request, view=self)
+        body = dict(BatchOutputSerializer(batch).data)
+        body["items"] = paginator.get_paginated_response(self.ItemSerializer(items, many=True).data).data
+        return Response(body)
+
+
+class ImageFileApi(APIView):
+    """The de-identified DICOM and the renders of an image (contract: docs/ingest.md)."""
+
+    @extend_schema(responses={(200, "image/png"): bytes, (200, "application/dicom"): bytes})
+    def get(self, request: Request, pk: int, kind: str) -> FileResponse:
+        if kind not in FILE_KINDS:
+            raise FileNotAvailable(kind)
+        image = selectors.image_get_for_file(user=request.user, image_pk=pk)
+        field, content_type = FILE_KINDS[kind]
+        name = getattr(image, field)
+        if not name or not default_storage.exists(name):
+            raise FileNotAvailable(kind)
+        response = FileResponse(default_storage.open(name, "rb"), content_type=content_type)
+        if kind == "dicom":
+            response["Content-Disposition"] = f'attachment; filename="{image.image_id}.dcm"'
+        # Renders of an image id never change meaning; a re-render rewrites identical content.
+        response["Cache-Control"] = "private, max-age=3600"
+        return response
+
+
+class ReviewImageListApi(APIView):
+    """Images awaiting the de-identification review (rendered, not yet reviewed)."""
+
+    permission_classes = [IsAdminRole]
+
+    class OutputSerializer(serializers.Serializer):
+        id = serializers.IntegerField()
+        image_id = serializers.CharField()
+        study_id = serializers.CharField(source="study.study_id")
+        project = serializers.CharField(source="project.slug")  # type: ignore[assignment]
+        laterality = serializers.CharField()
+        view_position = serializers.CharField()
+        rows = serializers.IntegerField()
+        columns = serializers.IntegerField()
+        state = serializers.CharField()
+        has_standard_views = serializers.BooleanField(source="study.has_standard_views")
+        urls = serializers.SerializerMethodField()
+
+        def get_urls(self, image: Image) -> dict[str, str]:
+            return image_urls(image)
+
+    @extend_schema(parameters=[OpenApiParameter("project", str, description="project slug")],
+                   responses=OutputSerializer(many=True))
+    def get(self, request: Request) -> Response:
+        images = selectors.images_awaiting_review(user=request.user,
+                                                  project_slug=request.query_params.get("project"))
+        paginator = DefaultPagination()
+        page = paginator.paginate_queryset(images, request, view=self)
+        return paginator.get_paginated_response(self.OutputSerializer(page, many=True).data)
+
+
+class ReviewMarkApi(APIView):
+    """Bulk: mark images as reviewed; exams with all four views and every image reviewed become ready."""
+
+    permission_classes = [IsAdminRole]
+
+    class InputSerializer(serializers.Serializer):
+        image_ids = serializers.ListField(child=serializers.IntegerField(), allow_empty=False, max_length=5000)
+
+    class OutputSerializer(serializers.Serializer):
+        reviewed = serializers.ListField(child=serializers.IntegerField())
+        skipped = serializers.ListField(child=serializers.IntegerField())
+        ready_studies = serializers.ListField(child=serializers.CharField())
+
+    @extend_schema(request=InputSerializer, responses=OutputSerializer)
+    def post(self, request: Request) -> Response:
+        data = self.InputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        result = services.images_mark_reviewed(actor=cast(User, request.user), image_ids=data.validated_data["image_ids"])
+        return Response(self.OutputSerializer(result).data)

