@@ -1,0 +1,238 @@
+// Box tools on one viewport: draw, select, move, resize. Drawn in the viewer's overlay SVG and
+// converted with the viewer's public geometry (screenToImage / imageToScreen /
+// imageBoxToScreenRect), so every stored coordinate is an ORIGINAL IMAGE PIXEL whatever the zoom,
+// pan or mirroring. The layer holds no read state: it asks for the boxes and reports edits.
+
+import type { Viewport } from "../viewer";
+import {
+  type Box,
+  type Handle,
+  type Point,
+  HANDLES,
+  boxFromPoints,
+  handlePoint,
+  moveBox,
+  resizeBox,
+  roundBox,
+} from "./boxgeom";
+
+export type Tool = "select" | "pan" | "box";
+
+export interface LayerBox {
+  key: string;
+  box: Box;
+  /** CSS class: colour by read ("box-own", "box-a", "box-b") and state. */
+  cls: string;
+  label: string;
+  editable: boolean;
+  /** Error text shown as a badge at the box's corner (server rule messages). */
+  problem?: string | null;
+}
+
+export interface BoxLayerOptions {
+  columns: number;
+  rows: number;
+  boxes: () => LayerBox[];
+  selected: () => string | null;
+  tool: () => Tool;
+  readOnly: () => boolean;
+  onSelect: (key: string | null) => void;
+  onCreate: (box: Box) => void;
+  onChange: (key: string, box: Box) => void;
+  onCommit: (key: string) => void;
+}
+
+const SVG = "http://www.w3.org/2000/svg";
+const HANDLE_HIT_PX = 8;
+const MIN_BOX_PX = 4;
+
+function svg<K extends keyof SVGElementTagNameMap>(tag: K, attrs: Record<string, string | number>): SVGElementTagNameMap[K] {
+  const el = document.createElementNS(SVG, tag);
+  for (const [k, v] of Object.entries(attrs)) el.setAttribute(k, String(v));
+  return el;
+}
+
+type Drag =
+  | { kind: "draw"; start: Point; current: Point; pointerId: number }
+  | { kind: "move"; key: string; start: Point; origin: Box; pointerId: number; moved: boolean }
+  | { kind: "resize"; key: string; handle: Handle; origin: Box; pointerId: number };
+
+export class BoxLayer {
+  private readonly group: SVGGElement;
+  private drag: Drag | null = null;
+  private readonly unsubscribe: (() => void)[] = [];
+
+  constructor(
+    private readonly vp: Viewport,
+    private readonly opts: BoxLayerOptions,
+  ) {
+    this.group = svg("g", { class: "annotation-boxes" });
+    vp.overlay.append(this.group);
+    const root = vp.root;
+    // Capture phase on the viewport root: we see the press before the viewer starts its own
+    // window/level or pan drag, and stop it only when the press is ours (a box, a handle, drawing).
+    const down = (e: PointerEvent): void => this.pointerDown(e);
+    const move = (e: PointerEvent): void => this.pointerMove(e);
+    const up = (e: PointerEvent): void => this.pointerUp(e);
+    root.addEventListener("pointerdown", down, true);
+    root.addEventListener("pointermove", move, true);
+    root.addEventListener("pointerup", up, true);
+    root.addEventListener("pointercancel", up, true);
+    this.unsubscribe.push(
+      () => root.removeEventListener("pointerdown", down, true),
+      () => root.removeEventListener("pointermove", move, true),
+      () => root.removeEventListener("pointerup", up, true),
+      () => root.removeEventListener("pointercancel", up, true),
+      vp.onRedraw(() => this.render()),
+    );
+    this.render();
+  }
+
+  destroy(): void {
+    for (const u of this.unsubscribe) u();
+    this.group.remove();
+  }
+
+  private screenPoint(e: PointerEvent): Point {
+    const r = this.vp.overlay.getBoundingClientRect();
+    return { x: e.clientX - r.left, y: e.clientY - r.top };
+  }
+
+  private imagePoint(e: PointerEvent): Point {
+    return this.vp.screenToImage(this.screenPoint(e));
+  }
+
+  private hitHandle(s: Point): { key: string; handle: Handle } | null {
+    const key = this.opts.selected();
+    const target = key ? this.opts.boxes().find((b) => b.key === key && b.editable) : undefined;
+    if (!target || this.opts.readOnly()) return null;
+    for (const handle of HANDLES) {
+      const p = this.vp.imageToScreen(handlePoint(target.box, handle));
+      if (Math.abs(p.x - s.x) <= HANDLE_HIT_PX && Math.abs(p.y - s.y) <= HANDLE_HIT_PX) return { key: target.key, handle };
+    }
+    return null;
+  }
+
+  private hitBox(s: Point): LayerBox | null {
+    const boxes = this.opts.boxes();
+    // Topmost first; the selected box wins so an overlapping one can still be dragged.
+    const selected = this.opts.selected();
+    const ordered = [...boxes].reverse().sort((a, b) => Number(b.key === selected) - Number(a.key === selected));
+    for (const b of ordered) {
+      if (!b.editable) continue;
+      const r = this.vp.imageBoxToScreenRect(b.box);
+      if (s.x >= r.x - 3 && s.x <= r.x + r.width + 3 && s.y >= r.y - 3 && s.y <= r.y + r.height + 3) return b;
+    }
+    return null;
+  }
+
+  private claim(e: PointerEvent): void {
+    e.stopPropagation();
+    e.preventDefault();
+    try {
+      this.vp.root.setPointerCapture(e.pointerId);
+    } catch {
+      // Synthetic events have no active pointer to capture; the drag still works.
+    }
+  }
+
+  private pointerDown(e: PointerEvent): void {
+    if (e.button !== 0 || !this.vp.image) return;
+    const s = this.screenPoint(e);
+    const tool = this.opts.tool();
+    const handle = tool !== "pan" ? this.hitHandle(s) : null;
+    if (handle) {
+      const origin = this.opts.boxes().find((b) => b.key === handle.key)!.box;
+      this.drag = { kind: "resize", key: handle.key, handle: handle.handle, origin: { ...origin }, pointerId: e.pointerId };
+      this.claim(e);
+      return;
+    }
+    const hit = tool !== "pan" ? this.hitBox(s) : null;
+    if (hit) {
+      this.opts.onSelect(hit.key);
+      if (!this.opts.readOnly()) {
+        this.drag = { kind: "move", key: hit.key, start: this.imagePoint(e), origin: { ...hit.box }, pointerId: e.pointerId, moved: false };
+      }
+      this.claim(e);
+      return;
+    }
+    if (tool === "box" && !this.opts.readOnly()) {
+      const p = this.imagePoint(e);
+      this.drag = { kind: "draw", start: p, current: p, pointerId: e.pointerId };
+      this.opts.onSelect(null);
+      this.claim(e);
+      return;
+    }
+    // Empty area with the select or pan tool: deselect and let the viewer window/level or pan.
+    if (this.opts.selected() !== null) this.opts.onSelect(null);
+  }
+
+  private pointerMove(e: PointerEvent): void {
+    const d = this.drag;
+    if (!d || e.pointerId !== d.pointerId) return;
+    e.stopPropagation();
+    const { columns, rows } = this.opts;
+    const p = this.imagePoint(e);
+    if (d.kind === "draw") {
+      d.current = p;
+      this.render();
+    } else if (d.kind === "move") {
+      d.moved = true;
+      this.opts.onChange(d.key, roundBox(moveBox(d.origin, p.x - d.start.x, p.y - d.start.y, columns, rows)));
+    } else {
+      this.opts.onChange(d.key, roundBox(resizeBox(d.origin, d.handle, p, columns, rows)));
+    }
+  }
+
+  private pointerUp(e: PointerEvent): void {
+    const d = this.drag;
+    if (!d || e.pointerId !== d.pointerId) return;
+    e.stopPropagation();
+    this.drag = null;
+    try {
+      this.vp.root.releasePointerCapture(e.pointerId);
+    } catch {
+      // Not captured (synthetic event): nothing to release.
+    }
+    if (d.kind === "draw") {
+      const box = roundBox(boxFromPoints(d.start, this.imagePoint(e), this.opts.columns, this.opts.rows));
+      const r = this.vp.imageBoxToScreenRect(box);
+      this.render();
+      if (r.width >= MIN_BOX_PX && r.height >= MIN_BOX_PX) this.opts.onCreate(box);
+    } else if (d.kind === "resize" || (d.kind === "move" && d.moved)) {
+      this.opts.onCommit(d.key);
+    }
+  }
+
+  /** Re-place every shape from the current boxes and view (called on redraw and on edits). */
+  render(): void {
+    const g = this.group;
+    while (g.firstChild) g.removeChild(g.firstChild);
+    if (!this.vp.image) return;
+    const selected = this.opts.selected();
+    for (const b of this.opts.boxes()) {
+      const r = this.vp.imageBoxToScreenRect(b.box);
+      const isSel = b.key === selected;
+      const cls = `box ${b.cls}${isSel ? " selected" : ""}${b.problem ? " has-problem" : ""}`;
+      const rect = svg("rect", { x: r.x, y: r.y, width: Math.max(1, r.width), height: Math.max(1, r.height), class: cls, "data-key": b.key });
+      const title = svg("title", {});
+      title.textContent = b.problem ? `${b.label}: ${b.problem}` : b.label;
+      rect.append(title);
+      g.append(rect);
+      const label = svg("text", { x: r.x + 2, y: Math.max(12, r.y - 4), class: `box-label ${b.cls}` });
+      label.textContent = b.problem ? `⚠ ${b.label}` : b.label;
+      g.append(label);
+      if (isSel && b.editable && !this.opts.readOnly()) {
+        for (const handle of HANDLES) {
+          const p = this.vp.imageToScreen(handlePoint(b.box, handle));
+          g.append(svg("rect", { x: p.x - 4, y: p.y - 4, width: 8, height: 8, class: "box-handle", "data-handle": handle }));
+        }
+      }
+    }
+    const d = this.drag;
+    if (d?.kind === "draw") {
+      const r = this.vp.imageBoxToScreenRect(boxFromPoints(d.start, d.current, this.opts.columns, this.opts.rows));
+      g.append(svg("rect", { x: r.x, y: r.y, width: r.width, height: r.height, class: "box box-drawing" }));
+    }
+  }
+}

@@ -1,0 +1,69 @@
+import { describe, expect, it } from "vitest";
+import { type Draft, draftFingerprint, draftSummary, emptyDraft, missingBeforeSubmit, placeViolations, toggleCategory, type Violation } from "./draft";
+import { categoryForDigit, categoryShortcut, FINDING_CATEGORIES, needsFindingBirads } from "./vocabulary";
+
+function draftWithBox(): Draft {
+  const d = emptyDraft();
+  d.findings.push({ key: "k1", id: 31, imageId: 12, box: { xmin: 1, ymin: 2, xmax: 30, ymax: 40 }, categories: ["Mass"], birads: 4, sourceFindingId: null });
+  return d;
+}
+
+const v = (over: Partial<Violation>): Violation => ({ rule: "X", severity: "error", message: "m", field: null, laterality: null, finding: null, ...over });
+
+describe("reading draft", () => {
+  it("places each violation next to the box or breast field it concerns", () => {
+    const d = draftWithBox();
+    const placed = placeViolations(d, [
+      v({ rule: "NO_FINDING_ON_BIRADS_1", finding: "k1" }),
+      v({ rule: "FINDING_BIRADS_REQUIRED", finding: 31 }),
+      v({ rule: "BREAST_DENSITY_REQUIRED", laterality: "L", field: "density" }),
+      v({ rule: "BREAST_BIRADS_BELOW_FINDING", laterality: "R", field: null, severity: "warning" }),
+      v({ rule: "SOMETHING" }),
+    ]);
+    expect(placed.findings.get("k1")?.map((x) => x.rule)).toEqual(["NO_FINDING_ON_BIRADS_1", "FINDING_BIRADS_REQUIRED"]);
+    expect(placed.breasts.get("L:density")?.[0]?.rule).toBe("BREAST_DENSITY_REQUIRED");
+    expect(placed.breasts.get("R:")?.[0]?.rule).toBe("BREAST_BIRADS_BELOW_FINDING");
+    expect(placed.general.map((x) => x.rule)).toEqual(["SOMETHING"]);
+  });
+
+  it("drops the finding BI-RADS when no remaining category needs one", () => {
+    const f = draftWithBox().findings[0]!;
+    toggleCategory(f, "Skin Thickening");
+    expect(f.birads).toBe(4);
+    toggleCategory(f, "Mass");
+    expect(f.categories).toEqual(["Skin Thickening"]);
+    expect(f.birads).toBeNull();
+  });
+
+  it("fingerprint ignores server ids but sees every edit", () => {
+    const a = draftWithBox();
+    const b = draftWithBox();
+    b.findings[0]!.id = 99;
+    expect(draftFingerprint(a)).toBe(draftFingerprint(b));
+    b.breasts.R.density = "C";
+    expect(draftFingerprint(a)).not.toBe(draftFingerprint(b));
+  });
+
+  it("summarises per breast with the view of each box", () => {
+    const d = draftWithBox();
+    d.breasts.L = { birads: 4, density: "B" };
+    const s = draftSummary(d, new Map([[12, { laterality: "L", viewPosition: "CC" }]]));
+    expect(s[0]).toEqual({ side: "R", birads: null, density: null, findings: [] });
+    expect(s[1]?.findings).toEqual([{ view: "LCC", categories: ["Mass"], birads: 4 }]);
+  });
+
+  it("lists what is still missing before submit", () => {
+    const d = draftWithBox();
+    d.findings[0]!.birads = null;
+    d.breasts.R = { birads: 1, density: "A" };
+    expect(missingBeforeSubmit(d)).toEqual(["Left breast BI-RADS", "Left breast density", "BI-RADS of box 1"]);
+  });
+
+  it("maps digits 1-9 and 0 to the ten categories and knows which need a BI-RADS", () => {
+    expect(FINDING_CATEGORIES.map((_, i) => categoryShortcut(i)).join("")).toBe("1234567890");
+    expect(categoryForDigit("1")).toBe("Mass");
+    expect(categoryForDigit("0")).toBe("Nipple Retraction");
+    expect(needsFindingBirads(["Skin Retraction", "Suspicious Lymph Node"])).toBe(false);
+    expect(needsFindingBirads(["Skin Retraction", "Focal Asymmetry"])).toBe(true);
+  });
+});

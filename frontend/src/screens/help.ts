@@ -1,0 +1,80 @@
+// The keyboard help overlay ("?"): every shortcut of the reading screen in one list.
+
+import { FINDING_CATEGORIES, categoryShortcut } from "../annotate/vocabulary";
+import { h } from "./dom";
+
+export interface Shortcut {
+  keys: string[];
+  what: string;
+}
+
+export const SHORTCUTS: { group: string; items: Shortcut[] }[] = [
+  {
+    group: "Tools",
+    items: [
+      { keys: ["V"], what: "Select boxes; drag on the image for window/level" },
+      { keys: ["P"], what: "Pan" },
+      { keys: ["B"], what: "Draw a box" },
+      { keys: ["Wheel"], what: "Zoom about the cursor" },
+      { keys: ["Middle drag"], what: "Pan with any tool" },
+    ],
+  },
+  {
+    group: "Image",
+    items: [
+      { keys: ["R"], what: "Reset window/level" },
+      { keys: ["I"], what: "Invert" },
+      { keys: ["F"], what: "Fit all views" },
+      { keys: ["S"], what: "Sync zoom/pan across views on/off" },
+    ],
+  },
+  {
+    group: "Selected box",
+    items: [
+      ...FINDING_CATEGORIES.map((c, i) => ({ keys: [categoryShortcut(i)], what: `Toggle ${c}` })),
+      { keys: ["Shift", "3 / 4 / 5"], what: "Finding BI-RADS 3, 4, 5" },
+      { keys: ["Del"], what: "Delete the box" },
+      { keys: ["Esc"], what: "Deselect" },
+    ],
+  },
+  {
+    group: "Exam",
+    items: [
+      { keys: ["Ctrl", "Enter"], what: "Submit (shows a summary first)" },
+      { keys: ["N"], what: "Next unread exam (saves first)" },
+      { keys: ["?"], what: "This help" },
+    ],
+  },
+];
+
+export function openHelp(groups: typeof SHORTCUTS): void {
+  if (document.getElementById("help-dialog")) return;
+  const close = h("button", { type: "button", class: "btn", id: "close-help" }, "Close");
+  const dialog = h(
+    "dialog",
+    { class: "dialog help", id: "help-dialog", "aria-labelledby": "help-title" },
+    h("h2", { id: "help-title" }, "Keyboard shortcuts"),
+    h(
+      "div",
+      { class: "help-grid" },
+      ...groups.map((g) =>
+        h(
+          "section",
+          {},
+          h("h3", {}, g.group),
+          h("dl", {}, ...g.items.flatMap((s) => [h("dt", {}, ...s.keys.flatMap((k, i) => [i ? " + " : "", h("kbd", {}, k)])), h("dd", {}, s.what)])),
+        ),
+      ),
+    ),
+    h("div", { class: "dialog-actions" }, close),
+  );
+  const done = (): void => {
+    dialog.close();
+    dialog.remove();
+  };
+  close.addEventListener("click", done);
+  dialog.addEventListener("cancel", () => dialog.remove());
+  document.body.append(dialog);
+  dialog.showModal();
+  close.focus();
+}

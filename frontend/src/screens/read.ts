@@ -1,0 +1,704 @@
+// The reading screen (and, with mode "arbitrate", the arbitration screen): the four-view hanging
+// layout from the viewer, the box tools of the annotation layer on every view, the reading form,
+// autosave with a visible state, submit with a summary, keyboard shortcuts with a help overlay.
+
+import { ApiError } from "../api/http";
+import { api } from "../api/reading";
+import { draftFromRead, saveBodyFromDraft } from "../api/convert";
+import type { ApiFinding, ApiRead, AssignmentDetail, DiscordanceReason } from "../api/types";
+import { Autosaver, type SaveState, StaleVersion } from "../annotate/autosave";
+import { BoxLayer, type LayerBox, type Tool } from "../annotate/boxlayer";
+import type { Box } from "../annotate/boxgeom";
+import {
+  type Draft,
+  type Violation,
+  draftFingerprint,
+  draftSummary,
+  missingBeforeSubmit,
+  newFindingKey,
+  placeViolations,
+  toggleCategory,
+} from "../annotate/draft";
+import { ReadingPanel, findingLabel } from "../annotate/panel";
+import { type Side, categoryForDigit, needsFindingBirads } from "../annotate/vocabulary";
+import { HangingLayout, type ImageInfo, type Viewport } from "../viewer";
+import type { AppContext, Screen } from "./app";
+import { clear, h, isTyping, shortId } from "./dom";
+import { openHelp, SHORTCUTS } from "./help";
+import { assignmentPath } from "./worklist";
+
+const SAVE_LABELS: Record<SaveState, string> = {
+  saved: "All changes saved",
+  unsaved: "Unsaved changes…",
+  saving: "Saving…",
+  conflict: "Conflict: changed elsewhere",
+  error: "Not saved: retrying on next change",
+};
+
+/** Rules that only say "you have not filled this in yet": shown after a submit attempt. */
+const isMissingRule = (v: Violation): boolean => /_REQUIRED$/.test(v.rule);
+
+type Mode = "read" | "arbitrate";
+
+export function mountReadScreen(ctx: AppContext, assignmentId: number, mode: Mode): Screen {
+  const screen = new ReadScreen(ctx, assignmentId, mode);
+  void screen.start();
+  return screen;
+}
+
+class ReadScreen implements Screen {
+  private detail: AssignmentDetail | null = null;
+  private draft: Draft | null = null;
+  private selected: string | null = null;
+  private violations: Violation[] = [];
+  private submitAttempted = false;
+  private tool: Tool = "select";
+  private layout: HangingLayout | null = null;
+  private readonly layers = new Map<number, BoxLayer>();
+  private saver: Autosaver | null = null;
+  private panel: ReadingPanel | null = null;
+  private images = new Map<number, ImageInfo>();
+  private showA = true;
+  private showB = true;
+  private showOwn = true;
+  private destroyed = false;
+  private invert = false;
+
+  private readonly root: HTMLElement;
+  private readonly toolbar: HTMLElement;
+  private readonly viewerHost: HTMLElement;
+  private readonly side: HTMLElement;
+  private readonly status: HTMLElement;
+  private readonly banner: HTMLElement;
+  private readonly onKey = (e: KeyboardEvent): void => this.key(e);
+
+  constructor(
+    private readonly ctx: AppContext,
+    private readonly assignmentId: number,
+    private readonly mode: Mode,
+  ) {
+    this.toolbar = h("div", { class: "toolbar", role: "toolbar", "aria-label": "Viewer tools" });
+    this.viewerHost = h("div", { class: "viewer-host", id: "viewer" });
+    this.side = h("aside", { class: "side-panel", "aria-label": "Reading form" });
+    this.status = h("span", { class: "save-status", id: "save-status", role: "status", "data-state": "saved" });
+    this.banner = h("div", { class: "banner", id: "banner", role: "alert", hidden: true });
+    this.root = h(
+      "section",
+      { class: `read-screen mode-${mode}` },
+      this.toolbar,
+      h("div", { class: "read-body" }, h("div", { class: "viewer-column" }, this.banner, this.viewerHost), this.side),
+    );
+    ctx.main.append(this.root);
+    ctx.main.classList.add("main-full");
+    document.addEventListener("keydown", this.onKey);
+  }
+
+  async start(): Promise<void> {
+    this.side.append(h("p", { class: "muted" }, "Loading exam…"));
+    let detail: AssignmentDetail;
+    try {
+      detail = await api.assignment(this.assignmentId);
+    } catch (e) {
+      clear(this.side);
+      this.root.classList.add("failed");
+      const notFound = e instanceof ApiError && e.status === 404;
+      this.viewerHost.append(
+        h(
+          "div",
+          { class: "empty big", id: "load-error", role: "alert" },
+          h("h2", {}, notFound ? "Assignment not found" : "Could not open this exam"),
+          h("p", {}, notFound ? "This assignment does not exist or is not yours." : e instanceof Error ? e.message : ""),
+          h("a", { href: "/", "data-link": "", class: "btn" }, "Back to the worklist"),
+        ),
+      );
+      return;
+    }
+    if (this.destroyed) return;
+    const expected: Mode = detail.kind === "arbitration" ? "arbitrate" : "read";
+    if (expected !== this.mode) {
+      history.replaceState(null, "", assignmentPath(detail));
+    }
+    this.detail = detail;
+    this.ctx.setTitle(`${detail.kind === "arbitration" ? "Arbitrate" : "Read"} exam ${shortId(detail.study.study_id)}`);
+    this.images = new Map(detail.images.map((i) => [i.id, i]));
+    this.draft = draftFromRead(detail.read);
+    this.violations = detail.violations;
+    this.saver = new Autosaver(
+      {
+        delayMs: 800,
+        save: (_fp, version) => this.save(version),
+        onState: (state, d) => this.showSaveState(state, d.conflict ?? null),
+      },
+      draftFingerprint(this.draft),
+      detail.version,
+    );
+    this.buildToolbar();
+    this.buildSide();
+    this.showSaveState(detail.state === "submitted" ? "saved" : "saved", null);
+    this.layout = new HangingLayout(this.viewerHost, detail.images);
+    this.layout.setInteraction("windowLevel");
+    // Hung views exist now; extra views get a viewport when the reader opens their thumbnail.
+    for (const image of detail.images) {
+      const vp = this.layout.viewportForImage(image.id);
+      if (vp) this.attachLayer(vp, image);
+    }
+    this.layout.onViewportCreated((vp, image) => this.attachLayer(vp, image));
+    await this.layout.ready;
+    this.viewerHost.setAttribute("data-ready", "true");
+  }
+
+  private get readOnly(): boolean {
+    return this.detail?.state === "submitted";
+  }
+
+  // ---- viewer + boxes ------------------------------------------------------------------------
+
+  private attachLayer(vp: Viewport, image: ImageInfo): void {
+    if (this.layers.has(image.id)) return;
+    const layer = new BoxLayer(vp, {
+      columns: image.columns,
+      rows: image.rows,
+      boxes: () => this.boxesFor(image.id),
+      selected: () => this.selected,
+      tool: () => this.tool,
+      readOnly: () => this.readOnly || this.saver?.current === "conflict",
+      onSelect: (key) => this.select(key),
+      onCreate: (box) => this.createFinding(image.id, box),
+      onChange: (key, box) => this.moveFinding(key, box),
+      onCommit: () => this.changed(),
+    });
+    this.layers.set(image.id, layer);
+  }
+
+  private boxesFor(imageId: number): LayerBox[] {
+    const out: LayerBox[] = [];
+    const detail = this.detail;
+    if (!detail || !this.draft) return out;
+    const placed = placeViolations(this.draft, this.visibleViolations());
+    const ref = (read: ApiRead | null, tag: "a" | "b", show: boolean): void => {
+      if (!read || !show) return;
+      read.findings.forEach((f, i) => {
+        if (f.image !== imageId) return;
+        out.push({
+          key: `${tag}:${f.id}`,
+          box: { xmin: f.xmin, ymin: f.ymin, xmax: f.xmax, ymax: f.ymax },
+          cls: `box-${tag}`,
+          label: `${tag.toUpperCase()}${i + 1} ${f.categories.join(", ")}${f.birads ? ` ${f.birads}` : ""}`,
+          editable: false,
+        });
+      });
+    };
+    ref(detail.read_a, "a", this.showA);
+    ref(detail.read_b, "b", this.showB);
+    if (this.showOwn) {
+      this.draft.findings.forEach((f, i) => {
+        if (f.imageId !== imageId) return;
+        const problems = placed.findings.get(f.key);
+        const error = problems?.find((v) => v.severity === "error") ?? problems?.[0];
+        out.push({
+          key: f.key,
+          box: f.box,
+          cls: this.mode === "arbitrate" ? "box-final" : "box-own",
+          label: findingLabel(f, i),
+          editable: true,
+          problem: error ? error.message : null,
+        });
+      });
+    }
+    return out;
+  }
+
+  private renderBoxes(): void {
+    for (const layer of this.layers.values()) layer.render();
+  }
+
+  private select(key: string | null): void {
+    this.selected = key;
+    this.renderBoxes();
+    this.renderPanel();
+  }
+
+  private createFinding(imageId: number, box: Box): void {
+    if (!this.draft) return;
+    const key = newFindingKey();
+    this.draft.findings.push({ key, id: null, imageId, box, categories: [], birads: null, sourceFindingId: null });
+    this.selected = key;
+    this.setTool("select");
+    this.changed();
+    // The reader goes on with categories: focus the first checkbox for keyboard use.
+    document.getElementById("cat-0")?.focus({ preventScroll: true });
+  }
+
+  private moveFinding(key: string, box: Box): void {
+    const f = this.draft?.findings.find((x) => x.key === key);
+    if (!f) return;
+    f.box = box;
+    this.renderBoxes();
+  }
+
+  private deleteFinding(key: string): void {
+    if (!this.draft || this.readOnly) return;
+    this.draft.findings = this.draft.findings.filter((f) => f.key !== key);
+    if (this.selected === key) this.selected = null;
+    this.changed();
+  }
+
+  private adopt(f: ApiFinding): void {
+    if (!this.draft || this.readOnly) return;
+    const key = newFindingKey();
+    this.draft.findings.push({
+      key,
+      id: null,
+      imageId: f.image,
+      box: { xmin: f.xmin, ymin: f.ymin, xmax: f.xmax, ymax: f.ymax },
+      categories: [...f.categories],
+      birads: f.birads,
+      sourceFindingId: f.id,
+    });
+    this.selected = key;
+    this.changed();
+  }
+
+  // ---- state changes, autosave ---------------------------------------------------------------
+
+  private changed(): void {
+    if (!this.draft || !this.saver) return;
+    this.renderBoxes();
+    this.renderPanel();
+    if (!this.readOnly) this.saver.changed(draftFingerprint(this.draft));
+  }
+
+  private async save(version: number): Promise<{ version: number }> {
+    const draft = this.draft!;
+    try {
+      const res = await api.saveRead(this.assignmentId, saveBodyFromDraft(draft, version));
+      // New findings got server ids: keep them, matched by our key, so the next save updates them.
+      const ids = new Map(res.read.findings.map((f) => [f.key, f.id]));
+      for (const f of draft.findings) f.id = ids.get(f.key) ?? f.id;
+      if (this.detail) {
+        this.detail.state = res.state;
+        this.detail.version = res.version;
+      }
+      this.violations = res.warnings;
+      this.renderBoxes();
+      this.renderPanel();
+      return { version: res.version };
+    } catch (e) {
+      if (e instanceof ApiError && e.code === "stale_version") {
+        throw new StaleVersion(Number(e.extra.current_version), e.extra.read);
+      }
+      if (e instanceof ApiError && e.code === "validation_failed") {
+        // Mechanical rules (box outside the image, ...): nothing was saved; show where.
+        this.violations = (e.extra.violations as Violation[]) ?? [];
+        this.renderBoxes();
+        this.renderPanel();
+      }
+      throw e;
+    }
+  }
+
+  private showSaveState(state: SaveState, conflict: StaleVersion | null): void {
+    const label = this.readOnly ? "Submitted (read-only)" : SAVE_LABELS[state];
+    this.status.textContent = label;
+    this.status.dataset.state = this.readOnly ? "submitted" : state;
+    if (state === "conflict" && conflict) this.showConflict(conflict);
+    else if (state === "error") {
+      this.showBanner("warn", "Your last changes are not saved yet (the server did not answer).", [
+        ["Retry now", () => this.saver?.retry()],
+      ]);
+    } else if (!this.readOnly) this.hideBanner();
+    this.renderBoxes();
+  }
+
+  private showConflict(conflict: StaleVersion): void {
+    this.showBanner(
+      "error",
+      "This read was changed in another tab or window after you opened it. Nothing was overwritten. " +
+        "Load the saved version (your unsaved changes here are dropped), or keep yours and save it over the other.",
+      [
+        ["Load saved version", () => this.acceptServer(conflict)],
+        ["Keep mine and save", () => void this.saver?.overwrite(draftFingerprint(this.draft!))],
+      ],
+    );
+  }
+
+  private acceptServer(conflict: StaleVersion): void {
+    const read = conflict.serverState as ApiRead;
+    this.draft = draftFromRead(read);
+    this.selected = null;
+    this.saver?.acceptServer(conflict.currentVersion, draftFingerprint(this.draft));
+    this.hideBanner();
+    this.renderBoxes();
+    this.renderPanel();
+  }
+
+  private showBanner(kind: "warn" | "error" | "info", text: string, actions: [string, () => void][] = []): void {
+    clear(this.banner);
+    this.banner.hidden = false;
+    this.banner.className = `banner banner-${kind}`;
+    this.banner.append(h("span", {}, text));
+    for (const [label, fn] of actions) {
+      const b = h("button", { type: "button", class: "btn btn-small" }, label);
+      b.addEventListener("click", fn);
+      this.banner.append(b);
+    }
+  }
+
+  private hideBanner(): void {
+    this.banner.hidden = true;
+  }
+
+  private visibleViolations(): Violation[] {
+    return this.submitAttempted ? this.violations : this.violations.filter((v) => !isMissingRule(v));
+  }
+
+  // ---- side panel ----------------------------------------------------------------------------
+
+  private viewName(imageId: number): string {
+    const i = this.images.get(imageId);
+    return i ? `${i.laterality}${i.view_position}` : "?";
+  }
+
+  private buildSide(): void {
+    clear(this.side);
+    const detail = this.detail!;
+    const head = h(
+      "div",
+      { class: "side-head" },
+      h("div", {}, h("strong", {}, detail.kind === "arbitration" ? "Arbitration" : detail.kind === "first" ? "First read" : "Second read"),
+        h("div", { class: "muted small", title: detail.study.study_id }, `Exam ${shortId(detail.study.study_id)} · ${detail.study.project}`,
+          detail.study.patient_age !== null ? ` · age ${detail.study.patient_age}` : "")),
+      this.status,
+    );
+    this.side.append(head);
+    if (!detail.study.has_standard_views) {
+      this.side.append(h("p", { class: "violation warning" }, "⚠ This exam lacks one of the four standard views."));
+    }
+    if (this.mode === "arbitrate" || detail.kind === "arbitration") this.side.append(this.arbitrationSection(detail));
+    this.panel = new ReadingPanel(this.draft!, {
+      viewName: (id) => this.viewName(id),
+      sideOf: (id) => (this.images.get(id)?.laterality as Side | undefined) ?? null,
+      onChange: () => this.changed(),
+      onSelect: (key) => this.select(key),
+      onDelete: (key) => this.deleteFinding(key),
+      breastNote: detail.kind === "arbitration" ? (side) => this.readsNote(side) : undefined,
+    });
+    this.side.append(this.panel.el);
+    const submit = h("button", { type: "button", class: "btn btn-primary btn-wide", id: "submit", disabled: this.readOnly, title: "Submit (Ctrl+Enter)" },
+      detail.kind === "arbitration" ? "Submit final read…" : "Submit read…");
+    submit.addEventListener("click", () => void this.openSubmit());
+    this.side.append(h("div", { class: "side-foot" }, submit));
+    if (this.readOnly) this.showBanner("info", "This read is submitted and can no longer be changed.");
+    this.renderPanel();
+  }
+
+  private renderPanel(): void {
+    if (!this.panel || !this.draft) return;
+    this.panel.update({
+      draft: this.draft,
+      selected: this.selected,
+      placed: placeViolations(this.draft, this.visibleViolations()),
+      readOnly: this.readOnly || this.saver?.current === "conflict",
+    });
+  }
+
+  private readsNote(side: Side): Node {
+    const d = this.detail!;
+    const fmt = (r: ApiRead | null): string => {
+      const b = r?.breasts.find((x) => x.laterality === side);
+      return b ? `BI-RADS ${b.birads ?? "–"}, density ${b.density ?? "–"}` : "–";
+    };
+    return h("p", { class: "reads-note small" }, h("span", { class: "tag-a" }, "A"), ` ${fmt(d.read_a)}  `, h("span", { class: "tag-b" }, "B"), ` ${fmt(d.read_b)}`);
+  }
+
+  private arbitrationSection(detail: AssignmentDetail): HTMLElement {
+    const toggle = (id: string, label: string, cls: string, get: () => boolean, set: (v: boolean) => void): HTMLElement => {
+      const input = h("input", { type: "checkbox", id, checked: get() });
+      input.addEventListener("change", () => {
+        set(input.checked);
+        this.renderBoxes();
+      });
+      return h("label", { class: `check ${cls}`, for: id }, input, h("span", {}, label));
+    };
+    const reason = (r: DiscordanceReason): HTMLElement =>
+      h("li", { "data-rule": r.rule }, r.laterality ? h("span", { class: "side-tag" }, r.laterality) : null, " ", r.message);
+    const adoptList = (read: ApiRead | null, tag: "a" | "b"): HTMLElement => {
+      const list = h("ul", { class: `adopt-list adopt-${tag}` });
+      (read?.findings ?? []).forEach((f, i) => {
+        const btn = h("button", { type: "button", class: "btn btn-small", "data-adopt": `${tag}:${f.id}`, disabled: this.readOnly }, "Adopt");
+        btn.addEventListener("click", () => this.adopt(f));
+        list.append(h("li", {}, h("span", { class: `tag-${tag}` }, `${tag.toUpperCase()}${i + 1}`), ` ${this.viewName(f.image)} · ${f.categories.join(", ")}${f.birads ? ` · BI-RADS ${f.birads}` : ""} `, btn));
+      });
+      if (!read?.findings.length) list.append(h("li", { class: "muted small" }, "No boxes."));
+      return list;
+    };
+    return h(
+      "section",
+      { class: "panel-section arbitration", id: "arbitration" },
+      h("h3", {}, "Discordance"),
+      h("ul", { class: "reasons", id: "discordance-reasons" }, ...detail.discordance_reasons.map(reason)),
+      h("div", { class: "toggles" },
+        toggle("show-a", "Read A", "tag-a", () => this.showA, (v) => (this.showA = v)),
+        toggle("show-b", "Read B", "tag-b", () => this.showB, (v) => (this.showB = v)),
+        toggle("show-final", "Final read", "tag-final", () => this.showOwn, (v) => (this.showOwn = v)),
+      ),
+      h("h4", {}, "Read A findings"),
+      adoptList(detail.read_a, "a"),
+      h("h4", {}, "Read B findings"),
+      adoptList(detail.read_b, "b"),
+    );
+  }
+
+  // ---- toolbar -------------------------------------------------------------------------------
+
+  private toolButtons = new Map<Tool, HTMLButtonElement>();
+  private syncButton: HTMLButtonElement | null = null;
+  private invertButton: HTMLButtonElement | null = null;
+
+  private buildToolbar(): void {
+    const tb = this.toolbar;
+    clear(tb);
+    const back = h("a", { href: "/", "data-link": "", class: "btn btn-ghost", title: "Back to the worklist" }, "← Worklist");
+    tb.append(back);
+    const tool = (t: Tool, label: string, key: string, title: string): HTMLButtonElement => {
+      const b = h("button", { type: "button", class: "btn tool", id: `tool-${t}`, "aria-pressed": "false", title: `${title} (${key})` }, label, " ", h("kbd", {}, key));
+      b.addEventListener("click", () => this.setTool(t));
+      this.toolButtons.set(t, b);
+      return b;
+    };
+    tb.append(
+      h("div", { class: "group" },
+        tool("select", "Select · W/L", "V", "Select boxes; drag elsewhere for window/level"),
+        tool("pan", "Pan", "P", "Drag to pan"),
+        tool("box", "Box", "B", "Draw a finding box"),
+      ),
+    );
+    const action = (id: string, label: string, key: string, title: string, fn: () => void): HTMLButtonElement => {
+      const b = h("button", { type: "button", class: "btn", id, title: `${title} (${key})` }, label, " ", h("kbd", {}, key));
+      b.addEventListener("click", fn);
+      return b;
+    };
+    const presets = h("select", { id: "preset", "aria-label": "Window preset", title: "Window presets from the DICOM" }, h("option", { value: "" }, "Presets"));
+    const maxPresets = Math.max(0, ...this.detail!.images.map((i) => i.window_presets.length));
+    for (let i = 0; i < maxPresets; i++) {
+      const p = this.detail!.images.find((img) => img.window_presets[i])?.window_presets[i];
+      presets.append(h("option", { value: String(i) }, p?.explanation || `Preset ${i + 1}`));
+    }
+    presets.addEventListener("change", () => {
+      const i = Number(presets.value);
+      if (presets.value !== "") for (const vp of this.layout?.viewports ?? []) if (vp.presets.length > i) vp.applyPreset(i);
+      presets.value = "";
+    });
+    this.invertButton = action("invert", "Invert", "I", "Invert grey scale", () => this.toggleInvert());
+    this.invertButton.setAttribute("aria-pressed", "false");
+    this.syncButton = action("sync", "Sync", "S", "Link zoom and pan across the four views", () => this.toggleSync());
+    this.syncButton.setAttribute("aria-pressed", "true");
+    tb.append(
+      h("div", { class: "group" },
+        presets,
+        action("reset-wl", "Reset W/L", "R", "Window/level back to the default preset", () => this.layout?.resetWindowAll()),
+        this.invertButton,
+      ),
+      h("div", { class: "group" },
+        action("fit", "Fit", "F", "Whole images in view", () => this.layout?.fitAll()),
+        this.syncButton,
+      ),
+      h("span", { class: "spacer" }),
+      action("next-exam", "Next exam", "N", "Save and open the next unread exam", () => void this.nextExam()),
+      action("help", "Help", "?", "Keyboard shortcuts", () => openHelp(SHORTCUTS)),
+    );
+    this.setTool(this.tool);
+  }
+
+  private setTool(t: Tool): void {
+    this.tool = t;
+    for (const [k, b] of this.toolButtons) b.setAttribute("aria-pressed", String(k === t));
+    this.viewerHost.dataset.tool = t;
+    this.layout?.setInteraction(t === "pan" ? "pan" : t === "box" ? "none" : "windowLevel");
+  }
+
+  private toggleInvert(): void {
+    this.invert = !this.invert;
+    this.layout?.setInvertAll(this.invert);
+    this.invertButton?.setAttribute("aria-pressed", String(this.invert));
+  }
+
+  private toggleSync(): void {
+    if (!this.layout) return;
+    this.layout.setSync(!this.layout.sync);
+    this.syncButton?.setAttribute("aria-pressed", String(this.layout.sync));
+  }
+
+  // ---- submit, next --------------------------------------------------------------------------
+
+  private async flushSave(): Promise<boolean> {
+    try {
+      await this.saver?.flush();
+      return true;
+    } catch {
+      return false;
+    }
+  }
+
+  private async openSubmit(): Promise<void> {
+    if (!this.draft || !this.detail || this.readOnly) return;
+    if (!(await this.flushSave())) return;
+    this.submitAttempted = true;
+    this.renderBoxes();
+    this.renderPanel();
+    const labels = new Map([...this.images].map(([id, i]) => [id, { laterality: i.laterality, viewPosition: i.view_position }]));
+    const summary = draftSummary(this.draft, labels);
+    const missing = missingBeforeSubmit(this.draft);
+    const warnings = this.violations.filter((v) => v.severity === "warning");
+    const dialog = h("dialog", { class: "dialog", id: "submit-dialog", "aria-labelledby": "submit-title" });
+    const confirm = h("button", { type: "button", class: "btn btn-primary", id: "confirm-submit" }, "Confirm and submit");
+    const cancel = h("button", { type: "button", class: "btn", id: "cancel-submit" }, "Back to reading");
+    const error = h("div", { class: "violations-block", id: "submit-errors" });
+    dialog.append(
+      h("h2", { id: "submit-title" }, this.detail.kind === "arbitration" ? "Submit the final read?" : "Submit this read?"),
+      h("p", { class: "muted small" }, "After submitting, the read can no longer be changed."),
+      h(
+        "table",
+        { class: "table summary", id: "submit-summary" },
+        h("thead", {}, h("tr", {}, h("th", {}, "Breast"), h("th", {}, "BI-RADS"), h("th", {}, "Density"), h("th", {}, "Findings"))),
+        h(
+          "tbody",
+          {},
+          ...summary.map((line) =>
+            h(
+              "tr",
+              {},
+              h("th", { scope: "row" }, line.side === "R" ? "Right" : "Left"),
+              h("td", {}, line.birads ?? "—"),
+              h("td", {}, line.density ?? "—"),
+              h("td", {}, line.findings.length === 0 ? "None" : h("ul", {}, ...line.findings.map((f) => h("li", {}, `${f.view}: ${f.categories.join(", ") || "no category"}${f.birads ? ` · BI-RADS ${f.birads}` : ""}`)))),
+            ),
+          ),
+        ),
+      ),
+      h("div", {}, missing.length ? h("p", { class: "violation error", id: "submit-missing" }, "Still missing: ", missing.join("; ")) : null,
+        warnings.length ? h("ul", { class: "violations" }, ...warnings.map((w) => h("li", { class: "violation warning" }, "⚠ ", w.message))) : null),
+      error,
+      h("div", { class: "dialog-actions" }, cancel, confirm),
+    );
+    document.body.append(dialog);
+    const close = (): void => {
+      dialog.close();
+      dialog.remove();
+    };
+    cancel.addEventListener("click", close);
+    dialog.addEventListener("cancel", () => dialog.remove());
+    confirm.addEventListener("click", () => {
+      confirm.disabled = true;
+      void (async () => {
+        try {
+          await this.saver?.flush();
+          await api.submit(this.assignmentId, this.saver!.version);
+          close();
+          this.detail!.state = "submitted";
+          this.ctx.navigate(`/?submitted=${this.assignmentId}`);
+        } catch (e) {
+          confirm.disabled = false;
+          if (e instanceof ApiError && e.code === "validation_failed") {
+            this.violations = (e.extra.violations as Violation[]) ?? [];
+            this.renderBoxes();
+            this.renderPanel();
+            clear(error);
+            error.append(
+              h("p", { class: "violation error" }, "The read cannot be submitted yet:"),
+              h("ul", { class: "violations" }, ...this.violations.filter((v) => v.severity === "error").map((v) => h("li", { class: "violation error", "data-rule": v.rule }, "✖ ", v.message))),
+            );
+          } else {
+            clear(error);
+            error.append(h("p", { class: "violation error" }, e instanceof Error ? e.message : "Submit failed."));
+          }
+        }
+      })();
+    });
+    dialog.showModal();
+    confirm.focus();
+  }
+
+  private async nextExam(): Promise<void> {
+    if (!(await this.flushSave())) return;
+    try {
+      const page = await api.worklist({ state: "open" });
+      const next = page.results.find((a) => a.id === page.next_assignment && a.id !== this.assignmentId)
+        ?? page.results.find((a) => a.id !== this.assignmentId && a.state !== "submitted");
+      this.ctx.navigate(next ? assignmentPath(next) : "/");
+    } catch {
+      this.ctx.navigate("/");
+    }
+  }
+
+  // ---- keyboard ------------------------------------------------------------------------------
+
+  private key(e: KeyboardEvent): void {
+    if (document.querySelector("dialog[open]") && e.key !== "Escape") return;
+    if (isTyping(e.target)) return;
+    const sel = this.selected ? this.draft?.findings.find((f) => f.key === this.selected) : undefined;
+    if (e.ctrlKey && e.key === "Enter") {
+      e.preventDefault();
+      void this.openSubmit();
+      return;
+    }
+    if (e.ctrlKey || e.metaKey || e.altKey) return;
+    // Shift+3/4/5: finding BI-RADS of the selected box (by physical key, whatever the layout).
+    if (e.shiftKey && /^Digit[345]$/.test(e.code) && sel && !this.readOnly) {
+      if (needsFindingBirads(sel.categories)) {
+        sel.birads = Number(e.code.slice(5));
+        this.changed();
+      }
+      e.preventDefault();
+      return;
+    }
+    const k = e.key;
+    if (/^[0-9]$/.test(k) && !e.shiftKey) {
+      const cat = categoryForDigit(k);
+      if (sel && cat && !this.readOnly) {
+        toggleCategory(sel, cat);
+        this.changed();
+        e.preventDefault();
+      }
+      return;
+    }
+    const actions: Record<string, () => void> = {
+      v: () => this.setTool("select"),
+      p: () => this.setTool("pan"),
+      b: () => this.setTool("box"),
+      r: () => this.layout?.resetWindowAll(),
+      i: () => this.toggleInvert(),
+      f: () => this.layout?.fitAll(),
+      s: () => this.toggleSync(),
+      n: () => void this.nextExam(),
+      "?": () => openHelp(SHORTCUTS),
+      Delete: () => sel && this.deleteFinding(sel.key),
+      Backspace: () => sel && this.deleteFinding(sel.key),
+      Escape: () => this.select(null),
+      Tab: () => undefined,
+    };
+    const fn = actions[k.length === 1 ? k.toLowerCase() : k] ?? (k === "?" ? actions["?"] : undefined);
+    if (fn && k !== "Tab") {
+      e.preventDefault();
+      fn();
+    }
+  }
+
+  leave(): boolean {
+    if (this.saver && this.saver.current === "unsaved") void this.saver.flush().catch(() => undefined);
+    if (this.saver?.current === "conflict") {
+      return window.confirm("This read has a save conflict; leaving drops your unsaved changes. Leave?");
+    }
+    return true;
+  }
+
+  destroy(): void {
+    this.destroyed = true;
+    document.removeEventListener("keydown", this.onKey);
+    for (const l of this.layers.values()) l.destroy();
+    this.layers.clear();
+    this.layout?.destroy();
+    this.ctx.main.classList.remove("main-full");
+    document.querySelector("#submit-dialog")?.remove();
+  }
+}
