@@ -112,6 +112,9 @@ class Finding(models.Model):
     birads = models.PositiveSmallIntegerField(null=True, blank=True)
     # Where the finding came from in arbitration/consensus (id of the source finding), for audit.
     source_finding_id = models.BigIntegerField(null=True, blank=True)
+    # The client's key from the last save, so rule violations can point at the box the reader
+    # drew before it had an id.
+    client_key = models.CharField(max_length=64, blank=True)
 
     class Meta:
         constraints = [

@@ -1,0 +1,576 @@
+"""Reading REST API (docs/api.md). Thin: validate shape, call one selector or service, serialize.
+
+Serializer classes carry unique names because drf-spectacular names schema components after them.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.contrib.auth import get_user_model
+from django.contrib.auth.models import User
+from drf_spectacular.utils import extend_schema
+from rest_framework import serializers
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from apps.accounts.permissions import IsAdminRole, IsReaderRole
+from apps.accounts.roles import is_admin
+from apps.common.errors import ApplicationError
+from apps.common.pagination import DefaultPagination
+from apps.reading import selectors, services
+from apps.reading.errors import ReadingErrorCode
+from apps.reading.models import Assignment, AssignmentKind, AssignmentState
+from apps.reading.vocabulary import BREAST_BIRADS, DENSITIES, LATERALITIES
+
+# A screening read has a handful of boxes; the cap only stops runaway clients.
+MAX_FINDINGS_PER_READ = 500
+
+# --- shared output shapes ------------------------------------------------------------------------
+
+
+class ErrorSerializer(serializers.Serializer):
+    code = serializers.CharField()
+    message = serializers.CharField()
+    extra = serializers.DictField()
+
+
+class UserRefSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    username = serializers.CharField()
+
+
+class WindowPresetSerializer(serializers.Serializer):
+    center = serializers.FloatField()
+    width = serializers.FloatField()
+    explanation = serializers.CharField(allow_blank=True)
+
+
+class ImageUrlsSerializer(serializers.Serializer):
+    display = serializers.CharField()
+    thumbnail = serializers.CharField()
+    full = serializers.CharField()
+
+
+class ExamImageSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    image_id = serializers.CharField()
+    series_id = serializers.CharField()
+    laterality = serializers.CharField()
+    view_position = serializers.CharField()
+    rows = serializers.IntegerField()
+    columns = serializers.IntegerField()
+    photometric_interpretation = serializers.CharField()
+    window_presets = WindowPresetSerializer(many=True)
+    display_flip_horizontal = serializers.BooleanField()
+    full_depth_scale = serializers.FloatField()
+    full_depth_offset = serializers.FloatField()
+    urls = ImageUrlsSerializer()
+
+
+class BreastSerializer(serializers.Serializer):
+    laterality = serializers.ChoiceField(choices=LATERALITIES)
+    birads = serializers.ChoiceField(choices=BREAST_BIRADS, allow_null=True)
+    density = serializers.ChoiceField(choices=DENSITIES, allow_null=True)
+
+
+class FindingOutSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    key = serializers.CharField()
+    image = serializers.IntegerField()
+    laterality = serializers.CharField()
+    xmin = serializers.FloatField()
+    ymin = serializers.FloatField()
+    xmax = serializers.FloatField()
+    ymax = serializers.FloatField()
+    categories = serializers.ListField(child=serializers.CharField())
+    birads = serializers.IntegerField(allow_null=True)
+    source_finding = serializers.IntegerField(allow_null=True)
+
+
+class ReadOutSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    origin = serializers.CharField()
+    breasts = BreastSerializer(many=True)
+    findings = FindingOutSerializer(many=True)
+
+
+class ViolationSerializer(serializers.Serializer):
+    rule = serializers.CharField()
+    severity = serializers.ChoiceField(choices=["error", "warning"])
+    message = serializers.CharField()
+    field = serializers.CharField(allow_null=True)
+    laterality = serializers.CharField(allow_null=True)
+    finding = serializers.CharField(allow_null=True)
+
+
+class DiscordanceReasonSerializer(serializers.Serializer):
+    rule = serializers.CharField()
+    message = serializers.CharField()
+    laterality = serializers.CharField(allow_null=True)
+    a = serializers.JSONField(allow_null=True)
+    b = serializers.JSONField(allow_null=True)
+    finding_a = serializers.IntegerField(allow_null=True)
+    finding_b = serializers.IntegerField(allow_null=True)
+    image = serializers.IntegerField(allow_null=True)
+
+
+class StudyRefSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    study_id = serializers.CharField()
+    project = serializers.CharField()
+    state = serializers.CharField(allow_null=True, help_text="Admins only; null for readers (blinding).")
+    image_count = serializers.IntegerField()
+
+
+class AssignmentSummarySerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    kind = serializers.CharField()
+    state = serializers.CharField()
+    version = serializers.IntegerField()
+    study = StudyRefSerializer()
+    created_at = serializers.DateTimeField()
+    started_at = serializers.DateTimeField(allow_null=True)
+    submitted_at = serializers.DateTimeField(allow_null=True)
+    reader = UserRefSerializer(allow_null=True, help_text="Admins only.")
+
+
+def _user_ref(user: User) -> dict[str, Any]:
+    return {"id": user.pk, "username": user.get_username()}
+
+
+def assignment_summary(assignment: Assignment, *, admin: bool) -> dict[str, Any]:
+    study = assignment.study
+    return {
+        "id": assignment.pk, "kind": assignment.kind, "state": assignment.state, "version": assignment.version,
+        "study": {"id": study.pk, "study_id": study.study_id, "project": study.project.slug,
+                  "state": study.state if admin else None,
+                  "image_count": getattr(assignment, "image_count", None) or study.images.count()},
+        "created_at": assignment.created_at, "started_at": assignment.started_at,
+        "submitted_at": assignment.submitted_at,
+        "reader": _user_ref(assignment.reader) if admin else None,
+    }
+
+
+def _paginate(view: APIView, request: Request, queryset: Any) -> tuple[DefaultPagination, list[Any]]:
+    paginator = DefaultPagination()
+    page: list[Any] | None = paginator.paginate_queryset(queryset, request, view=view)
+    return paginator, list(page or [])
+
+
+# --- reader endpoints ----------------------------------------------------------------------------
+
+
+class WorklistFilterSerializer(serializers.Serializer):
+    state = serializers.ChoiceField(choices=[*AssignmentState.values, "open"], required=False)
+    project = serializers.SlugField(required=False)
+    kind = serializers.ChoiceField(choices=AssignmentKind.values, required=False)
+
+
+class WorklistPageSerializer(serializers.Serializer):
+    count = serializers.IntegerField()
+    next = serializers.URLField(allow_null=True)
+    previous = serializers.URLField(allow_null=True)
+    results = AssignmentSummarySerializer(many=True)
+    next_assignment = serializers.IntegerField(allow_null=True, help_text="Oldest open assignment: read next.")
+
+
+class WorklistApi(APIView):
+    permission_classes = [IsReaderRole]
+    FilterSerializer = WorklistFilterSerializer
+    OutputSerializer = WorklistPageSerializer
+
+    @extend_schema(parameters=[WorklistFilterSerializer], responses=WorklistPageSerializer)
+    def get(self, request: Request) -> Response:
+        filters = self.FilterSerializer(data=request.query_params)
+        filters.is_valid(raise_exception=True)
+        queryset = selectors.worklist_for_reader(user=request.user, **filters.validated_data)
+        paginator, page = _paginate(self, request, queryset)
+        data = {
+            "count": paginator.page.paginator.count,  # type: ignore[union-attr]
+            "next": paginator.get_next_link(), "previous": paginator.get_previous_link(),
+            "results": [assignment_summary(a, admin=False) for a in page],
+            "next_assignment": selectors.next_assignment_id(user=request.user,
+                                                            project=filters.validated_data.get("project")),
+        }
+        return Response(self.OutputSerializer(data).data)
+
+
+class ExamStudySerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    study_id = serializers.CharField()
+    project = serializers.CharField()
+    state = serializers.CharField(allow_null=True, help_text="Admins only.")
+    patient_age = serializers.IntegerField(allow_null=True)
+    patient_sex = serializers.CharField(allow_blank=True)
+    has_standard_views = serializers.BooleanField()
+
+
+class ExamForReadingSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    kind = serializers.CharField()
+    state = serializers.CharField()
+    version = serializers.IntegerField()
+    study = ExamStudySerializer()
+    images = ExamImageSerializer(many=True)
+    read = ReadOutSerializer()
+    violations = ViolationSerializer(many=True)
+    read_a = ReadOutSerializer(allow_null=True)
+    read_b = ReadOutSerializer(allow_null=True)
+    discordance_reasons = DiscordanceReasonSerializer(many=True)
+    reader = UserRefSerializer(allow_null=True)
+    read_a_reader = UserRefSerializer(allow_null=True)
+    read_b_reader = UserRefSerializer(allow_null=True)
+
+
+class AssignmentDetailApi(APIView):
+    permission_classes = [IsReaderRole]
+    OutputSerializer = ExamForReadingSerializer
+
+    @extend_schema(responses={200: ExamForReadingSerializer, 404: ErrorSerializer})
+    def get(self, request: Request, assignment_id: int) -> Response:
+        exam = selectors.exam_for_reading(user=request.user, assignment_id=assignment_id)
+        assignment, study = exam.assignment, exam.assignment.study
+        admin = exam.show_identities
+
+        def reader_of(read: Any) -> dict[str, Any] | None:
+            return _user_ref(read.assignment.reader) if (admin and read is not None) else None
+
+        data = {
+            "id": assignment.pk, "kind": assignment.kind, "state": assignment.state,
+            "version": assignment.version,
+            "study": {"id": study.pk, "study_id": study.study_id, "project": study.project.slug,
+                      "state": study.state if admin else None, "patient_age": study.patient_age,
+                      "patient_sex": study.patient_sex, "has_standard_views": study.has_standard_views},
+            "images": [selectors.image_payload(i) for i in exam.images],
+            "read": selectors.read_payload(exam.read),
+            "violations": [v.as_dict() for v in exam.violations],
+            "read_a": selectors.read_payload(exam.read_a) if exam.read_a else None,
+            "read_b": selectors.read_payload(exam.read_b) if exam.read_b else None,
+            "discordance_reasons": assignment.discordance_reasons if assignment.kind == AssignmentKind.ARBITRATION
+            else [],
+            "reader": _user_ref(assignment.reader) if admin else None,
+            "read_a_reader": reader_of(exam.read_a),
+            "read_b_reader": reader_of(exam.read_b),
+        }
+        return Response(self.OutputSerializer(data).data)
+
+
+class FindingInSerializer(serializers.Serializer):
+    key = serializers.CharField(max_length=64)
+    id = serializers.IntegerField(required=False, allow_null=True)
+    image = serializers.IntegerField()
+    xmin = serializers.FloatField()
+    ymin = serializers.FloatField()
+    xmax = serializers.FloatField()
+    ymax = serializers.FloatField()
+    categories = serializers.ListField(child=serializers.CharField(max_length=64), max_length=20)
+    birads = serializers.IntegerField(required=False, allow_null=True, min_value=0, max_value=6)
+    source_finding = serializers.IntegerField(required=False, allow_null=True)
+
+
+class ReadSaveInputSerializer(serializers.Serializer):
+    version = serializers.IntegerField(min_value=1)
+    breasts = BreastSerializer(many=True)
+    findings = FindingInSerializer(many=True)
+
+    def validate_breasts(self, value: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        if sorted(b["laterality"] for b in value) != ["L", "R"]:
+            raise serializers.ValidationError("Give exactly one entry for R and one for L.")
+        return value
+
+    def validate_findings(self, value: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        if len(value) > MAX_FINDINGS_PER_READ:
+            raise serializers.ValidationError(f"At most {MAX_FINDINGS_PER_READ} findings per read.")
+        keys = [f["key"] for f in value]
+        if len(set(keys)) != len(keys):
+            raise serializers.ValidationError("Finding keys must be unique within the read.")
+        return value
+
+
+class ReadSaveOutputSerializer(serializers.Serializer):
+    version = serializers.IntegerField()
+    state = serializers.CharField()
+    read = ReadOutSerializer()
+    warnings = ViolationSerializer(many=True)
+
+
+class ReadSaveApi(APIView):
+    permission_classes = [IsReaderRole]
+    InputSerializer = ReadSaveInputSerializer
+    OutputSerializer = ReadSaveOutputSerializer
+
+    @extend_schema(request=ReadSaveInputSerializer,
+                   responses={200: ReadSaveOutputSerializer, 400: ErrorSerializer, 403: ErrorSerializer,
+                              404: ErrorSerializer, 409: ErrorSerializer})
+    def put(self, request: Request, assignment_id: int) -> Response:
+        payload = self.InputSerializer(data=request.data)
+        payload.is_valid(raise_exception=True)
+        result = services.read_save(actor=request.user, assignment_id=assignment_id,  # type: ignore[arg-type]
+                                    **payload.validated_data)
+        data = {"version": result.assignment.version, "state": result.assignment.state,
+                "read": selectors.read_payload(result.read), "warnings": [v.as_dict() for v in result.warnings]}
+        return Response(self.OutputSerializer(data).data)
+
+
+class VersionInputSerializer(serializers.Serializer):
+    version = serializers.IntegerField(min_value=1)
+
+
+class SubmitOutputSerializer(AssignmentSummarySerializer):
+    outcome = serializers.ChoiceField(choices=["submitted", "final"])
+
+
+class ReadSubmitApi(APIView):
+    permission_classes = [IsReaderRole]
+    InputSerializer = VersionInputSerializer
+    OutputSerializer = SubmitOutputSerializer
+
+    @extend_schema(request=VersionInputSerializer,
+                   responses={200: SubmitOutputSerializer, 400: ErrorSerializer, 403: ErrorSerializer,
+                              404: ErrorSerializer, 409: ErrorSerializer})
+    def post(self, request: Request, assignment_id: int) -> Response:
+        payload = self.InputSerializer(data=request.data)
+        payload.is_valid(raise_exception=True)
+        result = services.read_submit(actor=request.user, assignment_id=assignment_id,  # type: ignore[arg-type]
+                                      version=payload.validated_data["version"])
+        assignment = selectors.assignment_get_for_user(user=request.user, assignment_id=assignment_id)
+        data = {**assignment_summary(assignment, admin=is_admin(request.user)), "outcome": result.outcome}
+        return Response(self.OutputSerializer(data).data)
+
+
+# --- admin endpoints -----------------------------------------------------------------------------
+
+
+class ReopenInputSerializer(serializers.Serializer):
+    reason = serializers.CharField(required=False, allow_blank=True, max_length=2000, default="")
+
+
+class ReadReopenApi(APIView):
+    permission_classes = [IsAdminRole]
+    InputSerializer = ReopenInputSerializer
+    OutputSerializer = AssignmentSummarySerializer
+
+    @extend_schema(request=ReopenInputSerializer,
+                   responses={200: AssignmentSummarySerializer, 404: ErrorSerializer, 409: ErrorSerializer})
+    def post(self, request: Request, assignment_id: int) -> Response:
+        payload = self.InputSerializer(data=request.data)
+        payload.is_valid(raise_exception=True)
+        selectors.assignment_get_for_user(user=request.user, assignment_id=assignment_id)
+        services.read_reopen(actor=request.user, assignment_id=assignment_id,  # type: ignore[arg-type]
+                             reason=payload.validated_data["reason"])
+        assignment = selectors.assignment_get_for_user(user=request.user, assignment_id=assignment_id)
+        return Response(self.OutputSerializer(assignment_summary(assignment, admin=True)).data)
+
+
+def _users_by_username(usernames: list[str]) -> list[User]:
+    users = {u.get_username(): u for u in get_user_model().objects.filter(username__in=usernames)}
+    missing = [name for name in usernames if name not in users]
+    if missing:
+        raise ApplicationError(f"Unknown users: {', '.join(missing)}.", code=ReadingErrorCode.INVALID_READER,
+                               extra={"users": missing})
+    return [users[name] for name in usernames]
+
+
+class ReassignInputSerializer(serializers.Serializer):
+    reader = serializers.CharField(help_text="Username of the new reader.")
+
+
+class AssignmentReassignApi(APIView):
+    permission_classes = [IsAdminRole]
+    InputSerializer = ReassignInputSerializer
+    OutputSerializer = AssignmentSummarySerializer
+
+    @extend_schema(request=ReassignInputSerializer,
+                   responses={200: AssignmentSummarySerializer, 400: ErrorSerializer, 404: ErrorSerializer,
+                              409: ErrorSerializer})
+    def post(self, request: Request, assignment_id: int) -> Response:
+        payload = self.InputSerializer(data=request.data)
+        payload.is_valid(raise_exception=True)
+        selectors.assignment_get_for_user(user=request.user, assignment_id=assignment_id)
+        (reader,) = _users_by_username([payload.validated_data["reader"]])
+        services.assignment_reassign(actor=request.user, assignment_id=assignment_id,  # type: ignore[arg-type]
+                                     reader=reader)
+        assignment = selectors.assignment_get_for_user(user=request.user, assignment_id=assignment_id)
+        return Response(self.OutputSerializer(assignment_summary(assignment, admin=True)).data)
+
+
+class ProjectAssignmentsFilterSerializer(serializers.Serializer):
+    state = serializers.ChoiceField(choices=AssignmentState.values, required=False)
+    kind = serializers.ChoiceField(choices=AssignmentKind.values, required=False)
+    reader = serializers.CharField(required=False)
+    study = serializers.IntegerField(required=False)
+
+
+class AssignmentPageSerializer(serializers.Serializer):
+    count = serializers.IntegerField()
+    next = serializers.URLField(allow_null=True)
+    previous = serializers.URLField(allow_null=True)
+    results = AssignmentSummarySerializer(many=True)
+
+
+class ProjectAssignmentsApi(APIView):
+    permission_classes = [IsAdminRole]
+    FilterSerializer = ProjectAssignmentsFilterSerializer
+
+    @extend_schema(parameters=[ProjectAssignmentsFilterSerializer],
+                   responses={200: AssignmentPageSerializer, 404: ErrorSerializer})
+    def get(self, request: Request, slug: str) -> Response:
+        filters = self.FilterSerializer(data=request.query_params)
+        filters.is_valid(raise_exception=True)
+        project = selectors.project_get(slug=slug)
+        queryset = selectors.assignments_for_project(project=project, **filters.validated_data)
+        paginator, page = _paginate(self, request, queryset)
+        return paginator.get_paginated_response([assignment_summary(a, admin=True) for a in page])
+
+
+class AssignInputSerializer(serializers.Serializer):
+    readers = serializers.ListField(child=serializers.CharField(), min_length=2)
+    seniors = serializers.ListField(child=serializers.CharField(), required=False, allow_null=True, default=None)
+    study_ids = serializers.ListField(child=serializers.IntegerField(), required=False, allow_null=True,
+                                      default=None)
+    limit = serializers.IntegerField(required=False, allow_null=True, min_value=1, default=None)
+
+
+class SkippedStudySerializer(serializers.Serializer):
+    study = serializers.IntegerField()
+    reason = serializers.CharField()
+
+
+class AssignOutputSerializer(serializers.Serializer):
+    assigned_studies = serializers.ListField(child=serializers.IntegerField())
+    arbitrations_assigned = serializers.ListField(child=serializers.IntegerField())
+    skipped = SkippedStudySerializer(many=True)
+    assignments_created = serializers.IntegerField()
+
+
+class ExamsAssignApi(APIView):
+    permission_classes = [IsAdminRole]
+    InputSerializer = AssignInputSerializer
+    OutputSerializer = AssignOutputSerializer
+
+    @extend_schema(request=AssignInputSerializer,
+                   responses={200: AssignOutputSerializer, 400: ErrorSerializer, 404: ErrorSerializer})
+    def post(self, request: Request, slug: str) -> Response:
+        payload = self.InputSerializer(data=request.data)
+        payload.is_valid(raise_exception=True)
+        project = selectors.project_get(slug=slug)
+        seniors = payload.validated_data["seniors"]
+        result = services.exams_assign(
+            actor=request.user, project=project,  # type: ignore[arg-type]
+            readers=_users_by_username(payload.validated_data["readers"]),
+            seniors=_users_by_username(seniors) if seniors is not None else None,
+            study_ids=payload.validated_data["study_ids"], limit=payload.validated_data["limit"])
+        return Response(self.OutputSerializer(vars(result)).data)
+
+
+class ReaderProgressSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    username = serializers.CharField()
+    assigned = serializers.IntegerField()
+    in_progress = serializers.IntegerField()
+    submitted = serializers.IntegerField()
+    reopened = serializers.IntegerField()
+    arbitration = serializers.IntegerField()
+
+
+class ProgressSerializer(serializers.Serializer):
+    project = serializers.CharField()
+    studies = serializers.DictField(child=serializers.IntegerField())
+    assignments = serializers.DictField(child=serializers.IntegerField())
+    readers = ReaderProgressSerializer(many=True)
+
+
+class ProgressApi(APIView):
+    permission_classes = [IsAdminRole]
+    OutputSerializer = ProgressSerializer
+
+    @extend_schema(responses={200: ProgressSerializer, 404: ErrorSerializer})
+    def get(self, request: Request, slug: str) -> Response:
+        project = selectors.project_get(slug=slug)
+        return Response(self.OutputSerializer(vars(selectors.progress(project=project))).data)
+
+
+class ScaleStatsSerializer(serializers.Serializer):
+    n = serializers.IntegerField()
+    observed_agreement = serializers.FloatField(allow_null=True)
+    kappa = serializers.FloatField(allow_null=True)
+    kappa_linear = serializers.FloatField(allow_null=True)
+    kappa_quadratic = serializers.FloatField(allow_null=True)
+    ac1 = serializers.FloatField(allow_null=True)
+
+
+class BoxAgreementSerializer(serializers.Serializer):
+    matched = serializers.IntegerField()
+    unmatched_a = serializers.IntegerField()
+    unmatched_b = serializers.IntegerField()
+    mean_iou = serializers.FloatField(allow_null=True)
+
+
+class AgreementSerializer(serializers.Serializer):
+    exams = serializers.IntegerField()
+    discordant = serializers.IntegerField()
+    discordance_rate = serializers.FloatField(allow_null=True)
+    reasons = serializers.DictField(child=serializers.IntegerField())
+    birads = ScaleStatsSerializer()
+    density = ScaleStatsSerializer()
+    boxes = BoxAgreementSerializer()
+
+
+class PairAgreementSerializer(AgreementSerializer):
+    reader_a = UserRefSerializer()
+    reader_b = UserRefSerializer()
+
+
+class AgreementReportSerializer(serializers.Serializer):
+    project = serializers.CharField()
+    rules = serializers.DictField()
+    overall = AgreementSerializer()
+    pairs = PairAgreementSerializer(many=True)
+
+
+class AgreementApi(APIView):
+    permission_classes = [IsAdminRole]
+    OutputSerializer = AgreementReportSerializer
+
+    @extend_schema(responses={200: AgreementReportSerializer, 400: ErrorSerializer, 404: ErrorSerializer})
+    def get(self, request: Request, slug: str) -> Response:
+        project = selectors.project_get(slug=slug)
+        report = selectors.agreement_for_project(project=project, rules=services.project_rules(project=project))
+        data = {
+            "project": report.project, "rules": report.rules.as_dict(), "overall": report.overall.as_dict(),
+            "pairs": [{"reader_a": a, "reader_b": b, **agreement.as_dict()} for a, b, agreement in report.pairs],
+        }
+        return Response(self.OutputSerializer(data).data)
+
+
+class AuditEventSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    at = serializers.DateTimeField()
+    actor = UserRefSerializer(allow_null=True)
+    action = serializers.CharField()
+    object_type = serializers.CharField()
+    object_id = serializers.IntegerField(allow_null=True)
+    before = serializers.JSONField(allow_null=True)
+    after = serializers.JSONField(allow_null=True)
+
+
+class AuditPageSerializer(serializers.Serializer):
+    count = serializers.IntegerField()
+    next = serializers.URLField(allow_null=True)
+    previous = serializers.URLField(allow_null=True)
+    results = AuditEventSerializer(many=True)
+
+
+class StudyAuditApi(APIView):
+    permission_classes = [IsAdminRole]
+
+    @extend_schema(responses={200: AuditPageSerializer, 404: ErrorSerializer})
+    def get(self, request: Request, study_id: int) -> Response:
+        study = selectors.study_get(study_id=study_id)
+        paginator, page = _paginate(self, request, selectors.audit_for_study(study=study))
+        rows = [{"id": e.pk, "at": e.at, "actor": _user_ref(e.actor) if e.actor else None, "action": e.action,
+                 "object_type": e.object_type, "object_id": e.object_id, "before": e.before, "after": e.after}
+                for e in page]
+        return paginator.get_paginated_response(AuditEventSerializer(rows, many=True).data)

@@ -1,0 +1,287 @@
+"""Read side of the reading app: every fetch checks who is asking and owns its query plan.
+
+Visibility (blinding): a reader sees only assignments they hold, and through them only their own
+read; the arbiter of an exam additionally sees the two reads being arbitrated, without reader
+identities. Admins see everything. Anything else is "not found" (404), never "forbidden", so
+the existence of other readers' work does not leak.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
+from django.db.models import Case, Count, Prefetch, QuerySet, Value, When
+
+from apps.accounts.roles import is_admin
+from apps.common.errors import NotFoundError
+from apps.reading.agreement import Agreement, ExamReads, agreement_report
+from apps.reading.concordance import DiscordanceRules
+from apps.reading.models import (
+    Assignment,
+    AssignmentKind,
+    AssignmentState,
+    AuditEvent,
+    BreastAssessment,
+    Finding,
+    Read,
+)
+from apps.reading.rules import BreastData, FindingData, ImageInfo, ReadData, Violation, read_validate
+from apps.studies.models import Image, Project, Study, StudyState
+
+User = AbstractBaseUser | AnonymousUser
+
+IMAGE_FILE_URL = "/api/images/{id}/file/{kind}/"
+_VIEW_ORDER = {"CC": 0, "MLO": 1}
+
+
+def _read_queryset() -> QuerySet[Read]:
+    return Read.objects.prefetch_related(
+        Prefetch("breasts", queryset=BreastAssessment.objects.order_by("-laterality")),
+        Prefetch("findings", queryset=Finding.objects.select_related("image").order_by("id")),
+    )
+
+
+def read_get(*, read_id: int) -> Read:
+    """Internal: a read with its breasts and findings (callers have checked access)."""
+    return _read_queryset().get(pk=read_id)
+
+
+def read_data(read: Read) -> ReadData:
+    """The rules/concordance view of a stored read (uses prefetched breasts and findings)."""
+    breasts = {b.laterality: BreastData(laterality=b.laterality, birads=b.birads, density=b.density)
+               for b in read.breasts.all()}
+    findings = tuple(
+        FindingData(key=finding_key(f), image_id=f.image_id, xmin=f.xmin, ymin=f.ymin, xmax=f.xmax,
+                    ymax=f.ymax, categories=tuple(f.categories), birads=f.birads, id=f.pk,
+                    source_finding_id=f.source_finding_id)
+        for f in read.findings.all()
+    )
+    return ReadData(breasts=breasts, findings=findings)
+
+
+def finding_key(finding: Finding) -> str:
+    return finding.client_key or f"f{finding.pk}"
+
+
+def read_payload(read: Read) -> dict[str, Any]:
+    """The documented Read JSON (docs/api.md), from a read fetched with `read_get`."""
+    by_side = {b.laterality: b for b in read.breasts.all()}
+    return {
+        "id": read.pk,
+        "origin": read.origin,
+        "breasts": [{"laterality": lat,
+                     "birads": by_side[lat].birads if lat in by_side else None,
+                     "density": by_side[lat].density if lat in by_side else None} for lat in ("R", "L")],
+        "findings": [{"id": f.pk, "key": finding_key(f), "image": f.image_id, "laterality": f.image.laterality,
+                      "xmin": f.xmin, "ymin": f.ymin, "xmax": f.xmax, "ymax": f.ymax,
+                      "categories": list(f.categories), "birads": f.birads,
+                      "source_finding": f.source_finding_id} for f in read.findings.all()],
+    }
+
+
+def image_payload(image: Image) -> dict[str, Any]:
+    """The cross-team image JSON (contracts.md #2)."""
+    return {
+        "id": image.pk, "image_id": image.image_id, "series_id": image.series.series_id,
+        "laterality": image.laterality, "view_position": image.view_position,
+        "rows": image.rows, "columns": image.columns,
+        "photometric_interpretation": image.photometric_interpretation,
+        "window_presets": [{"center": float(p["center"]), "width": float(p["width"]),
+                            "explanation": str(p.get("explanation", ""))} for p in image.window_presets or []],
+        "display_flip_horizontal": image.display_flip_horizontal,
+        "full_depth_scale": image.full_depth_scale, "full_depth_offset": image.full_depth_offset,
+        "urls": {kind: IMAGE_FILE_URL.format(id=image.pk, kind=kind) for kind in ("display", "thumbnail", "full")},
+    }
+
+
+def study_images(*, study_id: int) -> list[Image]:
+    images = list(Image.objects.filter(study_id=study_id).select_related("series"))
+    # Hanging order: R before L, CC before MLO, other views after, then by id.
+    images.sort(key=lambda i: (0 if i.laterality == "R" else 1, _VIEW_ORDER.get(i.view_position, 2),
+                               i.view_position, i.pk))
+    return images
+
+
+def images_info(images: Iterable[Image]) -> dict[int, ImageInfo]:
+    return {i.pk: ImageInfo(id=i.pk, laterality=i.laterality, rows=i.rows, columns=i.columns) for i in images}
+
+
+def _assignment_queryset() -> QuerySet[Assignment]:
+    return Assignment.objects.select_related("study__project", "reader")
+
+
+def assignment_get_for_user(*, user: User, assignment_id: int) -> Assignment:
+    """The assignment if `user` holds it or is an admin; otherwise not found."""
+    queryset = _assignment_queryset()
+    if not is_admin(user):
+        queryset = queryset.filter(reader_id=user.pk)
+    try:
+        return queryset.get(pk=assignment_id)
+    except Assignment.DoesNotExist:
+        raise NotFoundError() from None
+
+
+@dataclass
+class ExamForReading:
+    assignment: Assignment
+    images: list[Image]
+    read: Read
+    violations: list[Violation]
+    read_a: Read | None = None
+    read_b: Read | None = None
+    show_identities: bool = False
+
+
+def exam_for_reading(*, user: User, assignment_id: int) -> ExamForReading:
+    """Everything the read screen needs, in a constant number of queries."""
+    assignment = assignment_get_for_user(user=user, assignment_id=assignment_id)
+    images = study_images(study_id=assignment.study_id)
+    read = _read_queryset().get(assignment=assignment)
+    exam = ExamForReading(assignment=assignment, images=images, read=read,
+                          violations=read_validate(read_data(read), images_info(images)),
+                          show_identities=is_admin(user))
+    if assignment.kind == AssignmentKind.ARBITRATION:
+        # Only the arbiter (and admins) reach this branch: the two reads under arbitration.
+        reads = {r.assignment.kind: r  # type: ignore[union-attr]
+                 for r in _read_queryset().select_related("assignment__reader").filter(
+                     study_id=assignment.study_id, assignment__kind__in=[AssignmentKind.FIRST, AssignmentKind.SECOND])}
+        exam.read_a = reads.get(AssignmentKind.FIRST)
+        exam.read_b = reads.get(AssignmentKind.SECOND)
+    return exam
+
+
+def read_get_for_user(*, user: User, assignment_id: int) -> Read:
+    """The read of an assignment the user holds (or any, for admins)."""
+    assignment = assignment_get_for_user(user=user, assignment_id=assignment_id)
+    return _read_queryset().get(assignment=assignment)
+
+
+def _with_image_count(queryset: QuerySet[Assignment]) -> QuerySet[Assignment]:
+    return queryset.annotate(image_count=Count("study__images", distinct=True))
+
+
+def worklist_for_reader(*, user: User, state: str | None = None, project: str | None = None,
+                        kind: str | None = None) -> QuerySet[Assignment]:
+    """The user's own assignments: open ones first, then oldest first."""
+    queryset = _assignment_queryset().filter(reader_id=user.pk)
+    if state == "open":
+        queryset = queryset.exclude(state=AssignmentState.SUBMITTED)
+    elif state:
+        queryset = queryset.filter(state=state)
+    if project:
+        queryset = queryset.filter(study__project__slug=project)
+    if kind:
+        queryset = queryset.filter(kind=kind)
+    submitted_last = Case(When(state=AssignmentState.SUBMITTED, then=Value(1)), default=Value(0))
+    return _with_image_count(queryset).order_by(submitted_last, "created_at", "id")
+
+
+def next_assignment_id(*, user: User, project: str | None = None) -> int | None:
+    queryset = Assignment.objects.filter(reader_id=user.pk).exclude(state=AssignmentState.SUBMITTED)
+    if project:
+        queryset = queryset.filter(study__project__slug=project)
+    return queryset.order_by("created_at", "id").values_list("id", flat=True).first()
+
+
+def project_get(*, slug: str) -> Project:
+    try:
+        return Project.objects.get(slug=slug)
+    except Project.DoesNotExist:
+        raise NotFoundError() from None
+
+
+def study_get(*, study_id: int) -> Study:
+    try:
+        return Study.objects.select_related("project").get(pk=study_id)
+    except Study.DoesNotExist:
+        raise NotFoundError() from None
+
+
+def assignments_for_project(*, project: Project, state: str | None = None, kind: str | None = None,
+                            reader: str | None = None, study: int | None = None) -> QuerySet[Assignment]:
+    queryset = _assignment_queryset().filter(study__project=project)
+    if state:
+        queryset = queryset.filter(state=state)
+    if kind:
+        queryset = queryset.filter(kind=kind)
+    if reader:
+        queryset = queryset.filter(reader__username=reader)
+    if study:
+        queryset = queryset.filter(study_id=study)
+    return _with_image_count(queryset).order_by("study_id", "kind", "id")
+
+
+def audit_for_study(*, study: Study) -> QuerySet[AuditEvent]:
+    return AuditEvent.objects.filter(study=study).select_related("actor").order_by("at", "id")
+
+
+@dataclass
+class Progress:
+    project: str
+    studies: dict[str, int]
+    assignments: dict[str, int]
+    readers: list[dict[str, Any]] = field(default_factory=list)
+
+
+def progress(*, project: Project) -> Progress:
+    study_counts = dict(Study.objects.filter(project=project).values_list("state").annotate(n=Count("id")))
+    assignment_counts: Counter[str] = Counter()
+    readers: dict[int, dict[str, Any]] = {}
+    rows = (Assignment.objects.filter(study__project=project)
+            .values("reader_id", "reader__username", "state", "kind").annotate(n=Count("id")))
+    for row in rows:
+        assignment_counts[row["state"]] += row["n"]
+        entry = readers.setdefault(row["reader_id"], {
+            "id": row["reader_id"], "username": row["reader__username"],
+            **dict.fromkeys(AssignmentState.values, 0), "arbitration": 0})
+        entry[row["state"]] += row["n"]
+        if row["kind"] == AssignmentKind.ARBITRATION:
+            entry["arbitration"] += row["n"]
+    return Progress(
+        project=project.slug,
+        studies={s: study_counts.get(s, 0) for s in StudyState.values},
+        assignments={s: assignment_counts.get(s, 0) for s in AssignmentState.values},
+        readers=sorted(readers.values(), key=lambda r: r["username"]),
+    )
+
+
+@dataclass
+class AgreementReport:
+    project: str
+    rules: DiscordanceRules
+    overall: Agreement
+    pairs: list[tuple[dict[str, Any], dict[str, Any], Agreement]]
+
+
+def agreement_for_project(*, project: Project, rules: DiscordanceRules) -> AgreementReport:
+    """Agreement over every exam whose first and second reads are both submitted (6 queries)."""
+    reads = list(_read_queryset().select_related("assignment__reader").filter(
+        study__project=project, assignment__kind__in=[AssignmentKind.FIRST, AssignmentKind.SECOND],
+        assignment__state=AssignmentState.SUBMITTED))
+    by_study: dict[int, list[Read]] = {}
+    for read in reads:
+        by_study.setdefault(read.study_id, []).append(read)
+    complete = {sid: pair for sid, pair in by_study.items() if len(pair) == 2}
+    images_by_study: dict[int, dict[int, ImageInfo]] = {}
+    for image in Image.objects.filter(study_id__in=list(complete)).only("id", "study_id", "laterality", "rows",
+                                                                          "columns"):
+        images_by_study.setdefault(image.study_id, {})[image.pk] = ImageInfo(
+            id=image.pk, laterality=image.laterality, rows=image.rows, columns=image.columns)
+    users: dict[int, dict[str, Any]] = {}
+    exams: list[ExamReads] = []
+    for study_id, pair in sorted(complete.items()):
+        first, second = sorted(pair, key=lambda r: r.assignment.reader_id)  # type: ignore[union-attr]
+        for read in pair:
+            reader = read.assignment.reader  # type: ignore[union-attr]
+            users[reader.pk] = {"id": reader.pk, "username": reader.get_username()}
+        exams.append(ExamReads(reader_a=first.assignment.reader_id,  # type: ignore[union-attr]
+                               reader_b=second.assignment.reader_id,  # type: ignore[union-attr]
+                               read_a=read_data(first), read_b=read_data(second),
+                               images=images_by_study.get(study_id, {})))
+    overall, pairs = agreement_report(exams, rules)
+    return AgreementReport(project=project.slug, rules=rules, overall=overall,
+                           pairs=[(users[a], users[b], agreement) for (a, b), agreement in pairs.items()])

@@ -1,0 +1,99 @@
+"""The reading workflow: every allowed state transition, in one table per state machine.
+
+Services look transitions up here (`assignment_transition`, `study_transition`) and raise 409
+`invalid_transition` for anything not listed; nothing else in the code decides what may follow
+what.
+
+Assignment (one reader's task on one exam):
+
+    assigned ──save──> in_progress ──submit──> submitted ──reopen (admin)──> reopened
+       │  ▲                 ▲                                                  │
+       └──┘ reassign        └───────────────────── save ───────────────────────┤
+                                                   submitted <──── submit ─────┘
+
+Study (the exam), only the part the reading app drives:
+
+    ready ──assign──> reading ──both submitted, concordant──> final
+                         │  ──both submitted, discordant──> arbitration ──arbitrate──> final
+    reading/arbitration/final ──reopen of a first/second read──> reading
+    final ──reopen of the arbitration read──> arbitration
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from typing import Any
+
+from apps.common.errors import ConflictError
+from apps.reading.errors import ReadingErrorCode
+from apps.reading.models import AssignmentState
+from apps.studies.models import StudyState
+
+
+class AssignmentAction(StrEnum):
+    SAVE = "save"
+    SUBMIT = "submit"
+    REOPEN = "reopen"
+    REASSIGN = "reassign"
+
+
+class StudyAction(StrEnum):
+    ASSIGN = "assign"
+    COMPARE_CONCORDANT = "compare_concordant"
+    COMPARE_DISCORDANT = "compare_discordant"
+    ARBITRATE = "arbitrate"
+    REOPEN_READ = "reopen_read"
+    REOPEN_ARBITRATION = "reopen_arbitration"
+
+
+A = AssignmentState
+S = StudyState
+
+# (action, from state) -> to state
+ASSIGNMENT_TRANSITIONS: dict[tuple[AssignmentAction, str], str] = {
+    (AssignmentAction.SAVE, A.ASSIGNED): A.IN_PROGRESS,
+    (AssignmentAction.SAVE, A.IN_PROGRESS): A.IN_PROGRESS,
+    (AssignmentAction.SAVE, A.REOPENED): A.REOPENED,
+    # Submit needs a saved read: from "assigned" nothing was ever entered.
+    (AssignmentAction.SUBMIT, A.IN_PROGRESS): A.SUBMITTED,
+    (AssignmentAction.SUBMIT, A.REOPENED): A.SUBMITTED,
+    (AssignmentAction.REOPEN, A.SUBMITTED): A.REOPENED,
+    # Only an untouched assignment changes hands: a started read is that reader's work.
+    (AssignmentAction.REASSIGN, A.ASSIGNED): A.ASSIGNED,
+}
+
+STUDY_TRANSITIONS: dict[tuple[StudyAction, str], str] = {
+    (StudyAction.ASSIGN, S.READY): S.READING,
+    (StudyAction.COMPARE_CONCORDANT, S.READING): S.FINAL,
+    (StudyAction.COMPARE_DISCORDANT, S.READING): S.ARBITRATION,
+    (StudyAction.ARBITRATE, S.ARBITRATION): S.FINAL,
+    (StudyAction.REOPEN_READ, S.READING): S.READING,
+    (StudyAction.REOPEN_READ, S.ARBITRATION): S.READING,
+    (StudyAction.REOPEN_READ, S.FINAL): S.READING,
+    (StudyAction.REOPEN_ARBITRATION, S.FINAL): S.ARBITRATION,
+}
+
+
+def invalid_transition(message: str, **extra: Any) -> ConflictError:
+    return ConflictError(message, code=ReadingErrorCode.INVALID_TRANSITION, extra=extra)
+
+
+def assignment_transition(*, action: AssignmentAction, state: str, study_state: str | None = None) -> str:
+    """The state after `action`, or ConflictError(invalid_transition)."""
+    try:
+        return ASSIGNMENT_TRANSITIONS[(action, state)]
+    except KeyError:
+        raise invalid_transition(f"Cannot {action.value} an assignment that is {state}.",
+                                 action=action.value, state=state, study_state=study_state) from None
+
+
+def study_transition(*, action: StudyAction, state: str) -> str:
+    try:
+        return STUDY_TRANSITIONS[(action, state)]
+    except KeyError:
+        raise invalid_transition(f"Cannot {action.value.replace('_', ' ')} a study that is {state}.",
+                                 action=action.value, study_state=state) from None
+
+
+def is_editable(state: str) -> bool:
+    return (AssignmentAction.SAVE, state) in ASSIGNMENT_TRANSITIONS
