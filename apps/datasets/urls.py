@@ -1,3 +1,9 @@
-from django.urls import URLPattern, URLResolver
+from django.urls import URLPattern, URLResolver, path
 
-urlpatterns: list[URLPattern | URLResolver] = []
+from apps.datasets import apis
+
+urlpatterns: list[URLPattern | URLResolver] = [
+    path("projects/<slug:slug>/exports/", apis.ExportListCreateApi.as_view(), name="export-list"),
+    path("exports/<int:export_id>/", apis.ExportDetailApi.as_view(), name="export-detail"),
+    path("exports/<int:export_id>/files/<path:name>", apis.ExportFileApi.as_view(), name="export-file"),
+]

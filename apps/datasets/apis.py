@@ -1,0 +1,84 @@
+"""Dataset export API (admins only): create an export job, follow its progress, download its files.
+
+POST /api/projects/{slug}/exports/          {"test_fraction": 0.2, "seed": 1999, "images": "none"} -> 202
+GET  /api/projects/{slug}/exports/          paginated list, newest first
+GET  /api/exports/{id}/                     status, progress, stage, files, manifest
+GET  /api/exports/{id}/files/{name}         one file (name as listed in the manifest)
+"""
+
+from __future__ import annotations
+
+from django.http import FileResponse
+from django.urls import reverse
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import extend_schema
+from rest_framework import serializers, status
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from apps.accounts.permissions import IsAdminRole
+from apps.common.pagination import DefaultPagination
+from apps.datasets import selectors, services
+from apps.datasets.models import Export, ImagesMode
+
+
+class ExportOutputSerializer(serializers.ModelSerializer):
+    project: serializers.SlugRelatedField = serializers.SlugRelatedField(slug_field="slug", read_only=True)
+    created_by: serializers.SlugRelatedField = serializers.SlugRelatedField(slug_field="username", read_only=True)
+    files = serializers.SerializerMethodField()
+
+    class Meta:
+        model = Export
+        fields = ["id", "project", "params", "status", "progress", "stage", "error", "files", "manifest",
+                  "created_by", "created_at", "started_at", "finished_at"]
+
+    def get_files(self, export: Export) -> list[dict]:  # type: ignore[type-arg]
+        return [{"name": f["name"], "size": f["size"],
+                 "url": reverse("export-file", kwargs={"export_id": export.pk, "name": f["name"]})}
+                for f in export.files]
+
+
+class ExportListCreateApi(APIView):
+    permission_classes = [IsAdminRole]
+
+    class InputSerializer(serializers.Serializer):
+        test_fraction = serializers.FloatField(default=services.DEFAULT_TEST_FRACTION, min_value=0.0,
+                                               max_value=1.0)
+        seed = serializers.IntegerField(default=services.DEFAULT_SEED, min_value=0, max_value=2**32 - 1)
+        images = serializers.ChoiceField(choices=ImagesMode.choices, default=ImagesMode.NONE)
+
+    @extend_schema(responses=ExportOutputSerializer(many=True))
+    def get(self, request: Request, slug: str) -> Response:
+        project = selectors.project_get_for_export(user=request.user, slug=slug)
+        paginator = DefaultPagination()
+        page = paginator.paginate_queryset(selectors.exports_for_project(user=request.user, project=project),
+                                           request, view=self)
+        return paginator.get_paginated_response(ExportOutputSerializer(page, many=True).data)
+
+    @extend_schema(request=InputSerializer, responses={202: ExportOutputSerializer})
+    def post(self, request: Request, slug: str) -> Response:
+        project = selectors.project_get_for_export(user=request.user, slug=slug)
+        data = self.InputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        export = services.export_create(user=request.user, project=project, **data.validated_data)
+        return Response(ExportOutputSerializer(export).data, status=status.HTTP_202_ACCEPTED)
+
+
+class ExportDetailApi(APIView):
+    permission_classes = [IsAdminRole]
+
+    @extend_schema(responses=ExportOutputSerializer)
+    def get(self, request: Request, export_id: int) -> Response:
+        export = selectors.export_get_for_user(user=request.user, export_id=export_id)
+        return Response(ExportOutputSerializer(export).data)
+
+
+class ExportFileApi(APIView):
+    permission_classes = [IsAdminRole]
+
+    @extend_schema(responses={(200, "application/octet-stream"): OpenApiTypes.BINARY})
+    def get(self, request: Request, export_id: int, name: str) -> FileResponse:
+        export = selectors.export_get_for_user(user=request.user, export_id=export_id)
+        stream, filename = services.export_file_open(export=export, name=name)
+        return FileResponse(stream, as_attachment=True, filename=filename)

@@ -1,0 +1,39 @@
+"""manage.py export_dataset --project SLUG --out DIR [--test-fraction 0.2] [--seed N] [--images none|dicom|png]"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from django.core.management.base import BaseCommand, CommandError, CommandParser
+
+from apps.common.errors import ApplicationError
+from apps.datasets import selectors, services
+from apps.datasets.models import ImagesMode
+
+
+class Command(BaseCommand):
+    help = "Export a project's final reads as a VinDr-Mammo style dataset (CSVs, split, statistics)."
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        parser.add_argument("--project", required=True, help="project slug")
+        parser.add_argument("--out", required=True, type=Path, help="output folder (created if missing)")
+        parser.add_argument("--test-fraction", type=float, default=services.DEFAULT_TEST_FRACTION)
+        parser.add_argument("--seed", type=int, default=services.DEFAULT_SEED)
+        parser.add_argument("--images", choices=ImagesMode.values, default=ImagesMode.NONE)
+
+    def handle(self, *args: Any, **options: Any) -> None:
+        try:
+            project = selectors.project_get_for_export(user=None, slug=options["project"])
+            export = services.export_create(user=None, project=project, test_fraction=options["test_fraction"],
+                                            seed=options["seed"], images=options["images"], enqueue=False)
+            export = services.export_run(
+                export_id=export.pk, out_dir=options["out"],
+                on_progress=lambda value, stage: self.stdout.write(f"{value:3d}% {stage}"))
+        except ApplicationError as exc:
+            raise CommandError(f"{exc.code}: {exc.message}") from exc
+        counts = export.manifest["counts"]
+        self.stdout.write(self.style.SUCCESS(
+            f"Export {export.pk}: {counts['exams']['total']} exams ({counts['exams']['training']} training, "
+            f"{counts['exams']['test']} test), {counts['images']} images, {counts['finding_boxes']} boxes "
+            f"-> {options['out']}"))

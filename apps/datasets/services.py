@@ -1,0 +1,525 @@
+"""Dataset exports (final reads -> VinDr-Mammo CSVs, split, statistics) and CSV import as final reads.
+
+export_create  (admin) records an export and enqueues its job on commit.
+export_run     (system) does the work: split, stream the CSVs, statistics, images, manifest, and
+               keeps every file under exports/<id>/ in Django's storage.
+annotations_import (admin or system) loads the two VinDr-Mammo CSVs as final reads, all or nothing.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import shutil
+import tempfile
+from collections import defaultdict
+from collections.abc import Callable
+from dataclasses import dataclass
+from importlib import metadata as importlib_metadata
+from pathlib import Path
+from typing import IO, Any
+
+from django.conf import settings
+from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
+from django.core.files import File
+from django.core.files.storage import default_storage
+from django.db import transaction
+from django.utils import timezone
+
+from apps.common.errors import ApplicationError, ConflictError, NotFoundError
+from apps.datasets import selectors, split, stats, vindr_csv
+from apps.datasets.models import Export, ExportStatus, ImagesMode, ImportedFindingRow, ImportedImageRow
+from apps.reading.models import AuditEvent, BreastAssessment, Finding, Read, ReadOrigin
+from apps.studies.models import Image, Project, Study, StudyState
+
+User = AbstractBaseUser | AnonymousUser
+
+DEFAULT_TEST_FRACTION = 0.2
+DEFAULT_SEED = 1999  # the VinDr-Mammo authors' seed (split_data.ipynb)
+STATS_DIR = "statistics"
+IMAGES_DIR = "images"
+MANIFEST_FILE = "manifest.json"
+UPDATE_CHUNK = 1000
+
+
+class ExportErrorCode:
+    INVALID_PARAMS = "export_invalid_params"
+    NOT_RUNNABLE = "export_not_runnable"
+
+
+class ImportErrorCode:
+    INVALID = "annotations_invalid"
+
+
+def _actor(user: User | None) -> Any:
+    """The user to record as actor; None for the system and for anonymous users."""
+    return user if user is not None and user.is_authenticated else None
+
+
+def software_version() -> str:
+    try:
+        return importlib_metadata.version("mammolab")
+    except importlib_metadata.PackageNotFoundError:
+        return str(settings.SPECTACULAR_SETTINGS.get("VERSION", "unknown"))
+
+
+# ---- export ---------------------------------------------------------------------------------------
+
+def export_create(*, user: User | None, project: Project, test_fraction: float = DEFAULT_TEST_FRACTION,
+                  seed: int = DEFAULT_SEED, images: str = ImagesMode.NONE, enqueue: bool = True) -> Export:
+    """Record an export of `project` and enqueue its job once the transaction commits.
+
+    `user` None means the system (management command). enqueue=False leaves running it to the
+    caller (the command runs it in-process to write into its --out folder).
+    """
+    selectors.project_get_for_export(user=user, slug=project.slug)
+    if not 0.0 < test_fraction < 1.0:
+        raise ApplicationError("test_fraction must lie strictly between 0 and 1.",
+                               code=ExportErrorCode.INVALID_PARAMS, extra={"field": "test_fraction"})
+    if images not in ImagesMode.values:
+        raise ApplicationError(f"images must be one of {', '.join(ImagesMode.values)}.",
+                               code=ExportErrorCode.INVALID_PARAMS, extra={"field": "images"})
+    export = Export.objects.create(
+        project=project, params={"test_fraction": test_fraction, "seed": int(seed), "images": images},
+        created_by=_actor(user),
+    )
+    if enqueue:
+        from apps.datasets.tasks import export_run as export_run_task
+
+        transaction.on_commit(lambda: export_run_task.delay(export.pk))
+    return export
+
+
+def _set_progress(export: Export, progress: int, stage: str) -> None:
+    Export.objects.filter(pk=export.pk).update(progress=progress, stage=stage)
+    export.progress, export.stage = progress, stage
+
+
+def export_run(*, export_id: int, out_dir: Path | None = None,
+               on_progress: Callable[[int, str], None] | None = None) -> Export:
+    """Run export `export_id`: idempotent (a finished export is returned as is; a run cut short by a
+    lost worker starts over). Writes into `out_dir` when given, else into a temporary folder, and
+    copies every file into storage under exports/<id>/.
+    """
+    export = Export.objects.select_related("project").get(pk=export_id)
+    if export.status == ExportStatus.DONE:
+        return export
+    started = timezone.now()
+    Export.objects.filter(pk=export.pk).update(status=ExportStatus.RUNNING, started_at=started, error="",
+                                               progress=0, stage="starting")
+    export.status, export.started_at = ExportStatus.RUNNING, started
+
+    def progress(value: int, stage: str) -> None:
+        _set_progress(export, value, stage)
+        if on_progress:
+            on_progress(value, stage)
+
+    try:
+        with tempfile.TemporaryDirectory(prefix=f"export-{export.pk}-") as tmp:
+            work = Path(out_dir) if out_dir is not None else Path(tmp)
+            work.mkdir(parents=True, exist_ok=True)
+            manifest = _export_write(export=export, work=work, progress=progress)
+            progress(95, "storing files")
+            files = _store(export=export, work=work, manifest=manifest)
+    except Exception as exc:
+        Export.objects.filter(pk=export.pk).update(status=ExportStatus.FAILED, error=f"{type(exc).__name__}: {exc}",
+                                                   finished_at=timezone.now())
+        raise
+    export.files, export.manifest = files, manifest
+    export.status, export.progress, export.stage = ExportStatus.DONE, 100, "done"
+    export.finished_at = timezone.now()
+    export.save(update_fields=["files", "manifest", "status", "progress", "stage", "finished_at"])
+    if on_progress:
+        on_progress(100, "done")
+    return export
+
+
+@dataclass
+class _Counts:
+    images: int = 0
+    boxes: int = 0
+    no_finding_rows: int = 0
+
+
+def _export_write(*, export: Export, work: Path, progress: Callable[[int, str], None]) -> dict[str, Any]:
+    project = export.project
+    params = export.params
+    test_fraction = float(params.get("test_fraction", DEFAULT_TEST_FRACTION))
+    seed = int(params.get("seed", DEFAULT_SEED))
+    images_mode = params.get("images", ImagesMode.NONE)
+
+    progress(2, "reading labels")
+    exams = selectors.exam_labels(project=project)
+    progress(8, "splitting")
+    assigned = split.stratify(exam_labels={pk: e.labels for pk, e in exams.items()},
+                              existing={pk: e.split for pk, e in exams.items() if e.split},
+                              test_fraction=test_fraction, seed=seed)
+    _splits_save(assigned)
+    for pk, subset in assigned.items():
+        exams[pk].split = subset
+
+    progress(15, vindr_csv.BREAST_FILE)
+    counts = _Counts()
+    with (work / vindr_csv.BREAST_FILE).open("w", newline="", encoding="utf-8") as handle:
+        writer = vindr_csv.csv_writer(handle)
+        writer.writerow(vindr_csv.BREAST_COLUMNS)
+        for row in selectors.breast_rows(project=project):
+            study_id, series_id, image_id, laterality, view, rows, columns, birads, density, subset = row
+            writer.writerow(vindr_csv.breast_row(
+                study_id=study_id, series_id=series_id, image_id=image_id, laterality=laterality,
+                view_position=view, height=rows, width=columns, birads=birads, density=density, split=subset))
+            counts.images += 1
+
+    progress(35, vindr_csv.FINDING_FILE)
+    with (work / vindr_csv.FINDING_FILE).open("w", newline="", encoding="utf-8") as handle:
+        writer = vindr_csv.csv_writer(handle)
+        writer.writerow(vindr_csv.FINDING_COLUMNS)
+        for finding in selectors.finding_rows(project=project):
+            study_id, series_id, image_id, laterality, view, rows, columns, birads, density, subset = finding.image
+            writer.writerow(vindr_csv.finding_row(
+                study_id=study_id, series_id=series_id, image_id=image_id, laterality=laterality,
+                view_position=view, height=rows, width=columns, birads=birads, density=density, split=subset,
+                categories=finding.categories, finding_birads=finding.birads, box=finding.box))
+            if finding.categories is None:
+                counts.no_finding_rows += 1
+            else:
+                counts.boxes += 1
+
+    progress(55, vindr_csv.METADATA_FILE)
+    _metadata_write(project=project, path=work / vindr_csv.METADATA_FILE)
+
+    progress(65, "statistics")
+    exam_stats = [stats.ExamStats(split=e.split, age=e.age, images=e.images, labels=dict(e.labels))
+                  for e in exams.values()]
+    tables = stats.compute_tables(exam_stats)
+    stats.write_tables(tables, work / STATS_DIR)
+    stats.write_figures(exam_stats, work / STATS_DIR)
+
+    missing: list[str] = []
+    if images_mode in (ImagesMode.DICOM, ImagesMode.PNG):
+        missing = _images_copy(project=project, work=work, kind=images_mode, progress=progress)
+
+    progress(92, "checksums")
+    per_split = {s: sum(1 for e in exams.values() if e.split == s) for s in split.SUBSETS}
+    manifest: dict[str, Any] = {
+        "format": "VinDr-Mammo (breast-level_annotations.csv, finding_annotations.csv, metadata.csv)",
+        "project": project.slug,
+        "export_id": export.pk,
+        "created_at": timezone.now().isoformat(),
+        "software": {"name": "mammolab", "version": software_version()},
+        "seed": seed,
+        "test_fraction": test_fraction,
+        "images": images_mode,
+        "counts": {
+            "exams": {**per_split, "total": len(exams)},
+            "images": counts.images,
+            "finding_boxes": counts.boxes,
+            "no_finding_rows": counts.no_finding_rows,
+            "exams_newly_split": len(assigned),
+            "exams_kept_in_their_split": len(exams) - len(assigned),
+        },
+        "missing_images": missing,
+        "files": _checksums(work),
+    }
+    (work / MANIFEST_FILE).write_text(json.dumps(manifest, indent=2) + "\n", encoding="utf-8")
+    return manifest
+
+
+def _splits_save(assigned: dict[int, str]) -> None:
+    """Persist new assignments so that later exports keep them (exams never move once split)."""
+    by_subset: dict[str, list[int]] = defaultdict(list)
+    for pk, subset in assigned.items():
+        by_subset[subset].append(pk)
+    with transaction.atomic():
+        for subset, pks in by_subset.items():
+            for start in range(0, len(pks), UPDATE_CHUNK):
+                # split="" guard: an exam split meanwhile by a concurrent export keeps its split.
+                Study.objects.filter(pk__in=pks[start:start + UPDATE_CHUNK], split="").update(split=subset)
+
+
+def _age_text(age: int | None) -> str:
+    return "" if age is None else f"{age:03d}Y"  # DICOM AS, as in the de-identified files
+
+
+def _number_text(value: float | None) -> str:
+    return "" if value is None else vindr_csv.coordinate_text(value)
+
+
+METADATA_COLUMNS = (
+    "study_id", "series_id", "image_id", "SOP Instance UID", "Series Instance UID", "Study Instance UID",
+    "SOP Class UID", "Patient's Age", "Patient's Sex", "Image Laterality", "View Position", "Rows", "Columns",
+    "Pixel Spacing", "Photometric Interpretation", "Bits Stored", "Manufacturer", "Manufacturer's Model Name",
+    "full_depth_scale", "full_depth_offset",
+)
+
+
+def _metadata_write(*, project: Project, path: Path) -> None:
+    with path.open("w", newline="", encoding="utf-8") as handle:
+        writer = vindr_csv.csv_writer(handle)
+        writer.writerow(METADATA_COLUMNS)
+        for (study_id, series_id, image_id, sop_uid, series_uid, study_uid, sop_class, age, sex, laterality,
+             view, rows, columns, spacing_row, spacing_col, photometric, bits_stored, manufacturer, model,
+             scale, offset) in selectors.metadata_rows(project=project):
+            spacing = (f"[{_number_text(spacing_row)}, {_number_text(spacing_col)}]"
+                       if spacing_row is not None and spacing_col is not None else "")
+            writer.writerow([study_id, series_id, image_id, sop_uid, series_uid, study_uid, sop_class,
+                             _age_text(age), sex, laterality, view, rows, columns, spacing, photometric,
+                             bits_stored, manufacturer, model, _number_text(scale), _number_text(offset)])
+
+
+def _images_copy(*, project: Project, work: Path, kind: str, progress: Callable[[int, str], None]) -> list[str]:
+    """Copy de-identified DICOM (or full-resolution PNG) files out of storage. Returns missing ids."""
+    suffix = ".dicom" if kind == ImagesMode.DICOM else ".png"
+    total = max(1, Image.objects.filter(study__in=selectors.final_exams(project=project)).count())
+    missing: list[str] = []
+    for n, (study_id, image_id, name) in enumerate(selectors.image_files(project=project, kind=kind), start=1):
+        if not name or not default_storage.exists(name):
+            missing.append(image_id)
+            continue
+        target = work / IMAGES_DIR / study_id / f"{image_id}{suffix}"
+        target.parent.mkdir(parents=True, exist_ok=True)
+        with default_storage.open(name, "rb") as source, target.open("wb") as destination:
+            shutil.copyfileobj(source, destination, length=1024 * 1024)
+        if n % 200 == 0:
+            progress(min(90, 70 + 20 * n // total), "images")
+    return missing
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        for block in iter(lambda: handle.read(1024 * 1024), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def _checksums(work: Path) -> list[dict[str, Any]]:
+    return [
+        {"name": path.relative_to(work).as_posix(), "size": path.stat().st_size, "sha256": _sha256(path)}
+        for path in sorted(work.rglob("*"))
+        if path.is_file() and path.name != MANIFEST_FILE
+    ]
+
+
+def _store(*, export: Export, work: Path, manifest: dict[str, Any]) -> list[dict[str, Any]]:
+    """Copy the export folder into storage (exports/<id>/...); list the top-level and statistics files."""
+    listed = []
+    for entry in [*manifest["files"], {"name": MANIFEST_FILE, "size": (work / MANIFEST_FILE).stat().st_size}]:
+        name = entry["name"]
+        storage_name = f"{export.storage_prefix}{name}"
+        if default_storage.exists(storage_name):
+            default_storage.delete(storage_name)  # a re-run after a lost worker replaces its files
+        with (work / name).open("rb") as handle:
+            stored = default_storage.save(storage_name, File(handle, name=Path(name).name))
+        if not name.startswith(f"{IMAGES_DIR}/"):
+            listed.append({"name": name, "storage_name": stored, "size": entry["size"]})
+    return listed
+
+
+def export_file_open(*, export: Export, name: str) -> tuple[IO[bytes], str]:
+    """Open one file of a finished export (a name from its manifest). Returns (stream, file name)."""
+    if export.status != ExportStatus.DONE:
+        raise ConflictError("The export has not finished.", code=ExportErrorCode.NOT_RUNNABLE,
+                            extra={"status": export.status})
+    known = {f["name"] for f in export.manifest.get("files", [])} | {MANIFEST_FILE}
+    if name not in known:
+        raise NotFoundError("No such file in this export.", code="export_file_not_found")
+    return default_storage.open(f"{export.storage_prefix}{name}", "rb"), Path(name).name
+
+
+# ---- import ---------------------------------------------------------------------------------------
+
+MAX_REPORTED_ERRORS = 200
+
+
+@dataclass(frozen=True)
+class ImportResult:
+    exams: int
+    images: int
+    findings: int
+
+
+class _Errors:
+    def __init__(self) -> None:
+        self.items: list[dict[str, Any]] = []
+        self.count = 0
+
+    def add(self, file: str, line: int, message: str) -> None:
+        self.count += 1
+        if len(self.items) < MAX_REPORTED_ERRORS:
+            self.items.append({"file": file, "line": line, "message": message})
+
+
+def annotations_import(*, user: User | None, project: Project, breast_file: IO[str],
+                       finding_file: IO[str]) -> ImportResult:
+    """Load breast-level_annotations.csv + finding_annotations.csv as final reads (origin "imported").
+
+    Images are matched by image_id within `project`. Each exam keeps the file's split (empty = not
+    split yet; the next export stratifies it into the existing split). Every problem is reported
+    with its file and line, and on any problem nothing is written (ApplicationError with
+    extra.errors). Exams that already have a final read are rejected, never overwritten.
+    """
+    selectors.project_get_for_export(user=user, slug=project.slug)
+    errors = _Errors()
+
+    breast_rows: list[vindr_csv.ImageRow] = []
+    for row in vindr_csv.parse_breast_file(breast_file):
+        if isinstance(row, vindr_csv.RowError):
+            errors.add(row.file, row.line, row.message)
+        else:
+            breast_rows.append(row)
+    finding_rows: list[vindr_csv.FindingRow] = []
+    for finding in vindr_csv.parse_finding_file(finding_file):
+        if isinstance(finding, vindr_csv.RowError):
+            errors.add(finding.file, finding.line, finding.message)
+        else:
+            finding_rows.append(finding)
+
+    images = {
+        image.image_id: image
+        for image in Image.objects.filter(
+            project=project, image_id__in={r.image_id for r in breast_rows} | {f.image.image_id for f in finding_rows}
+        ).select_related("study", "series")
+    }
+    _check_rows(breast_rows, finding_rows, images, errors)
+    if errors.count:
+        raise ApplicationError(
+            f"The annotation files have {errors.count} problem(s); nothing was imported.",
+            code=ImportErrorCode.INVALID, extra={"errors": errors.items, "error_count": errors.count},
+        )
+    return _import_write(user=user, project=project, breast_rows=breast_rows, finding_rows=finding_rows,
+                         images=images)
+
+
+def _check_rows(breast_rows: list[vindr_csv.ImageRow], finding_rows: list[vindr_csv.FindingRow],
+                images: dict[str, Image], errors: _Errors) -> None:
+    breast_file, finding_file = vindr_csv.BREAST_FILE, vindr_csv.FINDING_FILE
+    by_image: dict[str, vindr_csv.ImageRow] = {}
+    breast_of: dict[tuple[str, str], tuple[int, str, int]] = {}
+    split_of: dict[str, tuple[int, str]] = {}
+    final_reported: set[str] = set()
+    for row in breast_rows:
+        image = images.get(row.image_id)
+        if image is None:
+            errors.add(breast_file, row.line, f"image_id {row.image_id} is not an image of this project")
+            continue
+        if row.image_id in by_image:
+            errors.add(breast_file, row.line,
+                       f"image_id {row.image_id} already has a row (line {by_image[row.image_id].line})")
+            continue
+        by_image[row.image_id] = row
+        _check_image_matches(breast_file, row, image, errors)
+        if image.study.final_read_id is not None and image.study.study_id not in final_reported:
+            final_reported.add(image.study.study_id)
+            errors.add(breast_file, row.line, f"study {row.study_id} already has a final read")
+        key = (row.study_id, row.laterality)
+        seen = breast_of.setdefault(key, (row.breast_birads, row.breast_density, row.line))
+        if seen[:2] != (row.breast_birads, row.breast_density):
+            errors.add(breast_file, row.line,
+                       f"breast {row.laterality} of study {row.study_id} has two assessments: "
+                       f"{vindr_csv.birads_text(row.breast_birads)}, {vindr_csv.density_text(row.breast_density)} "
+                       f"here and {vindr_csv.birads_text(seen[0])}, {vindr_csv.density_text(seen[1])} "
+                       f"on line {seen[2]}")
+        seen_split = split_of.setdefault(row.study_id, (row.line, row.split))
+        if seen_split[1] != row.split:
+            errors.add(breast_file, row.line, f"study {row.study_id} has split {row.split!r} here and "
+                                              f"{seen_split[1]!r} on line {seen_split[0]}")
+
+    with_findings: set[str] = set()
+    no_finding_line: dict[str, int] = {}
+    for finding in finding_rows:
+        row = finding.image
+        image = images.get(row.image_id)
+        if image is None:
+            errors.add(finding_file, row.line, f"image_id {row.image_id} is not an image of this project")
+            continue
+        breast_row = by_image.get(row.image_id)
+        if breast_row is None:
+            errors.add(finding_file, row.line, f"image_id {row.image_id} has no row in {breast_file}")
+            continue
+        differing = [name for name in ("study_id", "series_id", "laterality", "view_position", "height", "width",
+                                       "breast_birads", "breast_density", "split")
+                     if getattr(row, name) != getattr(breast_row, name)]
+        if differing:
+            errors.add(finding_file, row.line, f"{', '.join(differing)} differ(s) from {breast_file} line "
+                                               f"{breast_row.line}")
+        if finding.box is None:
+            if row.image_id in no_finding_line or row.image_id in with_findings:
+                errors.add(finding_file, row.line, f"image_id {row.image_id} has a ['No Finding'] row and "
+                                                   "other rows")
+            no_finding_line[row.image_id] = row.line
+        else:
+            if row.image_id in no_finding_line:
+                errors.add(finding_file, row.line, f"image_id {row.image_id} has a ['No Finding'] row "
+                                                   f"(line {no_finding_line[row.image_id]}) and boxes")
+            with_findings.add(row.image_id)
+    for image_id, row in by_image.items():
+        if image_id not in with_findings and image_id not in no_finding_line:
+            errors.add(breast_file, row.line, f"image_id {image_id} has no row in {finding_file} "
+                                              "(an image without boxes needs a ['No Finding'] row)")
+
+
+def _check_image_matches(file: str, row: vindr_csv.ImageRow, image: Image, errors: _Errors) -> None:
+    expected = {"study_id": image.study.study_id, "series_id": image.series.series_id,
+                "laterality": image.laterality, "view_position": image.view_position,
+                "height": image.rows, "width": image.columns}
+    for name, value in expected.items():
+        if getattr(row, name) != value:
+            errors.add(file, row.line, f"{name} {getattr(row, name)!r} does not match the image "
+                                       f"{row.image_id} ({value!r})")
+
+
+def _import_write(*, user: User | None, project: Project, breast_rows: list[vindr_csv.ImageRow],
+                  finding_rows: list[vindr_csv.FindingRow], images: dict[str, Image]) -> ImportResult:
+    studies: dict[str, Study] = {}
+    for row in breast_rows:
+        studies.setdefault(row.study_id, images[row.image_id].study)
+    with transaction.atomic():
+        # Lock the exams and re-check under the lock: a final read written meanwhile wins.
+        locked = list(Study.objects.select_for_update().filter(pk__in=[s.pk for s in studies.values()],
+                                                                 final_read__isnull=True).values_list("pk", flat=True))
+        if len(locked) != len(studies):
+            raise ConflictError("Some exams got a final read while importing; nothing was imported.",
+                                code=ImportErrorCode.INVALID)
+        reads = Read.objects.bulk_create([Read(study=study, origin=ReadOrigin.IMPORTED) for study in studies.values()])
+        read_of = {study.study_id: read for study, read in zip(studies.values(), reads, strict=True)}
+        breasts: dict[tuple[str, str], BreastAssessment] = {}
+        for row in breast_rows:
+            breasts.setdefault((row.study_id, row.laterality), BreastAssessment(
+                read=read_of[row.study_id], laterality=row.laterality, birads=row.breast_birads,
+                density=row.breast_density))
+        BreastAssessment.objects.bulk_create(breasts.values())
+        boxes = [f for f in finding_rows if f.box is not None]
+        findings = Finding.objects.bulk_create([
+            Finding(read=read_of[f.image.study_id], image=images[f.image.image_id], xmin=f.box[0], ymin=f.box[1],
+                    xmax=f.box[2], ymax=f.box[3], categories=list(f.categories), birads=f.birads)
+            for f in boxes if f.box is not None
+        ], batch_size=2000)
+        ImportedFindingRow.objects.bulk_create([
+            ImportedFindingRow(finding=finding, line=f.image.line) for finding, f in zip(findings, boxes, strict=True)
+        ], batch_size=2000)
+        no_finding = {f.image.image_id: f.image.line for f in finding_rows if f.box is None}
+        ImportedImageRow.objects.filter(image__in=[images[r.image_id] for r in breast_rows]).delete()
+        ImportedImageRow.objects.bulk_create([
+            ImportedImageRow(image=images[r.image_id], breast_line=r.line, no_finding_line=no_finding.get(r.image_id))
+            for r in breast_rows
+        ], batch_size=2000)
+        split_of = {r.study_id: r.split for r in breast_rows}
+        for study in studies.values():
+            study.final_read = read_of[study.study_id]
+            study.state = StudyState.FINAL
+            study.split = split_of[study.study_id]
+        Study.objects.bulk_update(studies.values(), ["final_read", "state", "split"], batch_size=UPDATE_CHUNK)
+        AuditEvent.objects.create(
+            actor=_actor(user), action="annotations_import",
+            object_type="project", object_id=project.pk,
+            after={"exams": len(studies), "images": len(breast_rows), "findings": len(findings)},
+        )
+    return ImportResult(exams=len(studies), images=len(breast_rows), findings=len(findings))
+
+
+def annotations_import_files(*, user: User | None, project: Project, breast_path: Path,
+                             finding_path: Path) -> ImportResult:
+    with breast_path.open(newline="", encoding="utf-8-sig") as breast, \
+            finding_path.open(newline="", encoding="utf-8-sig") as findings:
+        return annotations_import(user=user, project=project, breast_file=breast, finding_file=findings)
