@@ -19,6 +19,7 @@ import io
 import math
 import os
 import struct
+import warnings
 import zlib
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -157,11 +158,17 @@ def read_dataset(data: bytes, *, filename: str, limits: Limits) -> Dataset:
         raise DicomRejected(f"{filename}: file is {len(data)} bytes, over the limit of "
                             f"{limits.max_file_bytes} bytes")
     try:
-        ds = pydicom.dcmread(io.BytesIO(data))
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            ds = pydicom.dcmread(io.BytesIO(data))
     except InvalidDicomError:
         raise DicomRejected(f"{filename}: not a DICOM file") from None
     except Exception as exc:  # pydicom raises many types on damaged input
         raise DicomRejected(f"{filename}: unreadable DICOM ({type(exc).__name__}: {exc})") from None
+    if any("End of file reached" in str(w.message) for w in caught):
+        # pydicom only warns when a file stops inside an element; a cut-off upload must not
+        # pass as a file "without pixel data".
+        raise DicomRejected(f"{filename}: file is truncated (ends inside a data element)")
     if "PixelData" not in ds:
         raise DicomRejected(f"{filename}: has no pixel data")
     modality = str(ds.get("Modality", "")).upper()
@@ -368,7 +375,7 @@ def decode(ds: Dataset, *, filename: str) -> np.ndarray:
     try:
         arr = ds.pixel_array
     except Exception as exc:
-        raise DicomRejected(f"{filename}: pixel data cannot be decoded "
+        raise DicomRejected(f"{filename}: pixel data cannot be decoded (truncated or damaged) "
                             f"({type(exc).__name__}: {exc})") from None
     if arr.ndim != 2:
         raise DicomRejected(f"{filename}: expected one grayscale frame, got shape {arr.shape}")
@@ -378,14 +385,19 @@ def decode(ds: Dataset, *, filename: str) -> np.ndarray:
 
 
 def background_value(ds: Dataset, arr: np.ndarray) -> int | float:
-    """The value that displays black: the padding value when the file declares one, else the
-    darkest stored value (the maximum for MONOCHROME1, where high values are dark)."""
+    """The value that displays black under any window: the padding value when the file declares
+    one, else the darkest representable value (the top of the range for MONOCHROME1, where high
+    values are dark; the bottom for MONOCHROME2)."""
     padding = ds.get("PixelPaddingValue")
     if padding is not None:
         return int(padding)
-    if str(ds.get("PhotometricInterpretation", "")).strip() == MONOCHROME1:
-        return arr.max().item()  # type: ignore[no-any-return]
-    return arr.min().item()  # type: ignore[no-any-return]
+    monochrome1 = str(ds.get("PhotometricInterpretation", "")).strip() == MONOCHROME1
+    if np.issubdtype(arr.dtype, np.integer):
+        bits = min(int(ds.get("BitsStored") or arr.dtype.itemsize * 8), arr.dtype.itemsize * 8)
+        signed = np.issubdtype(arr.dtype, np.signedinteger)
+        low, high = (-(2 ** (bits - 1)), 2 ** (bits - 1) - 1) if signed else (0, 2 ** bits - 1)
+        return high if monochrome1 else low
+    return arr.max().item() if monochrome1 else arr.min().item()  # type: ignore[no-any-return]
 
 
 def corner_boxes(rows: int, columns: int, rects: Sequence[Sequence[float]]) -> list[tuple[int, int, int, int]]:

@@ -20,6 +20,7 @@ Study states (one table, STUDY_TRANSITIONS): importing -> awaiting_review -> rea
 from __future__ import annotations
 
 import csv
+import functools
 import io
 import logging
 import uuid
@@ -125,6 +126,13 @@ def _zip_sources(name: str, opener: Callable[[], Any]) -> Iterator[Source]:
         yield Source(name=f"{name}/{member.filename}", size=member.file_size, read=read)
 
 
+def _is_zip(path: Path) -> bool:
+    # By signature, not zipfile.is_zipfile: that one scans for an end record anywhere in the
+    # tail, which the pixel data of a DICOM file can contain by chance.
+    with path.open("rb") as handle:
+        return handle.read(4) == b"PK\x03\x04"
+
+
 def sources_from_paths(paths: Sequence[str | Path]) -> Iterator[Source]:
     """Files, folders (walked recursively, sorted) and .zip archives (their members)."""
     for raw in paths:
@@ -137,8 +145,8 @@ def sources_from_paths(paths: Sequence[str | Path]) -> Iterator[Source]:
             yield Source(name=str(raw), size=-1, read=lambda: b"")
             continue
         for file in files:
-            if zipfile.is_zipfile(file):
-                yield from _zip_sources(str(file), file.open)
+            if _is_zip(file):
+                yield from _zip_sources(str(file), functools.partial(file.open, "rb"))
             else:
                 yield Source(name=str(file), size=file.stat().st_size, read=file.read_bytes)
 

@@ -1,0 +1,292 @@
+"""The pure DICOM pipeline on real files: classification, whitelist, ids, LUTs, masks, renders."""
+
+from __future__ import annotations
+
+import io
+from pathlib import Path
+
+import numpy as np
+import pydicom
+import pytest
+from PIL import Image as PILImage
+from pydicom.dataset import Dataset
+from pydicom.pixels import apply_modality_lut, apply_voi_lut
+from pydicom.sequence import Sequence
+
+from apps.studies import dicom
+from tests.studies.conftest import as_mammogram, cbis_cases, pydicom_file
+
+LIMITS = dicom.Limits(allowed_modalities=("MG",), max_file_bytes=10**9, max_pixels=10**8)
+MASK = [[0.0, 0.0, 0.12, 0.06], [0.88, 0.94, 1.0, 1.0]]
+
+
+def _process(path: Path, *, secret: str = "s3cret",  # noqa: S107
+             keep_ids: bool = False, exam_key: str = "", limits: dicom.Limits = LIMITS
+             ) -> tuple[dicom.Header, dicom.Identifiers, dicom.Processed]:
+    data = path.read_bytes()
+    ds = dicom.read_dataset(data, filename=path.name, limits=limits)
+    header = dicom.read_header(ds, filename=path.name)
+    ids = dicom.identifiers(header, secret=secret, keep_ids=keep_ids, exam_key=exam_key)
+    processed = dicom.process(ds, header, ids, filename=path.name, corner_mask=MASK,
+                              display_max_side=2048, thumbnail_max_side=256)
+    return header, ids, processed
+
+
+def _unit_reference(ds: Dataset, arr: np.ndarray) -> np.ndarray:
+    """pydicom's own modality + VOI LUT, scaled to [0, 1] by the output range pydicom uses."""
+    modality = apply_modality_lut(arr, ds)
+    out = apply_voi_lut(modality, ds, prefer_lut=True).astype(np.float64)
+    if ds.get("VOILUTSequence"):
+        return out / (2 ** int(max(ds.VOILUTSequence[0].LUTData)).bit_length() - 1)
+    if ds.get("ModalityLUTSequence"):
+        lo, hi = 0.0, 2.0 ** int(ds.ModalityLUTSequence[0].LUTDescriptor[2]) - 1
+    elif ds.PixelRepresentation == 0:
+        lo, hi = 0.0, 2.0 ** ds.BitsStored - 1
+    else:
+        lo, hi = -(2.0 ** (ds.BitsStored - 1)), 2.0 ** (ds.BitsStored - 1) - 1
+    slope, intercept = ds.get("RescaleSlope"), ds.get("RescaleIntercept")
+    if slope is not None and intercept is not None:
+        lo, hi = lo * float(slope) + float(intercept), hi * float(slope) + float(intercept)
+    return (out - lo) / (hi - lo)
+
+
+def _assert_display_matches_pydicom(ds: Dataset) -> None:
+    arr = ds.pixel_array
+    display, presets, _ = dicom.display_array(ds, arr)
+    unit = _unit_reference(ds, arr)
+    if ds.PhotometricInterpretation == "MONOCHROME1":
+        unit = 1.0 - unit
+    expected = np.rint(unit * 255)
+    assert display.dtype == np.uint8
+    assert np.abs(display.astype(int) - expected.astype(int)).max() <= 1
+    assert presets
+
+
+def test_cbis_views_are_classified_from_patient_orientation_and_laterality() -> None:
+    for case in cbis_cases():
+        for view_name, path in case.items():
+            ds = pydicom.dcmread(path, stop_before_pixels=True)
+            assert "ViewPosition" not in ds
+            assert dicom.classify(ds) == (view_name[0].upper(), view_name[1:].upper())
+
+
+def test_view_code_sequence_and_series_description_name_the_view() -> None:
+    ds = Dataset()
+    code = Dataset()
+    code.CodeValue, code.CodeMeaning = "399368009", "medio-lateral oblique"
+    ds.ViewCodeSequence = Sequence([code])
+    ds.SeriesDescription = "R MLO screening"
+    assert dicom.classify(ds) == ("R", "MLO")
+    other = Dataset()
+    other.SeriesDescription = "LEFT_CC"
+    assert dicom.classify(other) == ("L", "CC")
+
+
+def test_a_file_naming_no_laterality_is_rejected_with_its_name() -> None:
+    ds = Dataset()
+    ds.ViewPosition = "CC"
+    with pytest.raises(dicom.DicomRejected, match="odd.dcm: unknown laterality"):
+        dicom.read_header(ds, filename="odd.dcm")
+
+
+def test_whitelist_keeps_exactly_the_listed_tags(tmp_path: Path) -> None:
+    source = cbis_cases()[0]["rcc"]
+    original = pydicom.dcmread(source)
+    _, ids, processed = _process(source)
+    out = pydicom.dcmread(io.BytesIO(processed.dicom_bytes))
+    kept = {int(e.tag) for e in out}
+    expected = {int(e.tag) for e in original} & dicom.WHITELIST_TAGS
+    assert kept == expected
+    assert "PatientName" not in out and "PatientID" not in out and "PatientOrientation" not in out
+    assert not any(e.tag.is_private for e in out)
+    assert out.StudyInstanceUID == ids.study_uid != original.StudyInstanceUID
+    assert out.SOPInstanceUID == out.file_meta.MediaStorageSOPInstanceUID == ids.sop_uid
+    assert out.SOPClassUID == original.SOPClassUID
+    assert out.file_meta.TransferSyntaxUID == pydicom.uid.ExplicitVRLittleEndian
+
+
+def test_sequences_curves_overlays_and_foreign_lut_attributes_are_dropped(tmp_path: Path) -> None:
+    path = as_mammogram(pydicom_file("vlut_04.dcm"), tmp_path / "v.dcm")
+    ds = pydicom.dcmread(path)
+    ds.VOILUTSequence[0].PatientName = "Hidden^InLut"
+    ds.add_new(0x60003000, "OW", b"\x00" * 8)  # overlay data
+    ds.add_new(0x50000005, "US", 2)  # curve dimensions
+    ref = Dataset()
+    ref.ReferencedSOPInstanceUID = "1.2.3"
+    ds.ReferencedImageSequence = Sequence([ref])
+    ds.save_as(path)
+    _, _, processed = _process(path)
+    out = pydicom.dcmread(io.BytesIO(processed.dicom_bytes))
+    assert "ReferencedImageSequence" not in out
+    assert 0x60003000 not in out and 0x50000005 not in out
+    item = out.VOILUTSequence[0]
+    assert {int(e.tag) for e in item} <= dicom.VOI_LUT_ITEM_TAGS
+    assert "PatientName" not in item
+
+
+def test_same_input_and_secret_give_the_same_ids_and_another_secret_does_not() -> None:
+    source = cbis_cases()[0]["lcc"]
+    _, first, _ = _process(source)
+    _, again, _ = _process(source)
+    _, other, _ = _process(source, secret="another")
+    assert first == again
+    assert first.image_id != other.image_id
+    assert len(first.image_id) == 32 and int(first.image_id, 16) >= 0
+    assert first.sop_uid.startswith("2.25.") and len(first.sop_uid) <= 64
+    assert pydicom.uid.UID(first.sop_uid).is_valid
+
+
+def test_keep_ids_uses_the_files_own_uids() -> None:
+    source = cbis_cases()[0]["lcc"]
+    original = pydicom.dcmread(source, stop_before_pixels=True)
+    _, ids, processed = _process(source, keep_ids=True)
+    assert ids.image_id == original.SOPInstanceUID
+    assert ids.study_id == original.StudyInstanceUID
+    out = pydicom.dcmread(io.BytesIO(processed.dicom_bytes))
+    assert out.SOPInstanceUID == original.SOPInstanceUID
+    assert "PatientName" not in out
+
+
+def test_corners_are_set_to_the_background_and_the_rest_is_untouched() -> None:
+    source = cbis_cases()[1]["rmlo"]
+    original = pydicom.dcmread(source).pixel_array
+    _, _, processed = _process(source)
+    out = pydicom.dcmread(io.BytesIO(processed.dicom_bytes)).pixel_array
+    rows, cols = original.shape
+    boxes = dicom.corner_boxes(rows, cols, MASK)
+    background = original.min()
+    changed = out != original
+    for x0, y0, x1, y1 in boxes:
+        assert (out[y0:y1, x0:x1] == background).all()
+        changed[y0:y1, x0:x1] = False
+    assert not changed.any()
+    assert original[boxes[0][1]:boxes[0][3], boxes[0][0]:boxes[0][2]].max() > background
+
+
+def test_monochrome1_corners_are_masked_with_the_dark_high_value(tmp_path: Path) -> None:
+    path = as_mammogram(pydicom_file("RG1_J2KR.dcm"), tmp_path / "rg1.dcm")
+    _, _, processed = _process(path)
+    out = pydicom.dcmread(io.BytesIO(processed.dicom_bytes)).pixel_array
+    reference = pydicom.dcmread(pydicom_file("RG1_UNCR.dcm")).pixel_array
+    x0, y0, x1, y1 = dicom.corner_boxes(*out.shape, MASK)[0]
+    assert reference.max() < 2**15 - 1
+    assert (out[y0:y1, x0:x1] == 2**15 - 1).all()  # BitsStored 15: the darkest MONOCHROME1 value
+    display = np.asarray(PILImage.open(io.BytesIO(processed.renders.display_png)))
+    assert display[y0:y1, x0:x1].max() == 0  # black on screen after inversion
+
+
+def test_pixel_padding_value_is_the_mask_value(tmp_path: Path) -> None:
+    path = as_mammogram(pydicom_file("RG1_UNCR.dcm"), tmp_path / "pad.dcm", PixelPaddingValue=123)
+    _, _, processed = _process(path)
+    out = pydicom.dcmread(io.BytesIO(processed.dicom_bytes)).pixel_array
+    assert (out[:5, :5] == 123).all()
+
+
+@pytest.mark.parametrize(("compressed", "reference"), [
+    ("RG1_J2KR.dcm", "RG1_UNCR.dcm"),  # JPEG 2000 lossless
+    ("MR_small_jpeg_ls_lossless.dcm", "MR_small.dcm"),  # JPEG-LS
+    ("MR_small_RLE.dcm", "MR_small.dcm"),  # RLE
+])
+def test_compressed_inputs_are_decoded_losslessly(tmp_path: Path, compressed: str, reference: str) -> None:
+    path = as_mammogram(pydicom_file(compressed), tmp_path / "c.dcm")
+    _, _, processed = _process(path)
+    out = pydicom.dcmread(io.BytesIO(processed.dicom_bytes))
+    expected = pydicom.dcmread(pydicom_file(reference)).pixel_array
+    unmasked = np.ones(expected.shape[:2], dtype=bool)
+    for x0, y0, x1, y1 in dicom.corner_boxes(*expected.shape[:2], MASK):
+        unmasked[y0:y1, x0:x1] = False
+    assert out.file_meta.TransferSyntaxUID == pydicom.uid.ExplicitVRLittleEndian
+    assert np.array_equal(out.pixel_array[unmasked], expected[unmasked])
+
+
+def test_voi_lut_sequence_display_matches_pydicom() -> None:
+    _assert_display_matches_pydicom(pydicom.dcmread(pydicom_file("vlut_04.dcm")))
+
+
+def test_monochrome1_window_display_matches_pydicom_and_is_inverted() -> None:
+    ds = pydicom.dcmread(pydicom_file("RG1_J2KR.dcm"))
+    _assert_display_matches_pydicom(ds)
+    display, presets, _ = dicom.display_array(ds, ds.pixel_array)
+    assert presets[0] == {"center": 15000.0, "width": 30000.0, "explanation": ""}
+    assert display[ds.pixel_array == ds.pixel_array.max()].max() < display[ds.pixel_array == ds.pixel_array.min()].min()
+
+
+@pytest.mark.parametrize("function", ["LINEAR_EXACT", "SIGMOID"])
+def test_voi_lut_functions_match_pydicom(function: str) -> None:
+    ds = pydicom.dcmread(pydicom_file("RG1_UNCR.dcm"))
+    ds.VOILUTFunction = function
+    ds.WindowCenter, ds.WindowWidth = 9000, 12000
+    _assert_display_matches_pydicom(ds)
+
+
+def test_modality_lut_sequence_matches_pydicom_with_the_derived_window() -> None:
+    ds = pydicom.dcmread(pydicom_file("mlut_18.dcm"))
+    display, presets, _ = dicom.display_array(ds, ds.pixel_array)
+    assert presets[0]["explanation"] == "derived from pixels"
+    ds.WindowCenter, ds.WindowWidth = presets[0]["center"], presets[0]["width"]
+    _assert_display_matches_pydicom(ds)
+
+
+def test_modality_lut_is_baked_into_the_stored_pixels(tmp_path: Path) -> None:
+    path = as_mammogram(pydicom_file("mlut_18.dcm"), tmp_path / "m.dcm")
+    source = pydicom.dcmread(path)
+    _, _, processed = _process(path)
+    out = pydicom.dcmread(io.BytesIO(processed.dicom_bytes))
+    assert "ModalityLUTSequence" not in out
+    expected = apply_modality_lut(source.pixel_array, source)
+    assert np.array_equal(out.pixel_array[200:300, 200:300], expected[200:300, 200:300])
+
+
+def test_full_depth_png_maps_back_to_modality_values(tmp_path: Path) -> None:
+    path = as_mammogram(pydicom_file("RG1_UNCR.dcm"), tmp_path / "r.dcm", RescaleSlope=2, RescaleIntercept=-100)
+    _, _, processed = _process(path)
+    renders = processed.renders
+    full = np.asarray(PILImage.open(io.BytesIO(renders.full_png))).astype(np.float64)
+    stored = pydicom.dcmread(io.BytesIO(processed.dicom_bytes))
+    modality = apply_modality_lut(stored.pixel_array, stored)
+    assert full.shape == modality.shape
+    assert np.array_equal(full * renders.full_depth_scale + renders.full_depth_offset, modality)
+
+
+def test_signed_pixels_keep_their_values_in_the_full_depth_png() -> None:
+    arr = np.array([[-2048, -1, 0], [5, 2047, -300]], dtype=np.int16)
+    ds = Dataset()
+    ds.PhotometricInterpretation, ds.PixelRepresentation, ds.BitsStored = "MONOCHROME2", 1, 12
+    full, scale, offset = dicom.full_depth(ds, arr, None)
+    decoded = np.asarray(PILImage.open(io.BytesIO(dicom.png16(full)))).astype(np.float64)
+    assert np.array_equal(decoded * scale + offset, arr)
+
+
+def test_display_is_bounded_and_thumbnail_small_and_both_8_bit() -> None:
+    _, _, processed = _process(cbis_cases()[0]["rmlo"])
+    display = PILImage.open(io.BytesIO(processed.renders.display_png))
+    thumbnail = PILImage.open(io.BytesIO(processed.renders.thumbnail_png))
+    assert display.mode == thumbnail.mode == "L"
+    assert max(display.size) == 2048
+    assert max(thumbnail.size) <= 256
+    assert processed.renders.window_presets[0]["explanation"] == "derived from pixels"
+
+
+def test_chest_wall_side_decides_the_flip_when_orientation_is_missing() -> None:
+    image = np.zeros((100, 80), dtype=np.uint8)
+    image[:, :30] = 200  # tissue against the left edge: chest wall left
+    assert dicom.display_flip(laterality="L", patient_orientation="CC", display=image) is False
+    assert dicom.display_flip(laterality="R", patient_orientation="CC", display=image) is True
+    mirrored = image[:, ::-1]
+    assert dicom.display_flip(laterality="R", patient_orientation="", display=mirrored) is False
+
+
+def test_patient_orientation_decides_the_flip_when_present() -> None:
+    blank = np.zeros((10, 10), dtype=np.uint8)
+    assert dicom.display_flip(laterality="R", patient_orientation="A\\R", display=blank) is True
+    assert dicom.display_flip(laterality="R", patient_orientation="P\\L", display=blank) is False
+    assert dicom.display_flip(laterality="L", patient_orientation="P\\R", display=blank) is True
+
+
+@pytest.mark.parametrize(("data", "reason"), [
+    (b"hello, not a dicom file" * 10, "not a DICOM file"),
+    (b"", "not a DICOM file"),
+])
+def test_non_dicom_input_is_rejected(data: bytes, reason: str) -> None:
+    with pytest.raises(dicom.DicomRejected, match=f"x.bin: {reason}"):
+        dicom.read_dataset(data, filename="x.bin", limits=LIMITS)
