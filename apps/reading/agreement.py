@@ -31,6 +31,7 @@ from collections.abc import Hashable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from sklearn.exceptions import UndefinedMetricWarning
 from sklearn.metrics import cohen_kappa_score
 
 from apps.reading.concordance import DiscordanceRules, reads_compare
@@ -56,8 +57,9 @@ def cohen_kappa(a: Sequence[Hashable], b: Sequence[Hashable], categories: Sequen
     if not a:
         return None
     with warnings.catch_warnings():
-        # Undefined kappa (chance agreement = 1) comes back as nan with a RuntimeWarning.
+        # Undefined kappa (chance agreement = 1) comes back as nan with a warning; we report None.
         warnings.simplefilter("ignore", RuntimeWarning)
+        warnings.simplefilter("ignore", UndefinedMetricWarning)
         value = cohen_kappa_score(list(a), list(b), labels=list(categories), weights=weights)
     value = float(value)
     return None if math.isnan(value) else value

@@ -162,7 +162,9 @@ def _finding_birads_required(read: ReadData, images: Mapping[int, ImageInfo]) ->
 
 def _finding_birads_not_allowed(read: ReadData, images: Mapping[int, ImageInfo]) -> Iterable[Hit]:
     for finding in read.findings:
-        if (finding.birads is not None and finding.categories
+        # Judged only on known categories: an unknown one is its own (save-blocking) error.
+        known = all(c in FINDING_CATEGORIES for c in finding.categories)
+        if (finding.birads is not None and finding.categories and known
                 and not finding_birads_required(finding.categories)):
             yield Hit("Skin, nipple and lymph-node findings carry no finding BI-RADS.", "birads",
                       _finding_laterality(finding, images), finding.key)
