@@ -12,6 +12,7 @@ from django.urls import reverse
 from django.utils.html import format_html, format_html_join
 from django.utils.safestring import SafeString
 
+from apps.accounts.roles import is_admin
 from apps.datasets import services
 from apps.datasets.models import Export, ImagesMode
 
@@ -47,8 +48,22 @@ class ExportAdmin(admin.ModelAdmin):
     def get_readonly_fields(self, request: HttpRequest, obj: Export | None = None) -> list[str]:  # type: ignore[override]
         return [] if obj is None else self.get_fields(request, obj)
 
+    # Roles are groups without Django model permissions: the admin role decides, as in the API.
+    # Exports are records of what was published: viewed and re-run, never edited or deleted.
+    def has_module_permission(self, request: HttpRequest) -> bool:
+        return is_admin(request.user)
+
+    def has_view_permission(self, request: HttpRequest, obj: Export | None = None) -> bool:
+        return is_admin(request.user)
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return is_admin(request.user)
+
     def has_change_permission(self, request: HttpRequest, obj: Export | None = None) -> bool:
-        return False if obj is not None and request.method == "POST" else super().has_change_permission(request, obj)
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Export | None = None) -> bool:
+        return False
 
     def save_model(self, request: HttpRequest, obj: Export, form: forms.ModelForm, change: bool) -> None:
         created = services.export_create(
