@@ -1,0 +1,131 @@
+"""REST endpoints of the studies app, with "other user is denied" for each."""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Callable
+
+import pydicom
+import pytest
+from PIL import Image as PILImage
+
+from apps.reading.models import Assignment, AssignmentKind
+from apps.studies.models import Image, ImageState, ImportBatch, Project, Study, StudyState
+from tests.studies.conftest import cbis_cases
+
+Ingest = Callable[..., ImportBatch]
+
+
+@pytest.fixture
+def imported(project: Project, ingest: Ingest) -> Image:
+    ingest([cbis_cases()[0]["rcc"]], project=project)
+    return Image.objects.get()
+
+
+@pytest.mark.django_db
+def test_admin_creates_and_lists_projects(api_for, admin_user) -> None:  # type: ignore[no-untyped-def]
+    client = api_for(admin_user)
+    created = client.post("/api/projects/", {"slug": "screening-2024", "name": "Screening"}, format="json")
+    assert created.status_code == 201
+    assert created.json()["slug"] == "screening-2024"
+    again = client.post("/api/projects/", {"slug": "screening-2024"}, format="json")
+    assert again.status_code == 409 and again.json()["code"] == "project_exists"
+    listed = client.get("/api/projects/").json()
+    assert [p["slug"] for p in listed["results"]] == ["screening-2024"]
+
+
+@pytest.mark.django_db
+def test_other_users_are_denied_the_project_endpoints(api_for, reader1, outsider) -> None:  # type: ignore[no-untyped-def]
+    for user in (reader1, outsider):
+        assert api_for(user).get("/api/projects/").status_code == 403
+        assert api_for(user).post("/api/projects/", {"slug": "x"}, format="json").status_code == 403
+    assert not Project.objects.filter(slug="x").exists()
+
+
+@pytest.mark.django_db
+def test_upload_creates_a_batch_with_counts_and_paginated_results(
+        api_for, admin_user, project, django_capture_on_commit_callbacks) -> None:  # type: ignore[no-untyped-def]
+    case = cbis_cases()[0]
+    files = [io.BytesIO(case["rcc"].read_bytes()), io.BytesIO(b"garbage"), io.BytesIO(case["lcc"].read_bytes())]
+    for handle, name in zip(files, ["rcc.dcm", "junk.dcm", "lcc.dcm"], strict=True):
+        handle.name = name
+    manifest = io.BytesIO(b"file,exam\nrcc.dcm,P1\nlcc.dcm,P1\n")
+    manifest.name = "manifest.csv"
+    client = api_for(admin_user)
+    with django_capture_on_commit_callbacks(execute=True):
+        response = client.post(f"/api/projects/{project.slug}/imports/",
+                               {"files": files, "manifest": manifest}, format="multipart")
+    assert response.status_code == 201, response.json()
+    batch_id = response.json()["id"]
+    detail = client.get(f"/api/imports/{batch_id}/", {"page_size": 2}).json()
+    assert detail["state"] == "done"
+    assert detail["counts"] == {"total": 3, "pending": 0, "imported": 2, "duplicate": 0, "rejected": 1}
+    assert detail["items"]["count"] == 3 and len(detail["items"]["results"]) == 2
+    rejected = client.get(f"/api/imports/{batch_id}/", {"status": "rejected"}).json()["items"]["results"]
+    assert rejected[0]["filename"] == "junk.dcm" and "junk.dcm: not a DICOM file" in rejected[0]["reason"]
+    assert Study.objects.get().images.count() == 2
+
+
+@pytest.mark.django_db
+def test_other_users_are_denied_upload_and_batch_detail(api_for, reader1, project, imported) -> None:  # type: ignore[no-untyped-def]
+    upload = io.BytesIO(b"x")
+    upload.name = "x.dcm"
+    response = api_for(reader1).post(f"/api/projects/{project.slug}/imports/", {"files": [upload]},
+                                     format="multipart")
+    assert response.status_code == 403
+    batch = ImportBatch.objects.get()
+    assert api_for(reader1).get(f"/api/imports/{batch.pk}/").status_code == 403
+    assert ImportBatch.objects.count() == 1
+
+
+@pytest.mark.django_db
+def test_admin_gets_every_kind_of_image_file(api_for, admin_user, imported) -> None:  # type: ignore[no-untyped-def]
+    client = api_for(admin_user)
+    display = client.get(f"/api/images/{imported.pk}/file/display/")
+    assert display.status_code == 200 and display["Content-Type"] == "image/png"
+    assert max(PILImage.open(io.BytesIO(b"".join(display.streaming_content))).size) <= 2048
+    full = PILImage.open(io.BytesIO(b"".join(client.get(f"/api/images/{imported.pk}/file/full/").streaming_content)))
+    assert full.size == (imported.columns, imported.rows)
+    thumbnail = client.get(f"/api/images/{imported.pk}/file/thumbnail/")
+    assert thumbnail.status_code == 200
+    dicom = client.get(f"/api/images/{imported.pk}/file/dicom/")
+    ds = pydicom.dcmread(io.BytesIO(b"".join(dicom.streaming_content)))
+    assert ds.SOPInstanceUID == imported.sop_uid and "PatientName" not in ds
+    assert client.get(f"/api/images/{imported.pk}/file/raw/").status_code == 404
+
+
+@pytest.mark.django_db
+def test_a_reader_gets_image_files_only_for_an_assigned_exam(api_for, reader1, reader2, imported) -> None:  # type: ignore[no-untyped-def]
+    url = f"/api/images/{imported.pk}/file/display/"
+    assert api_for(reader1).get(url).status_code == 404
+    Study.objects.update(state=StudyState.READING)
+    Assignment.objects.create(study=imported.study, reader=reader1, kind=AssignmentKind.FIRST)
+    assert api_for(reader1).get(url).status_code == 200
+    assert api_for(reader2).get(url).status_code == 404  # other user is denied
+    assert api_for(reader2).get(f"/api/images/{imported.pk + 1000}/file/display/").status_code == 404
+
+
+@pytest.mark.django_db
+def test_admin_lists_images_awaiting_review_and_marks_them(api_for, admin_user, imported) -> None:  # type: ignore[no-untyped-def]
+    client = api_for(admin_user)
+    listed = client.get("/api/review/images/", {"project": imported.project.slug}).json()
+    assert listed["count"] == 1
+    row = listed["results"][0]
+    assert row["id"] == imported.pk and row["urls"]["thumbnail"] == f"/api/images/{imported.pk}/file/thumbnail/"
+    marked = client.post("/api/review/images/mark-reviewed/", {"image_ids": [imported.pk]}, format="json")
+    assert marked.status_code == 200
+    assert marked.json() == {"reviewed": [imported.pk], "skipped": [], "ready_studies": []}
+    imported.refresh_from_db()
+    assert imported.state == ImageState.REVIEWED
+    assert client.get("/api/review/images/").json()["count"] == 0
+
+
+@pytest.mark.django_db
+def test_other_users_are_denied_the_review_endpoints(api_for, reader1, senior, imported) -> None:  # type: ignore[no-untyped-def]
+    for user in (reader1, senior):
+        assert api_for(user).get("/api/review/images/").status_code == 403
+        response = api_for(user).post("/api/review/images/mark-reviewed/", {"image_ids": [imported.pk]},
+                                      format="json")
+        assert response.status_code == 403
+    imported.refresh_from_db()
+    assert imported.state == ImageState.RENDERED

@@ -1,0 +1,56 @@
+"""`import_dicom` and `load_demo` as an admin runs them (on_commit fires: transactional tests)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from django.contrib.auth import authenticate
+from django.core.management import call_command
+
+from apps.studies.models import Image, ImportBatch, Project, Study, StudyState
+from tests.studies.conftest import cbis_cases
+
+
+@pytest.mark.django_db(transaction=True)
+def test_import_dicom_creates_the_project_groups_by_manifest_and_prints_results(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    case = cbis_cases()[0]
+    manifest = tmp_path / "manifest.csv"
+    manifest.write_text("file,exam\n" + "".join(f"{p.name},exam-1\n" for p in case.values()))
+    call_command("import_dicom", *[str(p) for p in case.values()], "--project", "cli-project",
+                 "--manifest", str(manifest))
+    out = capsys.readouterr().out
+    assert "4 imported, 0 duplicate, 0 rejected" in out
+    assert Project.objects.filter(slug="cli-project").exists()
+    assert Study.objects.get().images.count() == 4
+
+
+@pytest.mark.django_db(transaction=True)
+def test_import_dicom_exits_non_zero_when_a_file_is_rejected(tmp_path: Path,
+                                                             capsys: pytest.CaptureFixture[str]) -> None:
+    junk = tmp_path / "junk.dcm"
+    junk.write_bytes(b"no dicom here")
+    good = cbis_cases()[0]["rcc"]
+    with pytest.raises(SystemExit) as exit_info:
+        call_command("import_dicom", str(junk), str(good), "--project", "p")
+    assert exit_info.value.code == 1
+    out = capsys.readouterr().out
+    assert f"rejected  {junk}: not a DICOM file" in out
+    assert "1 imported, 0 duplicate, 1 rejected" in out
+    assert Image.objects.count() == 1
+
+
+@pytest.mark.django_db(transaction=True)
+def test_load_demo_is_idempotent_and_leaves_two_ready_exams(capsys: pytest.CaptureFixture[str]) -> None:
+    call_command("load_demo")
+    call_command("load_demo")
+    project = Project.objects.get(slug="demo")
+    assert Image.objects.filter(project=project).count() == 8
+    studies = list(project.studies.all())
+    assert len(studies) == 2
+    assert all(s.state == StudyState.READY and s.has_standard_views for s in studies)
+    assert ImportBatch.objects.count() == 2
+    for name in ("admin", "reader1", "reader2", "senior1"):
+        assert authenticate(username=name, password=name) is not None
+    assert "0 image(s) imported, 8 already there" in capsys.readouterr().out
