@@ -634,7 +634,8 @@ class ReadScreen implements Screen {
   // ---- keyboard ------------------------------------------------------------------------------
 
   private key(e: KeyboardEvent): void {
-    if (document.querySelector("dialog[open]") && e.key !== "Escape") return;
+    // An open dialog (help, submit) owns the keyboard; Escape closes it natively.
+    if (document.querySelector("dialog[open]")) return;
     if (isTyping(e.target)) return;
     const sel = this.selected ? this.draft?.findings.find((f) => f.key === this.selected) : undefined;
     if (e.ctrlKey && e.key === "Enter") {

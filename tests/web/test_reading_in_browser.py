@@ -1,0 +1,262 @@
+"""End to end in headless Chromium, on the real mammograms: a reader reads an exam (box,
+categories, BI-RADS, both breasts, a rule error fixed, submit), a second reader disagrees, the
+senior arbitrates; blinding holds in the UI; keyboard use; no console errors; two screen sizes.
+Screenshots of every screen land in test-output/screenshots/."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from tests.web.conftest import Demo, Session
+
+pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+
+
+def api(page: Any, path: str) -> Any:
+    return page.evaluate(
+        """async (path) => { const r = await fetch(path, {headers: {Accept: "application/json"}});
+                             return {status: r.status, body: await r.json()}; }""", path)
+
+
+def open_read_screen(s: Session) -> int:
+    """From the worklist, N opens the next unread exam; returns its assignment id."""
+    s.page.wait_for_selector("#worklist tbody tr[data-assignment]")
+    s.page.keyboard.press("n")
+    s.page.wait_for_selector("#viewer[data-ready=true]")
+    return int(s.page.url.rstrip("/").rsplit("/", 1)[1])
+
+
+def wait_saved(s: Session) -> None:
+    # Autosave is debounced: wait for the pending change to be sent, then for "saved".
+    s.page.wait_for_function("document.querySelector('#save-status').dataset.state !== 'saved'", timeout=3000) \
+        if s.page.evaluate("document.querySelector('#save-status').dataset.state") == "saved" else None
+    s.page.wait_for_selector("#save-status[data-state=saved]")
+
+
+def pick(s: Session, input_id: str) -> None:
+    s.page.click(f"label[for='{input_id}']")
+
+
+def cell_box(s: Session, slot: str) -> dict[str, float]:
+    return s.page.locator(f".mv-cell[data-slot={slot}]").bounding_box()
+
+
+def expected_image_point(image: dict[str, Any], cell: dict[str, float], sx: float, sy: float) -> tuple[float, float]:
+    """Where a click at page (sx, sy) must land in ORIGINAL image pixels, from the hanging rules:
+    fitted whole, left-breast views aligned to the centre line (their cell's left edge), mirrored
+    when display_flip_horizontal says so."""
+    scale = min(cell["width"] / image["columns"], cell["height"] / image["rows"])
+    shown_w, shown_h = image["columns"] * scale, image["rows"] * scale
+    left = cell["x"] if image["laterality"] == "L" else cell["x"] + cell["width"] - shown_w
+    top = cell["y"] + (cell["height"] - shown_h) / 2
+    x = (sx - left) / scale
+    if image["display_flip_horizontal"]:
+        x = image["columns"] - x
+    return x, (sy - top) / scale
+
+
+def draw_box(s: Session, slot: str, fx0: float, fy0: float, fx1: float, fy1: float) -> tuple[tuple[float, float], tuple[float, float]]:
+    """Drag a box inside a view, at fractions of its cell; returns the two page points."""
+    c = cell_box(s, slot)
+    a = (c["x"] + c["width"] * fx0, c["y"] + c["height"] * fy0)
+    b = (c["x"] + c["width"] * fx1, c["y"] + c["height"] * fy1)
+    s.page.mouse.move(*a)
+    s.page.mouse.down()
+    s.page.mouse.move((a[0] + b[0]) / 2, (a[1] + b[1]) / 2, steps=4)
+    s.page.mouse.move(*b, steps=4)
+    s.page.mouse.up()
+    return a, b
+
+
+def overlay_boxes(s: Session) -> int:
+    return s.page.locator(".mv-cell rect.box").count()
+
+
+def first_read(s: Session) -> int:
+    """reader1: box on LCC with Mass BI-RADS 4, both breasts; a box on a BI-RADS 1 breast errors."""
+    page = s.page
+    assignment_id = open_read_screen(s)
+    s.shot("read-empty")
+    detail = api(page, f"/api/assignments/{assignment_id}/")["body"]
+    lcc = next(i for i in detail["images"] if i["laterality"] == "L" and i["view_position"] == "CC")
+
+    page.keyboard.press("b")
+    assert page.get_attribute("#tool-box", "aria-pressed") == "true"
+    cell = cell_box(s, "LCC")
+    a, b = draw_box(s, "LCC", 0.12, 0.35, 0.22, 0.5)
+    page.wait_for_selector("#finding-editor")
+    # Categories and finding BI-RADS by keyboard: 1 = Mass, Shift+4 = BI-RADS 4.
+    page.keyboard.press("1")
+    page.keyboard.press("Shift+Digit4")
+    assert page.is_checked("#cat-0")
+    assert page.is_checked("#finding-birads-4")
+
+    pick(s, "birads-R-1")
+    pick(s, "density-R-B")
+    pick(s, "birads-L-1")
+    pick(s, "density-L-B")
+    wait_saved(s)
+    # The server's rule: no lesion box on a BI-RADS 1 breast; shown on the box and in its editor.
+    if page.get_attribute(".finding-select >> nth=0", "aria-pressed") != "true":
+        page.locator(".finding-select").first.click()
+    page.wait_for_selector("#finding-violations [data-rule=NO_FINDING_ON_BIRADS_1]")
+    assert page.locator(".mv-cell[data-slot=LCC] rect.box.has-problem").count() == 1
+    s.shot("read-rule-error")
+
+    saved = api(page, f"/api/assignments/{assignment_id}/")["body"]["read"]["findings"]
+    assert len(saved) == 1 and saved[0]["image"] == lcc["id"]
+    assert saved[0]["categories"] == ["Mass"] and saved[0]["birads"] == 4
+    # Stored in original image pixels: matches the drag mapped through fit, alignment, mirroring.
+    x0, y0 = expected_image_point(lcc, cell, *a)
+    x1, y1 = expected_image_point(lcc, cell, *b)
+    tolerance = 2 / min(cell["width"] / lcc["columns"], cell["height"] / lcc["rows"])  # 2 screen px
+    assert saved[0]["xmin"] == pytest.approx(min(x0, x1), abs=tolerance)
+    assert saved[0]["xmax"] == pytest.approx(max(x0, x1), abs=tolerance)
+    assert saved[0]["ymin"] == pytest.approx(min(y0, y1), abs=tolerance)
+    assert saved[0]["ymax"] == pytest.approx(max(y0, y1), abs=tolerance)
+
+    # Zooming changes the screen rectangle, never the stored box.
+    before = page.locator(".mv-cell[data-slot=LCC] rect.box").first.bounding_box()
+    page.mouse.move(cell["x"] + cell["width"] * 0.3, cell["y"] + cell["height"] * 0.4)
+    page.mouse.wheel(0, -400)
+    page.wait_for_timeout(200)
+    after = page.locator(".mv-cell[data-slot=LCC] rect.box").first.bounding_box()
+    assert after["width"] > before["width"] * 1.2
+    page.keyboard.press("f")
+    assert api(page, f"/api/assignments/{assignment_id}/")["body"]["read"]["findings"][0]["xmin"] == saved[0]["xmin"]
+
+    # Fix: the left breast is BI-RADS 4; the error goes away.
+    pick(s, "birads-L-4")
+    wait_saved(s)
+    assert page.locator("[data-rule=NO_FINDING_ON_BIRADS_1]").count() == 0
+
+    page.keyboard.press("Control+Enter")
+    page.wait_for_selector("#submit-dialog[open]")
+    summary = page.inner_text("#submit-summary")
+    assert "LCC: Mass · BI-RADS 4" in summary
+    s.shot("submit-summary")
+    page.click("#confirm-submit")
+    page.wait_for_url("**/?submitted=*")
+    page.wait_for_selector("#worklist tbody tr[data-assignment]")
+    assert api(page, f"/api/assignments/{assignment_id}/")["body"]["state"] == "submitted"
+    return assignment_id
+
+
+def test_double_reading_and_arbitration_end_to_end(demo_exams: Demo, open_session) -> None:  # type: ignore[no-untyped-def]
+    reader1 = open_session("reader1")
+    reader1.shot("worklist")
+    assert reader1.page.locator("#worklist tbody tr[data-assignment]").count() == 2
+    first_id = first_read(reader1)
+    reader1.shot("worklist-after-submit")
+
+    # reader2 reads the same exam: none of reader1's work is visible, and reader1's URL is closed.
+    reader2 = open_session("reader2")
+    reader2.expected_failures.append(f"/api/assignments/{first_id}/")
+    reader2.page.goto(f"/read/{first_id}/")
+    reader2.page.wait_for_selector("#load-error")
+    assert "not found" in reader2.page.inner_text("#load-error").lower()
+    reader2.shot("foreign-assignment")
+    reader2.page.goto("/")
+    second_id = open_read_screen(reader2)
+    detail = api(reader2.page, f"/api/assignments/{second_id}/")["body"]
+    first_study = api(reader1.page, f"/api/assignments/{first_id}/")["body"]["study"]["id"]
+    assert detail["study"]["id"] == first_study
+    assert overlay_boxes(reader2) == 0
+    assert reader2.page.locator(".finding-item").count() == 0
+    assert reader2.page.locator("#arbitration").count() == 0
+    for side in ("R", "L"):
+        reader2.page.click(f"label[for='birads-{side}-1']")
+        reader2.page.click(f"label[for='density-{side}-B']")
+    wait_saved(reader2)
+    reader2.shot("second-read")
+    reader2.page.click("#submit")
+    reader2.page.wait_for_selector("#submit-dialog[open]")
+    reader2.page.click("#confirm-submit")
+    reader2.page.wait_for_url("**/?submitted=*")
+
+    # The senior arbitrates: both reads overlaid, reasons listed, adopt reader A's box.
+    senior = open_session("senior1")
+    senior.page.wait_for_selector("#worklist tbody tr[data-assignment]")
+    assert "Arbitration" in senior.page.inner_text("#worklist")
+    senior.page.keyboard.press("n")
+    senior.page.wait_for_selector("#viewer[data-ready=true]")
+    assert "/arbitrate/" in senior.page.url
+    reasons = senior.page.inner_text("#discordance-reasons")
+    assert reasons.strip()
+    assert senior.page.locator(".mv-cell rect.box.box-a").count() == 1
+    assert "reader1" not in senior.page.inner_text("body")
+    senior.shot("arbitration")
+    senior.page.uncheck("#show-a")
+    assert senior.page.locator(".mv-cell rect.box.box-a").count() == 0
+    senior.page.check("#show-a")
+    senior.page.click("[data-adopt^='a:']")
+    senior.page.wait_for_selector(".mv-cell rect.box.box-final")
+    for side, birads in (("R", "1"), ("L", "4")):
+        senior.page.click(f"label[for='birads-{side}-{birads}']")
+        senior.page.click(f"label[for='density-{side}-B']")
+    wait_saved(senior)
+    senior.shot("arbitration-adopted")
+    senior.page.keyboard.press("Control+Enter")
+    senior.page.wait_for_selector("#submit-dialog[open]")
+    senior.page.click("#confirm-submit")
+    senior.page.wait_for_url("**/?submitted=*")
+    arb_id = int(api(senior.page, "/api/worklist/?state=submitted")["body"]["results"][0]["id"])
+    final = api(senior.page, f"/api/assignments/{arb_id}/")["body"]
+    assert final["state"] == "submitted"
+    assert final["read"]["findings"][0]["source_finding"] is not None
+
+    for session in (reader1, reader2, senior):
+        assert session.errors() == []
+
+
+def test_screens_fit_a_laptop_and_work_by_keyboard(demo_exams: Demo, open_session) -> None:  # type: ignore[no-untyped-def]
+    s = open_session("reader1", 1366, 768)
+    s.shot("worklist")
+    open_read_screen(s)
+    page = s.page
+    for slot in ("RCC", "LCC", "RMLO", "LMLO"):
+        c = cell_box(s, slot)
+        assert c["x"] >= 0 and c["x"] + c["width"] <= 1366 and c["y"] + c["height"] <= 768
+    submit = page.locator("#submit").bounding_box()
+    assert submit["y"] + submit["height"] <= 768
+    # Right breast on the left of the screen, left breast on the right.
+    assert cell_box(s, "RCC")["x"] < cell_box(s, "LCC")["x"]
+    assert cell_box(s, "RMLO")["y"] > cell_box(s, "RCC")["y"]
+    s.shot("read")
+
+    page.keyboard.press("?")
+    page.wait_for_selector("#help-dialog[open]")
+    assert "Reset window/level" in page.inner_text("#help-dialog")
+    s.shot("help")
+    page.keyboard.press("Escape")
+    page.wait_for_selector("#help-dialog", state="detached")
+
+    # Tools and toggles from the keyboard.
+    page.keyboard.press("p")
+    assert page.get_attribute("#tool-pan", "aria-pressed") == "true"
+    page.keyboard.press("s")
+    assert page.get_attribute("#sync", "aria-pressed") == "false"
+    page.keyboard.press("i")
+    assert page.get_attribute("#invert", "aria-pressed") == "true"
+    # The breast form is reachable and usable with the keyboard alone.
+    page.focus("#birads-R-0")
+    page.keyboard.press("ArrowRight")
+    page.keyboard.press("ArrowRight")
+    assert page.is_checked("#birads-R-2")
+    wait_saved(s)
+    page.keyboard.press("Delete")  # nothing selected: nothing happens
+    s.shot("read-keyboard")
+    assert s.errors() == []
+
+
+def test_admin_sees_links_progress_and_agreement(demo_exams: Demo, open_session) -> None:  # type: ignore[no-untyped-def]
+    s = open_session("admin")
+    s.page.click("a[href='/manage/']")
+    s.page.wait_for_selector("#progress-table")
+    assert "reader1" in s.page.inner_text("#progress-table")
+    links = s.page.locator("#admin-links a")
+    assert links.count() >= 5
+    s.shot("manage")
+    assert s.errors() == []
