@@ -81,7 +81,8 @@ export class HangingLayout {
     strip.className = "mv-thumbnails";
     strip.style.cssText =
       "flex:0 0 auto;display:flex;gap:6px;padding:4px;overflow-x:auto;background:#111;align-items:center;";
-    strip.hidden = extras.length === 0;
+    // style.display, not the hidden attribute: the inline display:flex would override it.
+    if (extras.length === 0) strip.style.display = "none";
     root.appendChild(strip);
     this.strip = strip;
     container.appendChild(root);
@@ -92,8 +93,12 @@ export class HangingLayout {
       const image = slots.get(slot);
       if (!image) {
         const empty = this.cellElement(SLOT_POSITION[slot]);
-        empty.textContent = `No ${slot} image`;
-        empty.style.cssText += "display:flex;align-items:center;justify-content:center;color:#888;font:14px system-ui,sans-serif;";
+        const text = document.createElement("div");
+        text.textContent = `No ${slot} image`;
+        text.style.cssText =
+          "position:absolute;inset:0;display:flex;align-items:center;justify-content:center;" +
+          "color:#888;font:14px system-ui,sans-serif;";
+        empty.appendChild(text);
         this.placeholders.push(empty);
         continue;
       }

@@ -37,7 +37,10 @@ bool outside(vec2 p) {
 // Full depth: 16-bit unsigned integer texture with a pre-averaged pyramid. Integer textures
 // cannot be filtered by the GPU, so the shader does bilinear within a level and blends the two
 // nearest levels (trilinear); at high zoom it samples level 0, the native pixels.
-const FULL_FRAGMENT = `#version 300 es
+// `windowed` false gives the resampling pass of the two-pass path: it writes the interpolated
+// stored value (or -1 outside the image) into a float texture at canvas resolution.
+function fullFragment(windowed: boolean): string {
+  return `#version 300 es
 precision highp float;
 precision highp int;
 precision highp usampler2D;
@@ -62,11 +65,29 @@ float bilinear(int level, vec2 p) {
 }
 void main() {
   vec2 p = imagePoint();
-  if (outside(p)) { outColor = vec4(0.0, 0.0, 0.0, 1.0); return; }
+  if (outside(p)) { outColor = ${windowed ? "vec4(0.0, 0.0, 0.0, 1.0)" : "vec4(-1.0)"}; return; }
   float lod = clamp(uLod, 0.0, float(uMaxLevel));
   int l0 = int(floor(lod));
   int l1 = min(l0 + 1, uMaxLevel);
   float stored = mix(bilinear(l0, p), bilinear(l1, p), lod - float(l0));
+${windowed ? `  float y = applyWindow(stored * uRescaleSlope + uRescaleIntercept);
+  if (uInvert) y = 1.0 - y;
+  outColor = vec4(y, y, y, 1.0);` : "  outColor = vec4(stored, 0.0, 0.0, 1.0);"}
+}`;
+}
+
+// Second pass of the two-pass path: one texel read per pixel and the window. This is all a
+// window/level drag redraws, so it stays at display rate even on a software GPU.
+const WINDOW_FRAGMENT = `#version 300 es
+precision highp float;
+uniform highp sampler2D uResampled;
+uniform float uRescaleSlope;
+uniform float uRescaleIntercept;
+${WINDOW_GLSL}
+out vec4 outColor;
+void main() {
+  float stored = texelFetch(uResampled, ivec2(gl_FragCoord.xy), 0).r;
+  if (stored < 0.0) { outColor = vec4(0.0, 0.0, 0.0, 1.0); return; }
   float y = applyWindow(stored * uRescaleSlope + uRescaleIntercept);
   if (uInvert) y = 1.0 - y;
   outColor = vec4(y, y, y, 1.0);
@@ -122,8 +143,17 @@ export class Renderer {
   readonly gl: WebGL2RenderingContext;
   readonly maxTextureSize: number;
   private readonly vao: WebGLVertexArrayObject;
-  private readonly fullProgram: Program;
   private readonly displayProgram: Program;
+  // Compiled when the 16-bit data arrives, not up front: shader compiles are slow on software
+  // GL and four viewports compile at once, which would delay the first paint.
+  private fullProgram: Program | null = null;
+  /** Two-pass path (needs float render targets): resample on view change, window every frame. */
+  private resampleProgram: Program | null = null;
+  private windowProgram: Program | null = null;
+  private resampled: { texture: WebGLTexture; framebuffer: WebGLFramebuffer; width: number; height: number } | null = null;
+  /** What the resampled texture holds; a different key means the resampling pass must rerun. */
+  private resampledKey = "";
+  private fullGeneration = 0;
   private displayTexture: WebGLTexture | null = null;
   private fullTexture: WebGLTexture | null = null;
   private fullLevels = 0;
@@ -143,10 +173,6 @@ export class Renderer {
     if (!gl) throw new Error("WebGL2 is not available in this browser");
     this.gl = gl;
     this.maxTextureSize = gl.getParameter(gl.MAX_TEXTURE_SIZE) as number;
-    this.fullProgram = this.link(FULL_FRAGMENT, [
-      "uTex", "uLod", "uMaxLevel", "uRescaleSlope", "uRescaleIntercept",
-      "uScreenToImage", "uCanvasHeight", "uImageSize", "uWinCenter", "uWinWidth", "uInvert",
-    ]);
     this.displayProgram = this.link(DISPLAY_FRAGMENT, [
       "uTex", "uDefaultCenter", "uDefaultWidth", "uStoredInverted",
       "uScreenToImage", "uCanvasHeight", "uImageSize", "uWinCenter", "uWinWidth", "uInvert",
@@ -184,6 +210,23 @@ export class Renderer {
     return { program, uniforms };
   }
 
+  private compileFullPrograms(): void {
+    if (this.fullProgram || this.windowProgram) return;
+    const fullUniforms = [
+      "uTex", "uLod", "uMaxLevel", "uRescaleSlope", "uRescaleIntercept",
+      "uScreenToImage", "uCanvasHeight", "uImageSize", "uWinCenter", "uWinWidth", "uInvert",
+    ];
+    if (this.gl.getExtension("EXT_color_buffer_float")) {
+      this.resampleProgram = this.link(fullFragment(false), fullUniforms);
+      this.windowProgram = this.link(WINDOW_FRAGMENT, [
+        "uResampled", "uRescaleSlope", "uRescaleIntercept", "uWinCenter", "uWinWidth", "uInvert",
+      ]);
+    } else {
+      // One pass (resample and window per frame) where float render targets are missing.
+      this.fullProgram = this.link(fullFragment(true), fullUniforms);
+    }
+  }
+
   get hasFull(): boolean {
     return this.fullTexture !== null;
   }
@@ -219,6 +262,7 @@ export class Renderer {
     const used = levels.slice(base);
     const first = used[0];
     if (!first) throw new Error("no pixel data");
+    this.compileFullPrograms();
     const texture = gl.createTexture();
     gl.bindTexture(gl.TEXTURE_2D, texture);
     gl.pixelStorei(gl.UNPACK_ALIGNMENT, 1);
@@ -233,6 +277,7 @@ export class Renderer {
     gl.texParameteri(gl.TEXTURE_2D, gl.TEXTURE_WRAP_S, gl.CLAMP_TO_EDGE);
     gl.texParameteri(gl.TEXTURE_2D, gl.TEXTURE_WRAP_T, gl.CLAMP_TO_EDGE);
     this.fullTexture = texture;
+    this.fullGeneration++;
     this.fullLevels = used.length;
     this.fullBaseLevel = base;
     // The 8-bit preview is no longer needed: free its GPU memory.
@@ -250,6 +295,7 @@ export class Renderer {
     this.fullTexture = null;
     this.fullLevels = 0;
     this.fullBaseLevel = 0;
+    this.resampledKey = "";
   }
 
   resize(width: number, height: number): void {
@@ -264,18 +310,39 @@ export class Renderer {
     const gl = this.gl;
     const canvas = gl.canvas as HTMLCanvasElement;
     gl.viewport(0, 0, canvas.width, canvas.height);
-    const useFull = this.fullTexture !== null;
+    if (this.fullTexture && this.resampleProgram && this.windowProgram) {
+      this.drawTwoPass(p, this.fullTexture, this.resampleProgram, this.windowProgram);
+      return;
+    }
+    const useFull = this.fullTexture !== null && this.fullProgram !== null;
     const texture = useFull ? this.fullTexture : this.displayTexture;
-    if (!texture) {
+    const prog = useFull ? this.fullProgram : this.displayProgram;
+    if (!texture || !prog) {
       gl.clearColor(0, 0, 0, 1);
       gl.clear(gl.COLOR_BUFFER_BIT);
       return;
     }
-    const prog = useFull ? this.fullProgram : this.displayProgram;
+    this.setImageUniforms(prog, p, texture);
+    if (useFull) {
+      this.setFullUniforms(prog, p);
+    } else {
+      const u = (name: string): WebGLUniformLocation | null => prog.uniforms.get(name) ?? null;
+      gl.uniform1f(u("uDefaultCenter"), p.defaultCenter);
+      gl.uniform1f(u("uDefaultWidth"), p.defaultWidth);
+      gl.uniform1i(u("uStoredInverted"), p.monochrome1 ? 1 : 0);
+    }
+    gl.bindVertexArray(this.vao);
+    gl.drawArrays(gl.TRIANGLES, 0, 3);
+  }
+
+  /** Common uniforms of the programs that map screen pixels to image pixels. */
+  private setImageUniforms(prog: Program, p: DrawParams, texture: WebGLTexture): void {
+    const gl = this.gl;
+    const canvas = gl.canvas as HTMLCanvasElement;
     gl.useProgram(prog.program);
     const u = (name: string): WebGLUniformLocation | null => prog.uniforms.get(name) ?? null;
-    const dpr = p.devicePixelRatio;
     // Device px -> CSS px is a division by dpr; fold it into the affine map.
+    const dpr = p.devicePixelRatio;
     const m = p.screenToImage;
     gl.uniform4f(u("uScreenToImage"), m.sx / dpr, m.sy / dpr, m.ox, m.oy);
     gl.uniform1f(u("uCanvasHeight"), canvas.height);
@@ -286,24 +353,79 @@ export class Renderer {
     gl.activeTexture(gl.TEXTURE0);
     gl.bindTexture(gl.TEXTURE_2D, texture);
     gl.uniform1i(u("uTex"), 0);
-    if (useFull) {
-      // log2 of (base-level texels per device px); skipped levels already shrink the texels.
-      const texelsPerDevicePx = (p.imagePerCss / dpr) / 2 ** this.fullBaseLevel;
-      gl.uniform1f(u("uLod"), Math.log2(Math.max(texelsPerDevicePx, 1e-6)));
-      gl.uniform1i(u("uMaxLevel"), this.fullLevels - 1);
-      gl.uniform1f(u("uRescaleSlope"), p.rescaleSlope);
-      gl.uniform1f(u("uRescaleIntercept"), p.rescaleIntercept);
-    } else {
-      gl.uniform1f(u("uDefaultCenter"), p.defaultCenter);
-      gl.uniform1f(u("uDefaultWidth"), p.defaultWidth);
-      gl.uniform1i(u("uStoredInverted"), p.monochrome1 ? 1 : 0);
+  }
+
+  private setFullUniforms(prog: Program, p: DrawParams): void {
+    const gl = this.gl;
+    const u = (name: string): WebGLUniformLocation | null => prog.uniforms.get(name) ?? null;
+    // log2 of (base-level texels per device px); skipped levels already shrink the texels.
+    const texelsPerDevicePx = p.imagePerCss / p.devicePixelRatio / 2 ** this.fullBaseLevel;
+    gl.uniform1f(u("uLod"), Math.log2(Math.max(texelsPerDevicePx, 1e-6)));
+    gl.uniform1i(u("uMaxLevel"), this.fullLevels - 1);
+    gl.uniform1f(u("uRescaleSlope"), p.rescaleSlope);
+    gl.uniform1f(u("uRescaleIntercept"), p.rescaleIntercept);
+  }
+
+  private drawTwoPass(p: DrawParams, full: WebGLTexture, resampleProgram: Program, windowProgram: Program): void {
+    const gl = this.gl;
+    const canvas = gl.canvas as HTMLCanvasElement;
+    const width = canvas.width;
+    const height = canvas.height;
+    let target = this.resampled;
+    if (!target || target.width !== width || target.height !== height) {
+      target = this.allocateResampled(width, height);
     }
+    const key = JSON.stringify([p.screenToImage, p.devicePixelRatio, p.imagePerCss, width, height, this.fullGeneration]);
     gl.bindVertexArray(this.vao);
+    if (key !== this.resampledKey) {
+      gl.bindFramebuffer(gl.FRAMEBUFFER, target.framebuffer);
+      this.setImageUniforms(resampleProgram, p, full);
+      this.setFullUniforms(resampleProgram, p);
+      gl.drawArrays(gl.TRIANGLES, 0, 3);
+      gl.bindFramebuffer(gl.FRAMEBUFFER, null);
+      this.resampledKey = key;
+    }
+    gl.useProgram(windowProgram.program);
+    const u = (name: string): WebGLUniformLocation | null => windowProgram.uniforms.get(name) ?? null;
+    gl.activeTexture(gl.TEXTURE0);
+    gl.bindTexture(gl.TEXTURE_2D, target.texture);
+    gl.uniform1i(u("uResampled"), 0);
+    gl.uniform1f(u("uRescaleSlope"), p.rescaleSlope);
+    gl.uniform1f(u("uRescaleIntercept"), p.rescaleIntercept);
+    gl.uniform1f(u("uWinCenter"), p.windowCenter);
+    gl.uniform1f(u("uWinWidth"), p.windowWidth);
+    gl.uniform1i(u("uInvert"), p.invertOutput ? 1 : 0);
     gl.drawArrays(gl.TRIANGLES, 0, 3);
+  }
+
+  private allocateResampled(width: number, height: number): NonNullable<Renderer["resampled"]> {
+    const gl = this.gl;
+    this.freeResampled();
+    const texture = gl.createTexture();
+    const framebuffer = gl.createFramebuffer();
+    if (!texture || !framebuffer) throw new Error("WebGL2 could not allocate the resampling target");
+    gl.bindTexture(gl.TEXTURE_2D, texture);
+    gl.texStorage2D(gl.TEXTURE_2D, 1, gl.R32F, width, height);
+    gl.texParameteri(gl.TEXTURE_2D, gl.TEXTURE_MIN_FILTER, gl.NEAREST);
+    gl.texParameteri(gl.TEXTURE_2D, gl.TEXTURE_MAG_FILTER, gl.NEAREST);
+    gl.bindFramebuffer(gl.FRAMEBUFFER, framebuffer);
+    gl.framebufferTexture2D(gl.FRAMEBUFFER, gl.COLOR_ATTACHMENT0, gl.TEXTURE_2D, texture, 0);
+    gl.bindFramebuffer(gl.FRAMEBUFFER, null);
+    this.resampled = { texture, framebuffer, width, height };
+    this.resampledKey = "";
+    return this.resampled;
+  }
+
+  private freeResampled(): void {
+    if (!this.resampled) return;
+    this.gl.deleteTexture(this.resampled.texture);
+    this.gl.deleteFramebuffer(this.resampled.framebuffer);
+    this.resampled = null;
   }
 
   destroy(): void {
     this.clearImages();
+    this.freeResampled();
     // Release the context now: Chromium caps live WebGL contexts and warns on the console when a
     // reading session opens exam after exam.
     this.gl.getExtension("WEBGL_lose_context")?.loseContext();

