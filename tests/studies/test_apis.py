@@ -129,3 +129,25 @@ def test_other_users_are_denied_the_review_endpoints(api_for, reader1, senior, i
         assert response.status_code == 403
     imported.refresh_from_db()
     assert imported.state == ImageState.RENDERED
+
+
+@pytest.mark.django_db
+def test_admin_review_grid_shows_thumbnails_and_marks_ticked_images(client, admin_user, imported) -> None:  # type: ignore[no-untyped-def]
+    client.force_login(admin_user)
+    page = client.get("/admin/studies/image/review/")
+    assert page.status_code == 200
+    assert f"/api/images/{imported.pk}/file/thumbnail/" in page.content.decode()
+    assert client.post("/admin/studies/image/review/", {"image": [imported.pk]}).status_code == 302
+    imported.refresh_from_db()
+    assert imported.state == ImageState.REVIEWED
+    assert client.get("/admin/studies/importbatch/").status_code == 200
+    batch = ImportBatch.objects.get()
+    assert "1/1 done: 1 imported" in client.get(f"/admin/studies/importbatch/{batch.pk}/change/").content.decode()
+
+
+@pytest.mark.django_db
+def test_other_users_are_denied_the_review_grid(client, reader1, imported) -> None:  # type: ignore[no-untyped-def]
+    client.force_login(reader1)
+    assert client.post("/admin/studies/image/review/", {"image": [imported.pk]}).status_code == 302  # to login
+    imported.refresh_from_db()
+    assert imported.state == ImageState.RENDERED

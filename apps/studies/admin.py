@@ -1,0 +1,162 @@
+"""Django admin: projects, import batches with progress and per-file results, studies, images
+with thumbnails, and the review grid (bulk "mark reviewed" with the masked corners outlined)."""
+
+from __future__ import annotations
+
+from typing import Any, cast
+
+from django.conf import settings
+from django.contrib import admin, messages
+from django.contrib.auth.models import User
+from django.core.exceptions import PermissionDenied
+from django.db.models import Count, Q, QuerySet
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.template.response import TemplateResponse
+from django.urls import URLPattern, path, reverse
+from django.utils.html import format_html
+
+from apps.accounts.roles import is_admin
+from apps.common.errors import ApplicationError
+from apps.studies import selectors, services, tasks
+from apps.studies.models import Image, ImportBatch, ImportItem, ImportItemStatus, Project, Series, Study
+
+
+class RoleAdmin(admin.ModelAdmin):
+    """The admin *role* (a group, apps.accounts.roles) manages ingest here; no per-model Django
+    permissions to keep in sync. Adding rows stays off: data comes in through ingest only."""
+
+    def _admin(self, request: HttpRequest) -> bool:
+        return is_admin(request.user)
+
+    def has_module_permission(self, request: HttpRequest) -> bool:
+        return self._admin(request)
+
+    def has_view_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return self._admin(request)
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return self._admin(request)
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return self._admin(request)
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+
+def _thumbnail_url(image: Image) -> str:
+    return reverse("studies:image-file", kwargs={"pk": image.pk, "kind": "thumbnail"})
+
+
+@admin.register(Project)
+class ProjectAdmin(RoleAdmin):
+    list_display = ("slug", "name", "created_at")
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return self._admin(request)
+    search_fields = ("slug", "name")
+
+
+class ImportItemInline(admin.TabularInline):
+    model = ImportItem
+    fields = ("filename", "exam_key", "status", "reason", "image")
+    readonly_fields = fields
+    extra = 0
+    can_delete = False
+    show_change_link = False
+
+    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+
+@admin.register(ImportBatch)
+class ImportBatchAdmin(RoleAdmin):
+    list_display = ("id", "project", "source", "state", "progress", "created_at", "finished_at")
+    list_filter = ("state", "source", "project")
+    readonly_fields = ("project", "created_by", "source", "keep_ids", "state", "created_at", "finished_at",
+                       "progress")
+    inlines = [ImportItemInline]
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[ImportBatch]:
+        counts = {f"n_{s}": Count("items", filter=Q(items__status=s)) for s in ImportItemStatus.values}
+        return super().get_queryset(request).select_related("project").annotate(n_total=Count("items"), **counts)
+
+    @admin.display(description="progress")
+    def progress(self, batch: Any) -> str:
+        done = batch.n_total - batch.n_pending
+        return (f"{done}/{batch.n_total} done: {batch.n_imported} imported, {batch.n_duplicate} duplicate, "
+                f"{batch.n_rejected} rejected")
+
+
+@admin.register(Study)
+class StudyAdmin(RoleAdmin):
+    list_display = ("study_id", "project", "state", "has_standard_views", "patient_age", "split", "created_at")
+    list_filter = ("state", "has_standard_views", "project")
+    search_fields = ("study_id",)
+    readonly_fields = ("study_id", "study_uid", "project", "final_read")
+    actions = ["release_for_reading"]
+
+    @admin.action(description="Release reviewed exams for reading (also without all four views)")
+    def release_for_reading(self, request: HttpRequest, queryset: QuerySet[Study]) -> None:
+        for study in queryset:
+            try:
+                services.study_mark_ready(actor=cast(User, request.user), study_pk=study.pk)
+            except ApplicationError as error:
+                self.message_user(request, error.message, messages.WARNING)
+
+
+@admin.register(Series)
+class SeriesAdmin(RoleAdmin):
+    list_display = ("series_id", "study")
+
+
+@admin.register(Image)
+class ImageAdmin(RoleAdmin):
+    list_display = ("thumbnail", "image_id", "study", "laterality", "view_position", "state", "reviewed_by")
+    list_filter = ("state", "laterality", "view_position", "project")
+    search_fields = ("image_id", "study__study_id")
+    readonly_fields = ("thumbnail", "image_id", "sop_uid", "study", "series", "project", "reviewed_by",
+                       "reviewed_at", "dicom_file", "display_file", "thumbnail_file", "full_depth_file")
+    actions = ["mark_reviewed", "rerender"]
+
+    @admin.display(description="thumbnail")
+    def thumbnail(self, image: Image) -> str:
+        if not image.thumbnail_file:
+            return "-"
+        return format_html('<img src="{}" style="max-height:96px" alt="">', _thumbnail_url(image))
+
+    @admin.action(description="Mark reviewed (corners checked)")
+    def mark_reviewed(self, request: HttpRequest, queryset: QuerySet[Image]) -> None:
+        result = services.images_mark_reviewed(actor=cast(User, request.user),
+                                               image_ids=list(queryset.values_list("pk", flat=True)))
+        self.message_user(request, f"{len(result.reviewed)} reviewed, {len(result.skipped)} skipped; "
+                                   f"{len(result.ready_studies)} exam(s) ready.")
+
+    @admin.action(description="Render again")
+    def rerender(self, request: HttpRequest, queryset: QuerySet[Image]) -> None:
+        for pk in queryset.values_list("pk", flat=True):
+            tasks.image_render.delay(pk)
+        self.message_user(request, "Rendering queued.")
+
+    def get_urls(self) -> list[URLPattern]:
+        review = path("review/", self.admin_site.admin_view(self.review_grid), name="studies_image_review")
+        return [review, *super().get_urls()]
+
+    def review_grid(self, request: HttpRequest) -> HttpResponse:
+        """Thumbnails of every image awaiting review, mask rectangles outlined, one bulk button."""
+        if not self._admin(request):
+            raise PermissionDenied
+        if request.method == "POST":
+            ids = [int(v) for v in request.POST.getlist("image") if v.isdigit()]
+            result = services.images_mark_reviewed(actor=cast(User, request.user), image_ids=ids)
+            self.message_user(request, f"{len(result.reviewed)} reviewed; "
+                                       f"{len(result.ready_studies)} exam(s) ready for reading.")
+            return HttpResponseRedirect(request.get_full_path())
+        project = request.GET.get("project") or None
+        images = list(selectors.images_awaiting_review(user=request.user, project_slug=project)[:500])
+        masks = [{"left": x0 * 100, "top": y0 * 100, "width": (x1 - x0) * 100, "height": (y1 - y0) * 100}
+                 for x0, y0, x1, y1 in settings.CORNER_MASK]
+        context = {**self.admin_site.each_context(request), "title": "Review de-identified images",
+                   "images": [{"image": i, "thumbnail": _thumbnail_url(i)} for i in images],
+                   "masks": masks, "opts": self.model._meta, "project": project or ""}
+        return TemplateResponse(request, "admin/studies/review_grid.html", context)
