@@ -219,7 +219,11 @@ export class BoxLayer {
       title.textContent = b.problem ? `${b.label}: ${b.problem}` : b.label;
       rect.append(title);
       g.append(rect);
-      const label = svg("text", { x: r.x + 2, y: Math.max(12, r.y - 4), class: `box-label ${b.cls}` });
+      // Labels of the reference reads (arbitration) go under their box, the editable read's
+      // above it, so an adopted box lying exactly on its source stays readable.
+      const below = b.cls === "box-a" ? 14 : b.cls === "box-b" ? 28 : 0;
+      const y = below ? r.y + r.height + below : Math.max(12, r.y - 4);
+      const label = svg("text", { x: r.x + 2, y, class: `box-label ${b.cls}${b.problem ? " has-problem" : ""}` });
       label.textContent = b.problem ? `⚠ ${b.label}` : b.label;
       g.append(label);
       if (isSel && b.editable && !this.opts.readOnly()) {

@@ -1,6 +1,8 @@
-// Typed calls of the reading API (docs/api.md). Screens import these, never `fetch`.
+// Calls of the reading API (docs/api.md), typed by the OpenAPI schema (see typed.ts). Screens
+// import these, never `fetch`.
 
-import { request } from "./http";
+import { asBody, call, conform } from "./typed";
+import type { components } from "./schema";
 import type {
   AgreementReport,
   AssignmentDetail,
@@ -20,21 +22,30 @@ export interface WorklistFilters {
   page?: number;
 }
 
+type Schemas = components["schemas"];
+
 export const api = {
-  worklist: (f: WorklistFilters = {}): Promise<WorklistPage> =>
-    request<WorklistPage>("GET", "/api/worklist/", undefined, {
-      page_size: 200,
-      ...f,
-      state: f.state === "all" ? "" : f.state,
-    }),
-  assignment: (id: number): Promise<AssignmentDetail> =>
-    request<AssignmentDetail>("GET", `/api/assignments/${id}/`),
-  saveRead: (id: number, body: ReadSaveBody): Promise<ReadSaveResponse> =>
-    request<ReadSaveResponse>("PUT", `/api/assignments/${id}/read/`, body),
-  submit: (id: number, version: number): Promise<SubmitResponse> =>
-    request<SubmitResponse>("POST", `/api/assignments/${id}/submit/`, { version }),
-  progress: (slug: string): Promise<ProgressReport> =>
-    request<ProgressReport>("GET", `/api/projects/${encodeURIComponent(slug)}/progress/`),
-  agreement: (slug: string): Promise<AgreementReport> =>
-    request<AgreementReport>("GET", `/api/projects/${encodeURIComponent(slug)}/agreement/`),
+  worklist: async (f: WorklistFilters = {}): Promise<WorklistPage> =>
+    conform<WorklistPage>()(
+      await call("get", "/api/worklist/", {
+        query: { page_size: 200, ...f, state: f.state === "all" ? "" : f.state },
+      }),
+    ),
+  assignment: async (id: number): Promise<AssignmentDetail> =>
+    conform<AssignmentDetail>()(await call("get", "/api/assignments/{assignment_id}/", { path: { assignment_id: id } })),
+  saveRead: async (id: number, body: ReadSaveBody): Promise<ReadSaveResponse> =>
+    conform<ReadSaveResponse>()(
+      await call("put", "/api/assignments/{assignment_id}/read/", {
+        path: { assignment_id: id },
+        body: asBody<Schemas["ReadSaveInput"]>()(body),
+      }),
+    ),
+  submit: async (id: number, version: number): Promise<SubmitResponse> =>
+    conform<SubmitResponse>()(
+      await call("post", "/api/assignments/{assignment_id}/submit/", { path: { assignment_id: id }, body: { version } }),
+    ),
+  progress: async (slug: string): Promise<ProgressReport> =>
+    conform<ProgressReport>()(await call("get", "/api/projects/{slug}/progress/", { path: { slug } })),
+  agreement: async (slug: string): Promise<AgreementReport> =>
+    conform<AgreementReport>()(await call("get", "/api/projects/{slug}/agreement/", { path: { slug } })),
 };

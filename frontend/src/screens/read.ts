@@ -393,6 +393,7 @@ class ReadScreen implements Screen {
   }
 
   private renderPanel(): void {
+    this.renderAdoptLists();
     if (!this.panel || !this.draft) return;
     this.panel.update({
       draft: this.draft,
@@ -422,16 +423,6 @@ class ReadScreen implements Screen {
     };
     const reason = (r: DiscordanceReason): HTMLElement =>
       h("li", { "data-rule": r.rule }, r.laterality ? h("span", { class: "side-tag" }, r.laterality) : null, " ", r.message);
-    const adoptList = (read: ApiRead | null, tag: "a" | "b"): HTMLElement => {
-      const list = h("ul", { class: `adopt-list adopt-${tag}` });
-      (read?.findings ?? []).forEach((f, i) => {
-        const btn = h("button", { type: "button", class: "btn btn-small", "data-adopt": `${tag}:${f.id}`, disabled: this.readOnly }, "Adopt");
-        btn.addEventListener("click", () => this.adopt(f));
-        list.append(h("li", {}, h("span", { class: `tag-${tag}` }, `${tag.toUpperCase()}${i + 1}`), ` ${this.viewName(f.image)} · ${f.categories.join(", ")}${f.birads ? ` · BI-RADS ${f.birads}` : ""} `, btn));
-      });
-      if (!read?.findings.length) list.append(h("li", { class: "muted small" }, "No boxes."));
-      return list;
-    };
     return h(
       "section",
       { class: "panel-section arbitration", id: "arbitration" },
@@ -443,10 +434,32 @@ class ReadScreen implements Screen {
         toggle("show-final", "Final read", "tag-final", () => this.showOwn, (v) => (this.showOwn = v)),
       ),
       h("h4", {}, "Read A findings"),
-      adoptList(detail.read_a, "a"),
+      this.adoptLists.a,
       h("h4", {}, "Read B findings"),
-      adoptList(detail.read_b, "b"),
+      this.adoptLists.b,
     );
+  }
+
+  private readonly adoptLists = { a: h("ul", { class: "adopt-list adopt-a" }), b: h("ul", { class: "adopt-list adopt-b" }) };
+
+  /** The findings of read A and B, each with "Adopt" (or "Adopted" once in the final read). */
+  private renderAdoptLists(): void {
+    const detail = this.detail;
+    if (!detail || detail.kind !== "arbitration" || !this.draft) return;
+    const adopted = new Set(this.draft.findings.map((f) => f.sourceFindingId).filter((x) => x !== null));
+    for (const [tag, read] of [["a", detail.read_a], ["b", detail.read_b]] as const) {
+      const list = this.adoptLists[tag];
+      clear(list);
+      (read?.findings ?? []).forEach((f, i) => {
+        const done = f.id !== null && adopted.has(f.id);
+        const btn = h("button", { type: "button", class: "btn btn-small", "data-adopt": `${tag}:${f.id}`, disabled: this.readOnly || done,
+          title: done ? "Already in the final read" : "Copy this box into the final read" }, done ? "Adopted" : "Adopt");
+        btn.addEventListener("click", () => this.adopt(f));
+        list.append(h("li", {}, h("span", { class: `tag-${tag}` }, `${tag.toUpperCase()}${i + 1}`),
+          ` ${this.viewName(f.image)} · ${f.categories.join(", ")}${f.birads ? ` · BI-RADS ${f.birads}` : ""} `, btn));
+      });
+      if (!read?.findings.length) list.append(h("li", { class: "muted small" }, "No boxes."));
+    }
   }
 
   // ---- toolbar -------------------------------------------------------------------------------
