@@ -212,9 +212,14 @@ def test_double_reading_and_arbitration_end_to_end(demo_exams: Demo, open_sessio
 
 
 def test_screens_fit_a_laptop_and_work_by_keyboard(demo_exams: Demo, open_session) -> None:  # type: ignore[no-untyped-def]
+    from apps.studies.models import Image
+
+    # A right CC whose stored pixels face the other way: the viewer mirrors it, boxes must not be.
+    Image.objects.filter(study_id__in=demo_exams.study_ids, laterality="R", view_position="CC").update(
+        display_flip_horizontal=True)
     s = open_session("reader1", 1366, 768)
     s.shot("worklist")
-    open_read_screen(s)
+    assignment_id = open_read_screen(s)
     page = s.page
     for slot in ("RCC", "LCC", "RMLO", "LMLO"):
         c = cell_box(s, slot)
@@ -240,14 +245,97 @@ def test_screens_fit_a_laptop_and_work_by_keyboard(demo_exams: Demo, open_sessio
     assert page.get_attribute("#sync", "aria-pressed") == "false"
     page.keyboard.press("i")
     assert page.get_attribute("#invert", "aria-pressed") == "true"
+    page.keyboard.press("i")
     # The breast form is reachable and usable with the keyboard alone.
     page.focus("#birads-R-0")
     page.keyboard.press("ArrowRight")
     page.keyboard.press("ArrowRight")
     assert page.is_checked("#birads-R-2")
     wait_saved(s)
-    page.keyboard.press("Delete")  # nothing selected: nothing happens
+
+    # Draw on the mirrored RCC: stored coordinates are unmirrored original pixels.
+    detail = api(page, f"/api/assignments/{assignment_id}/")["body"]
+    rcc = next(i for i in detail["images"] if i["laterality"] == "R" and i["view_position"] == "CC")
+    assert rcc["display_flip_horizontal"] is True
+    cell = cell_box(s, "RCC")
+    page.keyboard.press("b")
+    a, b = draw_box(s, "RCC", 0.62, 0.40, 0.78, 0.55)
+    page.keyboard.press("8")  # Skin Thickening: no finding BI-RADS
+    wait_saved(s)
+    box = api(page, f"/api/assignments/{assignment_id}/")["body"]["read"]["findings"][0]
+    (x0, y0), (x1, y1) = expected_image_point(rcc, cell, *a), expected_image_point(rcc, cell, *b)
+    assert x0 > x1  # the drag went right on screen, i.e. towards smaller x in the stored image
+    px = 2 / min(cell["width"] / rcc["columns"], cell["height"] / rcc["rows"])
+    assert (box["xmin"], box["xmax"]) == (pytest.approx(x1, abs=px), pytest.approx(x0, abs=px))
+    assert (box["ymin"], box["ymax"]) == (pytest.approx(y0, abs=px), pytest.approx(y1, abs=px))
+    assert box["categories"] == ["Skin Thickening"] and box["birads"] is None
+
+    # Move it with the select tool: 30 px right on screen = 30/scale px LEFT in the stored image.
+    page.keyboard.press("v")
+    centre = ((a[0] + b[0]) / 2, (a[1] + b[1]) / 2)
+    page.mouse.move(*centre)
+    page.mouse.down()
+    page.mouse.move(centre[0] + 30, centre[1] + 10, steps=5)
+    page.mouse.up()
+    wait_saved(s)
+    moved = api(page, f"/api/assignments/{assignment_id}/")["body"]["read"]["findings"][0]
+    dx = expected_image_point(rcc, cell, centre[0] + 30, centre[1])[0] - expected_image_point(rcc, cell, *centre)[0]
+    assert dx < 0
+    assert moved["xmin"] - box["xmin"] == pytest.approx(dx, abs=px)
+    assert moved["xmax"] - moved["xmin"] == pytest.approx(box["xmax"] - box["xmin"], abs=0.2)
+
+    # Resize from the handle at the bottom-right corner on screen.
+    handles = [page.locator(".mv-cell[data-slot=RCC] rect.box-handle").nth(i).bounding_box() for i in range(8)]
+    corner = max(handles, key=lambda h: h["x"] + h["y"])
+    start = (corner["x"] + corner["width"] / 2, corner["y"] + corner["height"] / 2)
+    page.mouse.move(*start)
+    page.mouse.down()
+    page.mouse.move(start[0] + 25, start[1] + 25, steps=5)
+    page.mouse.up()
+    wait_saved(s)
+    resized = api(page, f"/api/assignments/{assignment_id}/")["body"]["read"]["findings"][0]
+    assert resized["xmax"] - resized["xmin"] > moved["xmax"] - moved["xmin"]
+    assert resized["ymax"] > moved["ymax"]
+    assert resized["xmax"] == pytest.approx(moved["xmax"], abs=0.2)  # mirrored: screen right = image left
     s.shot("read-keyboard")
+
+    page.keyboard.press("Delete")
+    wait_saved(s)
+    assert api(page, f"/api/assignments/{assignment_id}/")["body"]["read"]["findings"] == []
+
+    # N from the reading screen saves and opens the next unread exam.
+    page.keyboard.press("n")
+    page.wait_for_function(f"!location.pathname.endsWith('/{assignment_id}/')")
+    page.wait_for_selector("#viewer[data-ready=true]")
+    assert "/read/" in page.url
+    assert s.errors() == []
+
+
+def test_a_stale_tab_shows_the_conflict_and_reloads_the_saved_read(demo_exams: Demo, open_session) -> None:  # type: ignore[no-untyped-def]
+    s = open_session("reader1")
+    assignment_id = open_read_screen(s)
+    other = s.page.context.new_page()
+    other.on("console", lambda m: s.console.append((m.type, m.text, m.location.get("url", ""))))
+    other.goto(f"/read/{assignment_id}/")
+    other.wait_for_selector("#viewer[data-ready=true]")
+    # The second tab saves first; the first tab is now stale.
+    other.click("label[for='density-L-C']")
+    other.wait_for_selector("#save-status[data-state=saved]")
+    other.wait_for_function("document.querySelector('#save-status').textContent.includes('saved')")
+    other.wait_for_timeout(1500)
+    s.expected_failures.append(f"/api/assignments/{assignment_id}/read/")
+    pick(s, "density-L-A")
+    s.page.wait_for_selector("#save-status[data-state=conflict]")
+    assert "changed in another tab" in s.page.inner_text("#banner")
+    s.shot("conflict")
+    # Nothing was overwritten on the server.
+    assert api(s.page, f"/api/assignments/{assignment_id}/")["body"]["read"]["breasts"][1]["density"] == "C"
+    s.page.click("#banner >> text=Load saved version")
+    s.page.wait_for_selector("#save-status[data-state=saved]")
+    assert s.page.is_checked("#density-L-C")
+    pick(s, "density-L-D")
+    wait_saved(s)
+    assert api(s.page, f"/api/assignments/{assignment_id}/")["body"]["read"]["breasts"][1]["density"] == "D"
     assert s.errors() == []
 
 

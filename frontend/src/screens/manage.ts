@@ -11,9 +11,12 @@ import { clear, h } from "./dom";
 const ADMIN_LINKS: [string, string, string][] = [
   ["/admin/studies/project/", "Projects", "Create projects and edit their discordance rules"],
   ["/admin/studies/importbatch/", "Import batches", "Progress and per-file result of each import"],
-  ["/admin/studies/image/?state__exact=rendered", "De-identification review", "Check masked corners, mark images reviewed"],
-  ["/admin/reading/assignment/", "Assignments", "Assign in bulk, reassign, reopen"],
-  ["/admin/datasets/", "Exports", "Dataset exports and their files"],
+  ["/admin/studies/image/review/", "De-identification review", "Thumbnails with masked corners; mark images reviewed in bulk"],
+  ["/admin/studies/study/", "Exams", "Exam states; release complete exams for reading"],
+  ["/admin/reading/assignment/assign/", "Assign exams", "Double reading in bulk, with the arbiter pool"],
+  ["/admin/reading/assignment/", "Assignments", "Every assignment; reopen submitted reads"],
+  ["/admin/reading/auditevent/", "Audit trail", "Append-only record of every change"],
+  ["/admin/datasets/export/", "Exports", "Dataset exports (CSV, split, statistics) and their files"],
   ["/admin/auth/user/", "Users", "Accounts and roles (groups)"],
   ["/api/docs/", "API documentation", "OpenAPI schema and Swagger UI"],
 ];
@@ -32,7 +35,7 @@ function agreementBlock(title: string, a: Agreement): HTMLElement {
     h("h3", {}, title),
     h("p", {}, `${a.exams} exams double-read, ${a.discordant} discordant (${a.discordance_rate === null ? "—" : `${(a.discordance_rate * 100).toFixed(1)}%`}).`),
     h("table", { class: "table compact" },
-      h("thead", {}, h("tr", {}, ...["", "n", "Agreement", "κ", "κ linear", "κ quadratic", "AC1"].map((t) => h("th", {}, t)))),
+      h("thead", {}, h("tr", {}, ...["", "n", "Agreement", "Kappa", "Linear κ", "Quadratic κ", "AC1"].map((t) => h("th", {}, t)))),
       h("tbody", {}, statsRow("Breast BI-RADS", a.birads), statsRow("Density", a.density))),
     h("p", { class: "small" }, `Boxes: ${a.boxes.matched} matched, ${a.boxes.unmatched_a} only in A, ${a.boxes.unmatched_b} only in B, mean IoU ${fmt(a.boxes.mean_iou)}.`),
     Object.keys(a.reasons).length

@@ -297,7 +297,13 @@ class ReadScreen implements Screen {
     }
   }
 
+  private lastSaveState: SaveState = "saved";
+
   private showSaveState(state: SaveState, conflict: StaleVersion | null): void {
+    // The form locks while a conflict waits for the reader's choice, and unlocks after it.
+    const lockChanged = (state === "conflict") !== (this.lastSaveState === "conflict");
+    this.lastSaveState = state;
+    if (lockChanged) this.renderPanel();
     const label = this.readOnly ? "Submitted (read-only)" : SAVE_LABELS[state];
     this.status.textContent = label;
     this.status.dataset.state = this.readOnly ? "submitted" : state;

@@ -59,6 +59,10 @@ export function mountWorklist(ctx: AppContext): Screen {
   const tbody = h("tbody");
   const countLine = h("p", { class: "muted", id: "worklist-count" });
   const error = h("p", { class: "error-banner", role: "alert", hidden: true });
+  const submitted = params.get("submitted");
+  const notice = submitted
+    ? h("p", { class: "notice", role: "status", id: "submitted-notice" }, "Read submitted. ", h("kbd", {}, "N"), " opens the next unread exam.")
+    : null;
 
   const openNext = (): void => {
     if (nextId === null) return;
@@ -97,6 +101,7 @@ export function mountWorklist(ctx: AppContext): Screen {
     if (filters.state !== "open") qs.set("state", filters.state || "all");
     if (filters.project) qs.set("project", filters.project);
     if (filters.kind) qs.set("kind", filters.kind);
+    if (submitted) qs.set("submitted", submitted);
     history.replaceState(null, "", qs.toString() ? `/?${qs}` : "/");
     try {
       const page = await api.worklist(filters);
@@ -145,6 +150,7 @@ export function mountWorklist(ctx: AppContext): Screen {
         h("label", {}, "Kind ", kindSelect),
         countLine,
       ),
+      notice,
       error,
       h(
         "table",
