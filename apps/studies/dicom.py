@@ -810,7 +810,10 @@ def _bake_modality_lut(ds: Dataset, arr: np.ndarray, clean: Dataset) -> tuple[np
 def render_stored(data: bytes, *, laterality: str, patient_orientation: str, display_max_side: int,
                   thumbnail_max_side: int) -> Renders:
     """Re-render from an already de-identified (uncompressed, masked) file."""
-    ds = pydicom.dcmread(io.BytesIO(data))
+    try:
+        ds = pydicom.dcmread(io.BytesIO(data))
+    except Exception as exc:  # a damaged stored file: say so instead of a codec traceback
+        raise DicomRejected(f"stored file: unreadable DICOM ({type(exc).__name__})") from None
     arr = decode(ds, filename="stored file")
     return render(ds, arr, laterality=laterality, patient_orientation=patient_orientation,
                   display_max_side=display_max_side, thumbnail_max_side=thumbnail_max_side,

@@ -469,12 +469,24 @@ def image_render(*, image_id: int) -> Image:
     """(Re-)render an image from its stored de-identified file. Idempotent: running it twice,
     or again after a crash, leaves the same files and fields."""
     image = Image.objects.select_related("project").get(pk=image_id)
-    with default_storage.open(image.dicom_file, "rb") as handle:
-        data = handle.read()
-    renders = dicom.render_stored(data, laterality=image.laterality,
-                                  patient_orientation=image.patient_orientation,
-                                  display_max_side=settings.RENDER_DISPLAY_MAX_SIDE,
-                                  thumbnail_max_side=settings.RENDER_THUMBNAIL_MAX_SIDE)
+    try:
+        with default_storage.open(image.dicom_file, "rb") as handle:
+            data = handle.read()
+        renders = dicom.render_stored(data, laterality=image.laterality,
+                                      patient_orientation=image.patient_orientation,
+                                      display_max_side=settings.RENDER_DISPLAY_MAX_SIDE,
+                                      thumbnail_max_side=settings.RENDER_THUMBNAIL_MAX_SIDE)
+    except (dicom.DicomRejected, FileNotFoundError, ValueError) as error:
+        # The stored file itself is unusable: retrying cannot help. Reviewed images keep their
+        # state (their old renders were seen by a human); the error is recorded either way.
+        reason = error.reason if isinstance(error, dicom.DicomRejected) else f"{type(error).__name__}: {error}"
+        fields = ["error"]
+        image.error = f"render failed: {reason}"
+        if image.state != ImageState.REVIEWED:
+            image.state = ImageState.FAILED
+            fields.append("state")
+        image.save(update_fields=fields)
+        return image
     names = _image_names(project=image.project, image_id=image.image_id)
     image.display_file = storage_save_bytes(name=names["display_file"], content=renders.display_png)
     image.thumbnail_file = storage_save_bytes(name=names["thumbnail_file"], content=renders.thumbnail_png)

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pydicom
 import pytest
+from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
 from PIL import Image as PILImage
 
@@ -348,3 +349,19 @@ def test_stored_dicom_reads_back_with_the_masked_pixels(project: Project, ingest
     stored = pydicom.dcmread(io.BytesIO(default_storage.open(image.dicom_file).read()))
     assert (stored.Rows, stored.Columns) == (image.rows, image.columns)
     assert stored.pixel_array[:10, :10].max() == 0
+
+
+@pytest.mark.django_db
+def test_a_render_of_a_damaged_stored_file_marks_the_image_failed_and_a_good_one_recovers_it(
+        project: Project, ingest: Ingest) -> None:
+    ingest([cbis_cases()[0]["lmlo"]], project=project)
+    image = Image.objects.get()
+    good = default_storage.open(image.dicom_file).read()
+    default_storage.delete(image.dicom_file)
+    default_storage.save(image.dicom_file, ContentFile(b"garbage"))
+    failed = services.image_render(image_id=image.pk)
+    assert failed.state == ImageState.FAILED and "render failed" in failed.error
+    default_storage.delete(image.dicom_file)
+    default_storage.save(image.dicom_file, ContentFile(good))
+    recovered = services.image_render(image_id=image.pk)
+    assert recovered.state == ImageState.RENDERED and recovered.error == ""
