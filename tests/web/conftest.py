@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -14,10 +13,11 @@ from django.conf import settings
 from django.contrib.auth.models import User
 from django.core.management import call_command
 
+from tests.web.browser import Demo, Session
+
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
                  "--disable-background-networking", "--disable-component-update", "--disable-sync"]
-SCREENSHOTS = Path(settings.BASE_DIR) / "test-output" / "screenshots"
 
 
 def _require_built_frontend() -> None:
@@ -50,29 +50,6 @@ def browser() -> Iterator[Any]:
             os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = previous
 
 
-@dataclass
-class Session:
-    """One logged-in browser context, with every console message it printed."""
-
-    page: Any
-    size: str
-    console: list[tuple[str, str, str]] = field(default_factory=list)
-    # Requests the test makes fail on purpose (e.g. another reader's assignment): Chromium logs
-    # their 404 as a console error, which is the expected answer there, not a bug.
-    expected_failures: list[str] = field(default_factory=list)
-
-    def shot(self, name: str) -> Path:
-        SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-        path = SCREENSHOTS / f"{name}-{self.size}.png"
-        self.page.screenshot(path=str(path))
-        return path
-
-    def errors(self) -> list[str]:
-        return [f"{text} ({url})" for kind, text, url in self.console
-                if kind in ("error", "pageerror")
-                and not any(url.endswith(path) for path in self.expected_failures)]
-
-
 @pytest.fixture
 def open_session(browser, live_server) -> Iterator[Callable[..., Session]]:  # type: ignore[no-untyped-def]
     """`open_session(username, width, height)`: a new context, logged in through the login form."""
@@ -96,12 +73,6 @@ def open_session(browser, live_server) -> Iterator[Callable[..., Session]]:  # t
     yield _open
     for context, _ in sessions:
         context.close()
-
-
-@dataclass
-class Demo:
-    users: dict[str, User]
-    study_ids: list[int]
 
 
 @pytest.fixture
