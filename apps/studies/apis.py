@@ -8,7 +8,7 @@ from django.contrib.auth.models import User
 from django.core.files.storage import default_storage
 from django.http import FileResponse
 from django.urls import reverse
-from drf_spectacular.utils import OpenApiParameter, extend_schema
+from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_serializer
 from rest_framework import serializers, status
 from rest_framework.parsers import FormParser, MultiPartParser
 from rest_framework.request import Request
@@ -37,10 +37,12 @@ def image_urls(image: Image) -> dict[str, str]:
 class ProjectListCreateApi(APIView):
     permission_classes = [IsAdminRole]
 
+    @extend_schema_serializer(component_name="ProjectCreateInput")
     class InputSerializer(serializers.Serializer):
         slug = serializers.SlugField(max_length=50)
         name = serializers.CharField(max_length=200, required=False, allow_blank=True)
 
+    @extend_schema_serializer(component_name="Project")
     class OutputSerializer(serializers.Serializer):
         id = serializers.IntegerField()
         slug = serializers.CharField()
@@ -62,6 +64,7 @@ class ProjectListCreateApi(APIView):
         return Response(self.OutputSerializer(project).data, status=status.HTTP_201_CREATED)
 
 
+@extend_schema_serializer(component_name="ImportBatch")
 class BatchOutputSerializer(serializers.Serializer):
     id = serializers.IntegerField()
     project = serializers.CharField(source="project.slug")
@@ -83,6 +86,7 @@ class ImportCreateApi(APIView):
     permission_classes = [IsAdminRole]
     parser_classes = [MultiPartParser, FormParser]
 
+    @extend_schema_serializer(component_name="ImportUploadInput")
     class InputSerializer(serializers.Serializer):
         files = serializers.ListField(child=serializers.FileField(), allow_empty=False)
         manifest = serializers.FileField(required=False)
@@ -112,6 +116,7 @@ class BatchDetailApi(APIView):
 
     permission_classes = [IsAdminRole]
 
+    @extend_schema_serializer(component_name="ImportItem")
     class ItemSerializer(serializers.Serializer):
         id = serializers.IntegerField()
         filename = serializers.CharField()
@@ -121,8 +126,13 @@ class BatchDetailApi(APIView):
         image = serializers.IntegerField(source="image_id", allow_null=True)
         image_id = serializers.CharField(source="image.image_id", default=None)
 
-    @extend_schema(parameters=[OpenApiParameter("status", str, description="only items with this status")],
-                   responses=BatchOutputSerializer)
+    @extend_schema_serializer(component_name="ImportBatchDetail")
+    class OutputSerializer(BatchOutputSerializer):
+        items = serializers.DictField(help_text="page of ImportItem: {count, next, previous, results}")
+
+    @extend_schema(parameters=[OpenApiParameter("status", str, description="only items with this status"),
+                               OpenApiParameter("page", int), OpenApiParameter("page_size", int)],
+                   responses=OutputSerializer)
     def get(self, request: Request, pk: int) -> Response:
         batch = selectors.batch_get(user=request.user, batch_id=pk)
         paginator = DefaultPagination()
@@ -158,6 +168,7 @@ class ReviewImageListApi(APIView):
 
     permission_classes = [IsAdminRole]
 
+    @extend_schema_serializer(component_name="ReviewImage")
     class OutputSerializer(serializers.Serializer):
         id = serializers.IntegerField()
         image_id = serializers.CharField()
@@ -189,9 +200,11 @@ class ReviewMarkApi(APIView):
 
     permission_classes = [IsAdminRole]
 
+    @extend_schema_serializer(component_name="ReviewMarkInput")
     class InputSerializer(serializers.Serializer):
         image_ids = serializers.ListField(child=serializers.IntegerField(), allow_empty=False, max_length=5000)
 
+    @extend_schema_serializer(component_name="ReviewMarkResult")
     class OutputSerializer(serializers.Serializer):
         reviewed = serializers.ListField(child=serializers.IntegerField())
         skipped = serializers.ListField(child=serializers.IntegerField())
