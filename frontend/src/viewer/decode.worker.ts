@@ -1,6 +1,7 @@
 // Web Worker: fetch the 16-bit full-resolution PNG, decode it and build the mip pyramid off the
 // main thread, so window/level and pan stay smooth on the other views while the data arrives.
 import { decode } from "fast-png";
+import { decodeGrayPng, UnsupportedPng, type GrayImage } from "./png";
 import { buildPyramid, toGray16, valueRange, type Level } from "./pyramid";
 
 export interface DecodeRequest {
@@ -14,14 +15,25 @@ export type DecodeResponse =
 
 const scope = self as unknown as DedicatedWorkerGlobalScope;
 
+/** The fast native-inflate path for grayscale PNGs, fast-png for anything else. */
+async function decodeAny(bytes: Uint8Array): Promise<GrayImage> {
+  try {
+    return await decodeGrayPng(bytes);
+  } catch (error) {
+    if (!(error instanceof UnsupportedPng)) throw error;
+    const png = decode(bytes);
+    return { width: png.width, height: png.height, depth: png.depth === 16 ? 16 : 8, data: toGray16(png.data, png.channels) };
+  }
+}
+
 scope.onmessage = async (event: MessageEvent<DecodeRequest>) => {
   const { id, url } = event.data;
   try {
     // Same-origin credentials: the image endpoints are behind the Django session.
     const response = await fetch(url, { credentials: "same-origin" });
     if (!response.ok) throw new Error(`HTTP ${response.status} for ${url}`);
-    const png = decode(new Uint8Array(await response.arrayBuffer()));
-    const gray = toGray16(png.data, png.channels);
+    const png = await decodeAny(new Uint8Array(await response.arrayBuffer()));
+    const gray = png.data;
     const levels = buildPyramid({ width: png.width, height: png.height, data: gray });
     const { min, max } = valueRange(gray);
     const reply: DecodeResponse = { id, ok: true, levels, min, max, depth: png.depth };

@@ -21,7 +21,9 @@ class DecoderPool {
   private nextWorker = 0;
 
   private worker(): Worker {
-    const size = Math.max(1, Math.min(4, (navigator.hardwareConcurrency || 2) - 1));
+    // Four views decode at once; at least two workers even on a two-core machine, where the
+    // main thread is mostly idle while they run.
+    const size = Math.max(2, Math.min(4, navigator.hardwareConcurrency || 2));
     if (this.workers.length < size) {
       const w = new Worker(new URL("./decode.worker.ts", import.meta.url), { type: "module" });
       w.onmessage = (event: MessageEvent<DecodeResponse>) => this.settle(event.data);
