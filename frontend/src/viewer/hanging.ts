@@ -46,7 +46,10 @@ export function assignSlots(images: readonly ImageInfo[]): { slots: Map<Slot, Im
 
 export class HangingLayout {
   readonly root: HTMLDivElement;
-  /** Resolves when every hung view shows at least its 8-bit display image. */
+  /**
+   * Resolves when every hung view shows at least its 8-bit display image or has failed (a failed
+   * view shows its error in place and has status "error"); never rejects.
+   */
   readonly ready: Promise<void>;
   readonly extras: readonly ImageInfo[];
 
@@ -139,7 +142,8 @@ export class HangingLayout {
       if (source === "user") this.propagate(cell, view);
     });
     for (const listener of this.viewportListeners) listener(viewport, image);
-    return { cell, loaded: viewport.load(image) };
+    // A view that fails says so in its own cell; the others still open.
+    return { cell, loaded: viewport.load(image).catch(() => undefined) };
   }
 
   private addThumbnail(image: ImageInfo): void {
