@@ -193,9 +193,10 @@ def test_double_reading_and_arbitration_end_to_end(demo_exams: Demo, open_sessio
     senior.page.check("#show-a")
     senior.page.click("[data-adopt^='a:']")
     senior.page.wait_for_selector(".mv-cell rect.box.box-final")
-    for side, birads in (("R", "1"), ("L", "4")):
-        senior.page.click(f"label[for='birads-{side}-{birads}']")
-        senior.page.click(f"label[for='density-{side}-B']")
+    senior.page.click("#use-a-R")  # take read A's right breast (BI-RADS 1, density B)
+    assert senior.page.is_checked("#birads-R-1") and senior.page.is_checked("#density-R-B")
+    senior.page.click("label[for='birads-L-4']")
+    senior.page.click("label[for='density-L-B']")
     wait_saved(senior)
     senior.shot("arbitration-adopted")
     senior.page.keyboard.press("Control+Enter")
@@ -347,4 +348,14 @@ def test_admin_sees_links_progress_and_agreement(demo_exams: Demo, open_session)
     links = s.page.locator("#admin-links a")
     assert links.count() >= 5
     s.shot("manage")
+    # An admin may look at a reader's assignment, but only its holder can change it.
+    from apps.reading.models import Assignment
+
+    foreign = Assignment.objects.filter(reader__username="reader1").order_by("id").first()
+    assert foreign is not None
+    s.page.goto(f"/read/{foreign.pk}/")
+    s.page.wait_for_selector("#viewer[data-ready=true]")
+    assert "read-only" in s.page.inner_text("#banner")
+    assert s.page.is_disabled("#submit")
+    assert s.page.is_disabled("#birads-R-1")
     assert s.errors() == []

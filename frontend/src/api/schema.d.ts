@@ -423,20 +423,6 @@ export interface components {
             previous: string | null;
             results: components["schemas"]["AuditEvent"][];
         };
-        BatchOutput: {
-            id: number;
-            project: string;
-            source: string;
-            keep_ids: boolean;
-            state: string;
-            /** Format: date-time */
-            created_at: string;
-            /** Format: date-time */
-            finished_at: string | null;
-            readonly counts: {
-                [key: string]: number;
-            };
-        };
         /**
          * @description * `0` - 0
          *     * `1` - 1
@@ -586,9 +572,65 @@ export interface components {
             thumbnail: string;
             full: string;
         };
+        /**
+         * @description * `none` - No images
+         *     * `dicom` - De-identified DICOM
+         *     * `png` - Display PNG
+         * @enum {string}
+         */
+        ImagesEnum: "none" | "dicom" | "png";
+        ImportBatch: {
+            id: number;
+            project: string;
+            source: string;
+            keep_ids: boolean;
+            state: string;
+            /** Format: date-time */
+            created_at: string;
+            /** Format: date-time */
+            finished_at: string | null;
+            readonly counts: {
+                [key: string]: number;
+            };
+        };
+        ImportBatchDetail: {
+            id: number;
+            project: string;
+            source: string;
+            keep_ids: boolean;
+            state: string;
+            /** Format: date-time */
+            created_at: string;
+            /** Format: date-time */
+            finished_at: string | null;
+            readonly counts: {
+                [key: string]: number;
+            };
+            /** @description page of ImportItem: {count, next, previous, results} */
+            items: {
+                [key: string]: unknown;
+            };
+        };
+        ImportUploadInput: {
+            files: string[];
+            /** Format: uri */
+            manifest?: string | null;
+            /** @default false */
+            keep_ids: boolean;
+        };
         Input: {
-            slug: string;
-            name?: string;
+            /**
+             * Format: double
+             * @default 0.2
+             */
+            test_fraction: number;
+            /**
+             * Format: int64
+             * @default 1999
+             */
+            seed: number;
+            /** @default none */
+            images: components["schemas"]["ImagesEnum"];
         };
         /**
          * @description * `R` - R
@@ -633,6 +675,18 @@ export interface components {
             };
             readers: components["schemas"]["ReaderProgress"][];
         };
+        Project: {
+            id: number;
+            slug: string;
+            name: string;
+            study_count?: number;
+            /** Format: date-time */
+            created_at: string;
+        };
+        ProjectCreateInput: {
+            slug: string;
+            name?: string;
+        };
         ReadOut: {
             id: number;
             origin: string;
@@ -666,6 +720,29 @@ export interface components {
         ReopenInput: {
             /** @default  */
             reason: string;
+        };
+        ReviewImage: {
+            id: number;
+            image_id: string;
+            study_id: string;
+            project: string;
+            laterality: string;
+            view_position: string;
+            rows: number;
+            columns: number;
+            state: string;
+            has_standard_views: boolean;
+            readonly urls: {
+                [key: string]: string;
+            };
+        };
+        ReviewMarkInput: {
+            image_ids: number[];
+        };
+        ReviewMarkResult: {
+            reviewed: number[];
+            skipped: number[];
+            ready_studies: string[];
         };
         ScaleStats: {
             n: number;
@@ -1073,6 +1150,8 @@ export interface operations {
     imports_retrieve: {
         parameters: {
             query?: {
+                page?: number;
+                page_size?: number;
                 /** @description only items with this status */
                 status?: string;
             };
@@ -1089,7 +1168,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["BatchOutput"];
+                    "application/json": components["schemas"]["ImportBatchDetail"];
                 };
             };
         };
@@ -1127,7 +1206,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["Output"][];
+                    "application/json": components["schemas"]["Project"][];
                 };
             };
         };
@@ -1141,9 +1220,9 @@ export interface operations {
         };
         requestBody: {
             content: {
-                "application/json": components["schemas"]["Input"];
-                "application/x-www-form-urlencoded": components["schemas"]["Input"];
-                "multipart/form-data": components["schemas"]["Input"];
+                "application/json": components["schemas"]["ProjectCreateInput"];
+                "application/x-www-form-urlencoded": components["schemas"]["ProjectCreateInput"];
+                "multipart/form-data": components["schemas"]["ProjectCreateInput"];
             };
         };
         responses: {
@@ -1152,7 +1231,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["Output"];
+                    "application/json": components["schemas"]["Project"];
                 };
             };
         };
@@ -1245,7 +1324,7 @@ export interface operations {
                  *     * `second` - second
                  *     * `arbitration` - arbitration
                  */
-                kind?: "first" | "second" | "arbitration";
+                kind?: "first" | "second" | "arbitration" | "";
                 reader?: string;
                 /**
                  * @description * `assigned` - assigned
@@ -1253,7 +1332,7 @@ export interface operations {
                  *     * `submitted` - submitted
                  *     * `reopened` - reopened
                  */
-                state?: "assigned" | "in_progress" | "submitted" | "reopened";
+                state?: "assigned" | "in_progress" | "submitted" | "reopened" | "";
                 study?: number;
             };
             header?: never;
@@ -1312,7 +1391,7 @@ export interface operations {
             };
             cookie?: never;
         };
-        requestBody: {
+        requestBody?: {
             content: {
                 "application/json": components["schemas"]["Input"];
                 "application/x-www-form-urlencoded": components["schemas"]["Input"];
@@ -1341,7 +1420,7 @@ export interface operations {
         };
         requestBody: {
             content: {
-                "multipart/form-data": components["schemas"]["Input"];
+                "multipart/form-data": components["schemas"]["ImportUploadInput"];
             };
         };
         responses: {
@@ -1350,7 +1429,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["BatchOutput"];
+                    "application/json": components["schemas"]["ImportBatch"];
                 };
             };
         };
@@ -1401,7 +1480,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["Output"][];
+                    "application/json": components["schemas"]["ReviewImage"][];
                 };
             };
         };
@@ -1415,9 +1494,9 @@ export interface operations {
         };
         requestBody: {
             content: {
-                "application/json": components["schemas"]["Input"];
-                "application/x-www-form-urlencoded": components["schemas"]["Input"];
-                "multipart/form-data": components["schemas"]["Input"];
+                "application/json": components["schemas"]["ReviewMarkInput"];
+                "application/x-www-form-urlencoded": components["schemas"]["ReviewMarkInput"];
+                "multipart/form-data": components["schemas"]["ReviewMarkInput"];
             };
         };
         responses: {
@@ -1426,7 +1505,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["Output"];
+                    "application/json": components["schemas"]["ReviewMarkResult"];
                 };
             };
         };
@@ -1468,7 +1547,7 @@ export interface operations {
                  *     * `second` - second
                  *     * `arbitration` - arbitration
                  */
-                kind?: "first" | "second" | "arbitration";
+                kind?: "first" | "second" | "arbitration" | "";
                 project?: string;
                 /**
                  * @description * `assigned` - assigned
@@ -1477,7 +1556,7 @@ export interface operations {
                  *     * `reopened` - reopened
                  *     * `open` - open
                  */
-                state?: "assigned" | "in_progress" | "submitted" | "reopened" | "open";
+                state?: "assigned" | "in_progress" | "submitted" | "reopened" | "open" | "";
             };
             header?: never;
             path?: never;

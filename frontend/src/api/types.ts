@@ -96,6 +96,8 @@ export interface AssignmentDetail {
   read_a: ApiRead | null;
   read_b: ApiRead | null;
   discordance_reasons: DiscordanceReason[];
+  /** Admins only: whose assignment this is. */
+  reader?: UserRef | null;
 }
 
 export interface ReadSaveBody {

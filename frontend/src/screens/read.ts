@@ -147,8 +147,14 @@ class ReadScreen implements Screen {
     this.viewerHost.setAttribute("data-ready", "true");
   }
 
+  /** Submitted, or an admin looking at someone else's assignment (only the holder may write). */
   private get readOnly(): boolean {
-    return this.detail?.state === "submitted";
+    return this.detail?.state === "submitted" || this.notHolder;
+  }
+
+  private get notHolder(): boolean {
+    const holder = this.detail?.reader;
+    return Boolean(holder && holder.id !== this.ctx.boot.user.id);
   }
 
   // ---- viewer + boxes ------------------------------------------------------------------------
@@ -304,7 +310,7 @@ class ReadScreen implements Screen {
     const lockChanged = (state === "conflict") !== (this.lastSaveState === "conflict");
     this.lastSaveState = state;
     if (lockChanged) this.renderPanel();
-    const label = this.readOnly ? "Submitted (read-only)" : SAVE_LABELS[state];
+    const label = this.notHolder ? "Read-only" : this.readOnly ? "Submitted (read-only)" : SAVE_LABELS[state];
     this.status.textContent = label;
     this.status.dataset.state = this.readOnly ? "submitted" : state;
     if (state === "conflict" && conflict) this.showConflict(conflict);
@@ -394,7 +400,8 @@ class ReadScreen implements Screen {
       detail.kind === "arbitration" ? "Submit final read…" : "Submit read…");
     submit.addEventListener("click", () => void this.openSubmit());
     this.side.append(h("div", { class: "side-foot" }, submit));
-    if (this.readOnly) this.showBanner("info", "This read is submitted and can no longer be changed.");
+    if (this.notHolder) this.showBanner("info", `You are viewing ${detail.reader?.username}'s assignment as an admin: read-only.`);
+    else if (this.readOnly) this.showBanner("info", "This read is submitted and can no longer be changed.");
     this.renderPanel();
   }
 
@@ -409,13 +416,22 @@ class ReadScreen implements Screen {
     });
   }
 
+  /** What read A and B said about this breast, each with a button that takes its values. */
   private readsNote(side: Side): Node {
     const d = this.detail!;
-    const fmt = (r: ApiRead | null): string => {
+    const part = (r: ApiRead | null, tag: "a" | "b"): (Node | string)[] => {
       const b = r?.breasts.find((x) => x.laterality === side);
-      return b ? `BI-RADS ${b.birads ?? "–"}, density ${b.density ?? "–"}` : "–";
+      const text = b ? `BI-RADS ${b.birads ?? "–"}, density ${b.density ?? "–"}` : "–";
+      const use = h("button", { type: "button", class: "btn btn-small", id: `use-${tag}-${side}`, disabled: this.readOnly || !b,
+        title: `Take read ${tag.toUpperCase()}'s BI-RADS and density for this breast` }, "Use");
+      use.addEventListener("click", () => {
+        if (!b || !this.draft) return;
+        this.draft.breasts[side] = { birads: b.birads, density: b.density };
+        this.changed();
+      });
+      return [h("span", { class: `tag-${tag}` }, tag.toUpperCase()), ` ${text} `, use];
     };
-    return h("p", { class: "reads-note small" }, h("span", { class: "tag-a" }, "A"), ` ${fmt(d.read_a)}  `, h("span", { class: "tag-b" }, "B"), ` ${fmt(d.read_b)}`);
+    return h("div", { class: "reads-note small" }, h("div", {}, ...part(d.read_a, "a")), h("div", {}, ...part(d.read_b, "b")));
   }
 
   private arbitrationSection(detail: AssignmentDetail): HTMLElement {
