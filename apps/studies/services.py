@@ -218,36 +218,52 @@ def batch_create(*, actor: User | None, project: Project, sources: Iterable[Sour
                  source: str = "cli") -> ImportBatch:
     """Stage every file and enqueue its ingest. Oversized or missing files are rejected here,
     without being read; the rest of the batch goes on."""
-    _require_admin(actor)
-    batch = ImportBatch.objects.create(project=project, created_by=actor, source=source,
-                                       keep_ids=keep_ids, state=ImportBatchState.PENDING)
-    manifest = manifest or {}
-    limit = settings.INGEST_MAX_FILE_BYTES
+    batch = batch_open(actor=actor, project=project, keep_ids=keep_ids, source=source)
     count = 0
     for item_source in sources:
         count += 1
-        item = ImportItem(batch=batch, filename=item_source.name[:1024],
-                          exam_key=_exam_key_for(item_source.name, manifest)[:255])
-        if item_source.size < 0:
-            item.status, item.reason = ImportItemStatus.REJECTED, f"{item_source.name}: no such file"
-        elif item_source.size > limit:
-            item.status = ImportItemStatus.REJECTED
-            item.reason = (f"{item_source.name}: file is {item_source.size} bytes, over the limit of "
-                           f"{limit} bytes")
-        else:
-            try:
-                content = item_source.read()
-            except (OSError, zipfile.BadZipFile) as exc:
-                item.status, item.reason = ImportItemStatus.REJECTED, f"{item_source.name}: unreadable ({exc})"
-            else:
-                # Originals wait in storage (not on a shared disk: workers may run elsewhere) and
-                # are deleted as soon as their ingest finished, whatever the outcome.
-                item.staged_file = default_storage.save(
-                    f"staging/{batch.pk}/{uuid.uuid4().hex}.dcm", ContentFile(content))
-        item.save()
+        batch_add(batch=batch, source=item_source, manifest=manifest)
     if count == 0:
         batch.delete()
         raise NoFiles()
+    batch_submit(batch=batch)
+    return batch
+
+
+def batch_open(*, actor: User | None, project: Project, keep_ids: bool = False,
+               source: str = "cli") -> ImportBatch:
+    """An empty batch that files are added to (batch_add) before batch_submit enqueues them."""
+    _require_admin(actor)
+    return ImportBatch.objects.create(project=project, created_by=actor, source=source,
+                                      keep_ids=keep_ids, state=ImportBatchState.PENDING)
+
+
+def batch_add(*, batch: ImportBatch, source: Source, manifest: Mapping[str, str] | None = None) -> ImportItem:
+    """Stage one file as a pending item (or reject it at once when it is missing or too big)."""
+    limit = settings.INGEST_MAX_FILE_BYTES
+    item = ImportItem(batch=batch, filename=source.name[:1024],
+                      exam_key=_exam_key_for(source.name, manifest or {})[:255])
+    if source.size < 0:
+        item.status, item.reason = ImportItemStatus.REJECTED, f"{source.name}: no such file"
+    elif source.size > limit:
+        item.status = ImportItemStatus.REJECTED
+        item.reason = f"{source.name}: file is {source.size} bytes, over the limit of {limit} bytes"
+    else:
+        try:
+            content = source.read()
+        except (OSError, zipfile.BadZipFile) as exc:
+            item.status, item.reason = ImportItemStatus.REJECTED, f"{source.name}: unreadable ({exc})"
+        else:
+            # Originals wait in storage (not on a shared disk: workers may run elsewhere) and
+            # are deleted as soon as their ingest finished, whatever the outcome.
+            item.staged_file = default_storage.save(
+                f"staging/{batch.pk}/{uuid.uuid4().hex}.dcm", ContentFile(content))
+    item.save()
+    return item
+
+
+def batch_submit(*, batch: ImportBatch) -> None:
+    """Enqueue the ingest of every pending item once the surrounding transaction commits."""
     pending = list(batch.items.filter(status=ImportItemStatus.PENDING).values_list("pk", flat=True))
     from apps.studies import tasks  # tasks import services; import late to avoid a cycle
 
@@ -258,7 +274,6 @@ def batch_create(*, actor: User | None, project: Project, sources: Iterable[Sour
             _batch_refresh(batch_id=batch.pk)
 
     transaction.on_commit(enqueue)
-    return batch
 
 
 def _batch_refresh(*, batch_id: int) -> None:
