@@ -163,9 +163,10 @@ def _paginate(view: APIView, request: Request, queryset: Any) -> tuple[DefaultPa
 
 
 class WorklistFilterSerializer(serializers.Serializer):
-    state = serializers.ChoiceField(choices=[*AssignmentState.values, "open"], required=False)
-    project = serializers.SlugField(required=False)
-    kind = serializers.ChoiceField(choices=AssignmentKind.values, required=False)
+    # Blank means "no filter" (clients send state= for "all").
+    state = serializers.ChoiceField(choices=[*AssignmentState.values, "open"], required=False, allow_blank=True)
+    project = serializers.SlugField(required=False, allow_blank=True)
+    kind = serializers.ChoiceField(choices=AssignmentKind.values, required=False, allow_blank=True)
 
 
 class WorklistPageSerializer(serializers.Serializer):
@@ -397,9 +398,9 @@ class AssignmentReassignApi(APIView):
 
 
 class ProjectAssignmentsFilterSerializer(serializers.Serializer):
-    state = serializers.ChoiceField(choices=AssignmentState.values, required=False)
-    kind = serializers.ChoiceField(choices=AssignmentKind.values, required=False)
-    reader = serializers.CharField(required=False)
+    state = serializers.ChoiceField(choices=AssignmentState.values, required=False, allow_blank=True)
+    kind = serializers.ChoiceField(choices=AssignmentKind.values, required=False, allow_blank=True)
+    reader = serializers.CharField(required=False, allow_blank=True)
     study = serializers.IntegerField(required=False)
 
 

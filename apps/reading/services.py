@@ -176,7 +176,9 @@ def exams_assign(*, actor: User, project: Project, readers: Sequence[User],
                  limit: int | None = None) -> AssignResult:
     """Give every `ready` exam of the project two different readers, least open work first.
 
-    Exams missing a standard view are skipped (SPEC: flagged, not silently read). `seniors`, when
+    An exam missing a standard view is only `ready` when an admin released it explicitly
+    (apps.studies.services.study_mark_ready: flagged, not silently read), so every `ready` exam is
+    assignable; the read screen shows `has_standard_views`. `seniors`, when
     given, becomes the project's arbiter pool; exams waiting in arbitration without an arbiter
     get one from it.
     """
@@ -205,17 +207,12 @@ def exams_assign(*, actor: User, project: Project, readers: Sequence[User],
     # skip_locked: two admins assigning at once each take different exams instead of waiting and
     # then failing the guarded update.
     candidates = list(queryset.filter(state=StudyState.READY).select_for_update(skip_locked=True)
-                      .only("id", "has_standard_views", "state"))
+                      .only("id", "state"))
     if study_ids is not None:
         ready_ids = {s.pk for s in candidates}
         result.skipped.extend({"study": sid, "reason": "not_ready"}
                               for sid in study_ids if sid in found and sid not in ready_ids)
-    studies: list[Study] = []
-    for study in candidates:
-        if not study.has_standard_views:
-            result.skipped.append({"study": study.pk, "reason": "missing_standard_views"})
-        elif limit is None or len(studies) < limit:
-            studies.append(study)
+    studies = candidates if limit is None else candidates[:limit]
 
     order = {u.pk: i for i, u in enumerate(unique_readers)}
     loads = _open_loads(list(order))

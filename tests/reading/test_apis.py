@@ -313,13 +313,14 @@ def test_concurrent_saves_of_one_version_let_exactly_one_through(admin_user, rea
 def test_assign_endpoint_assigns_and_reports(admin_user, reader1, reader2, senior, api_for) -> None:
     project = ProjectFactory(slug="bulk")
     studies = [exam_create(project=project) for _ in range(3)]
-    flagged = exam_create(project=project, has_standard_views=False)
+    waiting = exam_create(project=project, state=StudyState.AWAITING_REVIEW)
     response = api_for(admin_user).post("/api/projects/bulk/assign/", {
-        "readers": ["reader1", "reader2"], "seniors": ["senior1"]}, format="json")
+        "readers": ["reader1", "reader2"], "seniors": ["senior1"],
+        "study_ids": [*(s.pk for s in studies), waiting.pk]}, format="json")
     assert response.status_code == 200
     body = response.json()
     assert sorted(body["assigned_studies"]) == sorted(s.pk for s in studies)
-    assert body["skipped"] == [{"study": flagged.pk, "reason": "missing_standard_views"}]
+    assert body["skipped"] == [{"study": waiting.pk, "reason": "not_ready"}]
     assert body["assignments_created"] == 6
     project.refresh_from_db()
     assert project.settings["arbiters"] == [senior.pk]
@@ -475,3 +476,17 @@ def test_openapi_schema_documents_the_reading_endpoints_without_warnings(api_for
                  "/api/studies/{study_id}/audit/"):
         assert path in schema["paths"]
     assert api_for(admin_user).get("/api/schema/").status_code == 200
+
+
+def test_worklist_filters_and_paginates(world: World, api_for, reader1) -> None:
+    client = api_for(reader1)
+    everything = client.get("/api/worklist/?state=").json()
+    assert everything["count"] == 2
+    # Open work first: the in-progress read comes before the submitted one.
+    assert [row["id"] for row in everything["results"]] == [world.mine.pk, world.submitted.pk]
+    assert [row["id"] for row in client.get("/api/worklist/?state=open").json()["results"]] == [world.mine.pk]
+    assert client.get("/api/worklist/?state=submitted&project=demo").json()["count"] == 1
+    assert client.get("/api/worklist/?project=other").json()["count"] == 0
+    page = client.get("/api/worklist/?page_size=1&page=2").json()
+    assert [row["id"] for row in page["results"]] == [world.submitted.pk] and page["previous"] is not None
+    assert client.get("/api/worklist/?state=bogus").status_code == 400

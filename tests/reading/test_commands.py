@@ -34,15 +34,14 @@ def test_assign_exams_gives_each_ready_exam_two_readers_and_sets_the_arbiters(
     assert set(AuditEvent.objects.filter(action="assign").values_list("actor__username", flat=True)) == {"admin"}
 
 
-def test_assign_exams_respects_the_limit_and_reports_skipped_exams(admin_user, reader1, reader2) -> None:
+def test_assign_exams_respects_the_limit_oldest_exams_first(admin_user, reader1, reader2) -> None:
     project = ProjectFactory(slug="cli")
-    for _ in range(3):
-        exam_create(project=project)
-    flagged = exam_create(project=project, has_standard_views=False)
+    studies = [exam_create(project=project) for _ in range(3)]
+    exam_create(project=project, state=StudyState.AWAITING_REVIEW)
     out = StringIO()
     call_command("assign_exams", "--project", "cli", "--readers", "reader1,reader2", "--limit", "2", stdout=out)
-    assert Assignment.objects.count() == 4
-    assert f"skipped study {flagged.pk}: missing_standard_views" in out.getvalue()
+    assert set(Assignment.objects.values_list("study_id", flat=True)) == {studies[0].pk, studies[1].pk}
+    assert "Assigned 2 exams (4 assignments)" in out.getvalue()
 
 
 @pytest.mark.parametrize(("args", "message"), [

@@ -79,18 +79,20 @@ def test_assign_prefers_readers_with_less_open_work(admin_user, reader1, reader2
     assert "reader3" in holders
 
 
-def test_assign_skips_exams_missing_a_standard_view_and_exams_not_ready(admin_user, reader1, reader2) -> None:
+def test_assign_skips_exams_not_ready_and_takes_released_flagged_ones(admin_user, reader1, reader2) -> None:
     project = ProjectFactory()
-    flagged = exam_create(project=project, has_standard_views=False)
+    # Ready without all four views = an admin released it on purpose (studies.study_mark_ready).
+    released = exam_create(project=project, has_standard_views=False)
     importing = exam_create(project=project, state=StudyState.AWAITING_REVIEW)
 
     result = exams_assign(actor=admin_user, project=project, readers=[reader1, reader2],
-                          study_ids=[flagged.pk, importing.pk])
+                          study_ids=[released.pk, importing.pk, 999999])
 
-    assert result.assigned_studies == []
-    assert {(s["study"], s["reason"]) for s in result.skipped} == {
-        (flagged.pk, "missing_standard_views"), (importing.pk, "not_ready")}
-    assert not Assignment.objects.exists()
+    assert result.assigned_studies == [released.pk]
+    assert {(s["study"], s["reason"]) for s in result.skipped} == {(importing.pk, "not_ready"), (999999, "not_found")}
+    assert not Assignment.objects.filter(study=importing).exists()
+    importing.refresh_from_db()
+    assert importing.state == StudyState.AWAITING_REVIEW
 
 
 def test_assign_needs_two_distinct_readers_with_the_reader_role(admin_user, reader1, outsider) -> None:
