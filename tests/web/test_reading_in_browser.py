@@ -219,7 +219,18 @@ def test_screens_fit_a_laptop_and_work_by_keyboard(demo_exams: Demo, open_sessio
     Image.objects.filter(study_id__in=demo_exams.study_ids, laterality="R", view_position="CC").update(
         display_flip_horizontal=True)
     s = open_session("reader1", 1366, 768)
+    s.page.wait_for_selector("#worklist tbody tr[data-assignment]")
     s.shot("worklist")
+    # Worklist by keyboard: arrows move between exams; filters narrow the list.
+    s.page.keyboard.press("ArrowDown")
+    s.page.keyboard.press("ArrowDown")
+    rows = s.page.locator("#worklist a.exam-link")
+    assert s.page.evaluate("document.activeElement.textContent") == rows.nth(1).inner_text()
+    s.page.select_option("#filter-state", "submitted")
+    s.page.wait_for_selector("#worklist td.empty")
+    assert "state=submitted" in s.page.url
+    s.page.select_option("#filter-state", "open")
+    s.page.wait_for_selector("#worklist tbody tr[data-assignment]")
     assignment_id = open_read_screen(s)
     page = s.page
     for slot in ("RCC", "LCC", "RMLO", "LMLO"):
@@ -253,6 +264,20 @@ def test_screens_fit_a_laptop_and_work_by_keyboard(demo_exams: Demo, open_sessio
     page.keyboard.press("ArrowRight")
     assert page.is_checked("#birads-R-2")
     wait_saved(s)
+
+    # With the select tool a drag on the image (not on a box) is window/level, and R resets it.
+    page.keyboard.press("v")
+    lcc = cell_box(s, "LCC")
+    info = ".mv-cell[data-slot=LCC] .mv-info"
+    default_window = page.inner_text(info)
+    page.mouse.move(lcc["x"] + lcc["width"] * 0.5, lcc["y"] + lcc["height"] * 0.5)
+    page.mouse.down()
+    page.mouse.move(lcc["x"] + lcc["width"] * 0.5 + 80, lcc["y"] + lcc["height"] * 0.5 + 40, steps=6)
+    page.mouse.up()
+    assert page.inner_text(info) != default_window
+    assert overlay_boxes(s) == 0
+    page.keyboard.press("r")
+    assert page.inner_text(info) == default_window
 
     # Draw on the mirrored RCC: stored coordinates are unmirrored original pixels.
     detail = api(page, f"/api/assignments/{assignment_id}/")["body"]

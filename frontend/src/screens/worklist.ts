@@ -133,6 +133,14 @@ export function mountWorklist(ctx: AppContext): Screen {
     if (e.key === "n" || e.key === "N") {
       e.preventDefault();
       openNext();
+    } else if (e.key === "ArrowDown" || e.key === "ArrowUp" || e.key === "j" || e.key === "k") {
+      // Move between exams; Enter on the focused link opens it.
+      const links = [...tbody.querySelectorAll<HTMLAnchorElement>("a.exam-link")];
+      if (links.length === 0) return;
+      e.preventDefault();
+      const at = links.indexOf(document.activeElement as HTMLAnchorElement);
+      const step = e.key === "ArrowDown" || e.key === "j" ? 1 : -1;
+      links[at < 0 ? 0 : Math.min(links.length - 1, Math.max(0, at + step))]!.focus();
     }
   };
   document.addEventListener("keydown", onKey);
@@ -162,7 +170,7 @@ export function mountWorklist(ctx: AppContext): Screen {
         ),
         tbody,
       ),
-      h("p", { class: "muted small" }, "Exam date is not shown: exams are de-identified. Press ", h("kbd", {}, "N"), " to open the next unread exam."),
+      h("p", { class: "muted small" }, "Exam date is not shown: exams are de-identified. ", h("kbd", {}, "N"), " opens the next unread exam; ", h("kbd", {}, "↑"), h("kbd", {}, "↓"), " move between exams, ", h("kbd", {}, "Enter"), " opens one."),
     ),
   );
   void load();
