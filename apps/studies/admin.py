@@ -17,7 +17,7 @@ from django.utils.html import format_html
 
 from apps.accounts.roles import is_admin
 from apps.common.errors import ApplicationError
-from apps.studies import selectors, services, tasks
+from apps.studies import selectors, services
 from apps.studies.models import Image, ImportBatch, ImportItem, ImportItemStatus, Project, Series, Study
 
 
@@ -134,9 +134,9 @@ class ImageAdmin(RoleAdmin):
 
     @admin.action(description="Render again")
     def rerender(self, request: HttpRequest, queryset: QuerySet[Image]) -> None:
-        for pk in queryset.values_list("pk", flat=True):
-            tasks.image_render.delay(pk)
-        self.message_user(request, "Rendering queued.")
+        count = services.images_render_enqueue(actor=cast(User, request.user),
+                                               image_ids=list(queryset.values_list("pk", flat=True)))
+        self.message_user(request, f"Rendering of {count} image(s) queued.")
 
     def get_urls(self) -> list[URLPattern]:
         review = path("review/", self.admin_site.admin_view(self.review_grid), name="studies_image_review")

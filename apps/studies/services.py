@@ -381,10 +381,19 @@ def _ingest_pending(*, item: ImportItem, batch: ImportBatch, project: Project) -
     if locked:
         raise dicom.DicomRejected(f"{item.filename}: exam {ids.study_id} is already being read; "
                                   "its images cannot change")
-    processed = dicom.process(ds, header, ids, filename=item.filename,
-                              corner_mask=settings.CORNER_MASK,
-                              display_max_side=settings.RENDER_DISPLAY_MAX_SIDE,
-                              thumbnail_max_side=settings.RENDER_THUMBNAIL_MAX_SIDE)
+    try:
+        processed = dicom.process(ds, header, ids, filename=item.filename,
+                                  corner_mask=settings.CORNER_MASK,
+                                  display_max_side=settings.RENDER_DISPLAY_MAX_SIDE,
+                                  thumbnail_max_side=settings.RENDER_THUMBNAIL_MAX_SIDE)
+    except dicom.DicomRejected:
+        raise
+    except Exception as error:
+        # Pure in-memory work on this one file failed (an odd encoding the pipeline does not
+        # handle): a retry would fail the same way, so the file is rejected and the batch goes on.
+        logger.exception("processing %s failed", item.filename)
+        raise dicom.DicomRejected(f"{item.filename}: could not be processed "
+                                  f"({type(error).__name__}: {error})") from None
     del ds, data
     names = _image_names(project=project, image_id=ids.image_id)
     renders = processed.renders
@@ -517,6 +526,16 @@ def image_render(*, image_id: int) -> Image:
         fields.append("state")
     image.save(update_fields=fields)
     return image
+
+
+def images_render_enqueue(*, actor: User, image_ids: Sequence[int]) -> int:
+    """Queue a re-render of each image (admin action), once the current transaction commits."""
+    _require_admin(actor)
+    ids = list(Image.objects.filter(pk__in=image_ids).values_list("pk", flat=True))
+    from apps.studies import tasks
+
+    transaction.on_commit(lambda: [tasks.image_render.delay(pk) for pk in ids])
+    return len(ids)
 
 
 @dataclass(frozen=True)

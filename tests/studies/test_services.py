@@ -365,3 +365,38 @@ def test_a_render_of_a_damaged_stored_file_marks_the_image_failed_and_a_good_one
     default_storage.save(image.dicom_file, ContentFile(good))
     recovered = services.image_render(image_id=image.pk)
     assert recovered.state == ImageState.RENDERED and recovered.error == ""
+
+
+@pytest.mark.django_db
+def test_an_unexpected_processing_error_rejects_only_that_file(
+        project: Project, ingest: Ingest, monkeypatch: pytest.MonkeyPatch) -> None:
+    case = cbis_cases()[0]
+    original = dicom.process
+
+    def fragile(ds, header, ids, **kwargs):  # type: ignore[no-untyped-def]
+        if header.laterality == "L":
+            raise ValueError("unsupported pixel layout")
+        return original(ds, header, ids, **kwargs)
+
+    monkeypatch.setattr(dicom, "process", fragile)
+    batch = ingest([case["lcc"], case["rcc"]], project=project)
+    statuses = {Path(i.filename).name: (i.status, i.reason) for i in batch.items.all()}
+    assert statuses[case["rcc"].name][0] == ImportItemStatus.IMPORTED
+    status, reason = statuses[case["lcc"].name]
+    assert status == ImportItemStatus.REJECTED
+    assert reason == f"{case['lcc']}: could not be processed (ValueError: unsupported pixel layout)"
+    assert batch.state == ImportBatchState.DONE
+
+
+@pytest.mark.django_db
+def test_rerender_is_queued_for_admins_only(project: Project, ingest: Ingest, admin_user, reader1,  # type: ignore[no-untyped-def]
+                                            django_capture_on_commit_callbacks) -> None:
+    ingest([cbis_cases()[0]["rcc"]], project=project)
+    image = Image.objects.get()
+    with pytest.raises(ForbiddenError):
+        services.images_render_enqueue(actor=reader1, image_ids=[image.pk])
+    Image.objects.filter(pk=image.pk).update(state=ImageState.FAILED, error="render failed: x")
+    with django_capture_on_commit_callbacks(execute=True):
+        assert services.images_render_enqueue(actor=admin_user, image_ids=[image.pk]) == 1
+    image.refresh_from_db()
+    assert image.state == ImageState.RENDERED and image.error == ""
