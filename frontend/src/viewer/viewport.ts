@@ -75,6 +75,7 @@ export class Viewport {
   private readonly messageEl: HTMLDivElement;
   private renderer: Renderer | null = null;
   private readonly fitAlign: FitAlign;
+  private readonly fixedLabel: string | undefined;
   private currentImage: ImageInfo | null = null;
   private currentStatus: ViewportStatus = "empty";
   private view: ViewState = { zoom: 1, centerX: 0, centerY: 0 };
@@ -98,6 +99,7 @@ export class Viewport {
 
   constructor(container: HTMLElement, options: ViewportOptions = {}) {
     this.fitAlign = options.fitAlign ?? { x: "center", y: "center" };
+    this.fixedLabel = options.label;
     const root = document.createElement("div");
     root.className = "mv-viewport";
     // touch-action none: the viewport handles its own pointer gestures; user-select none so a
@@ -251,7 +253,8 @@ export class Viewport {
     this.currentImage = image;
     this.dataRange = null;
     this.inverted = false;
-    this.labelEl.textContent ||= `${image.laterality}${image.view_position}`;
+    this.root.dataset.invert = "false";
+    this.labelEl.textContent = this.fixedLabel ?? `${image.laterality}${image.view_position}`;
     this.resetWindow("api");
     this.isFitted = true;
     this.applyFit("api");
