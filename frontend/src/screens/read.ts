@@ -711,10 +711,9 @@ class ReadScreen implements Screen {
       Delete: () => sel && this.deleteFinding(sel.key),
       Backspace: () => sel && this.deleteFinding(sel.key),
       Escape: () => this.select(null),
-      Tab: () => undefined,
     };
-    const fn = actions[k.length === 1 ? k.toLowerCase() : k] ?? (k === "?" ? actions["?"] : undefined);
-    if (fn && k !== "Tab") {
+    const fn = actions[k.length === 1 ? k.toLowerCase() : k];
+    if (fn) {
       e.preventDefault();
       fn();
     }

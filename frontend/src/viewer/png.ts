@@ -81,52 +81,60 @@ function paeth(a: number, b: number, c: number): number {
 }
 
 /**
- * Undo the per-row filters (PNG spec section 9) in place into `out`; `bpp` bytes per pixel,
- * `stride` bytes per row. Pure, exported for the unit tests.
+ * Undo the per-row filters (PNG spec section 9), one row at a time: `onRow(y, row)` gets each
+ * reconstructed row (valid only during the call). Two row buffers instead of a whole unfiltered
+ * image keep a 26 MB intermediate out of memory. `bpp` bytes per pixel, `stride` bytes per row.
  */
-export function unfilter(raw: Uint8Array, height: number, stride: number, bpp: number): Uint8Array {
-  const out = new Uint8Array(height * stride);
+export function unfilterRows(
+  raw: Uint8Array,
+  height: number,
+  stride: number,
+  bpp: number,
+  onRow: (y: number, row: Uint8Array) => void,
+): void {
   if (raw.length < height * (stride + 1)) throw new Error("PNG data is shorter than the image");
+  let prev = new Uint8Array(stride); // the row above the first is zeros (spec)
+  let cur = new Uint8Array(stride);
   for (let y = 0; y < height; y++) {
     const filter = raw[y * (stride + 1)]!;
     const src = y * (stride + 1) + 1;
-    const dst = y * stride;
-    const up = dst - stride; // previous row in `out`; invalid for y = 0 (treated as zeros)
+    // The first bpp bytes have no left neighbour (0); handling them apart keeps the hot loops
+    // free of that branch.
     switch (filter) {
       case 0:
-        out.set(raw.subarray(src, src + stride), dst);
+        cur.set(raw.subarray(src, src + stride));
         break;
       case 1:
-        for (let x = 0; x < stride; x++) {
-          const left = x >= bpp ? out[dst + x - bpp]! : 0;
-          out[dst + x] = (raw[src + x]! + left) & 0xff;
-        }
+        for (let x = 0; x < bpp; x++) cur[x] = raw[src + x]!;
+        for (let x = bpp; x < stride; x++) cur[x] = (raw[src + x]! + cur[x - bpp]!) & 0xff;
         break;
       case 2:
-        for (let x = 0; x < stride; x++) {
-          const above = y > 0 ? out[up + x]! : 0;
-          out[dst + x] = (raw[src + x]! + above) & 0xff;
-        }
+        for (let x = 0; x < stride; x++) cur[x] = (raw[src + x]! + prev[x]!) & 0xff;
         break;
       case 3:
-        for (let x = 0; x < stride; x++) {
-          const left = x >= bpp ? out[dst + x - bpp]! : 0;
-          const above = y > 0 ? out[up + x]! : 0;
-          out[dst + x] = (raw[src + x]! + ((left + above) >> 1)) & 0xff;
-        }
+        for (let x = 0; x < bpp; x++) cur[x] = (raw[src + x]! + (prev[x]! >> 1)) & 0xff;
+        for (let x = bpp; x < stride; x++) cur[x] = (raw[src + x]! + ((cur[x - bpp]! + prev[x]!) >> 1)) & 0xff;
         break;
       case 4:
-        for (let x = 0; x < stride; x++) {
-          const left = x >= bpp ? out[dst + x - bpp]! : 0;
-          const above = y > 0 ? out[up + x]! : 0;
-          const upLeft = x >= bpp && y > 0 ? out[up + x - bpp]! : 0;
-          out[dst + x] = (raw[src + x]! + paeth(left, above, upLeft)) & 0xff;
+        for (let x = 0; x < bpp; x++) cur[x] = (raw[src + x]! + prev[x]!) & 0xff; // paeth(0, b, 0) = b
+        for (let x = bpp; x < stride; x++) {
+          cur[x] = (raw[src + x]! + paeth(cur[x - bpp]!, prev[x]!, prev[x - bpp]!)) & 0xff;
         }
         break;
       default:
         throw new Error(`PNG row ${y} has an unknown filter type ${filter}`);
     }
+    onRow(y, cur);
+    const swap = prev;
+    prev = cur;
+    cur = swap;
   }
+}
+
+/** Whole-image form of unfilterRows (used by the tests). */
+export function unfilter(raw: Uint8Array, height: number, stride: number, bpp: number): Uint8Array {
+  const out = new Uint8Array(height * stride);
+  unfilterRows(raw, height, stride, bpp, (y, row) => out.set(row, y * stride));
   return out;
 }
 
@@ -139,13 +147,15 @@ export async function decodeGrayPng(bytes: Uint8Array): Promise<GrayImage> {
   }
   const bpp = depth / 8;
   const stride = width * bpp;
-  const pixels = unfilter(await inflate(idat), height, stride, bpp);
   const data = new Uint16Array(width * height);
-  if (depth === 16) {
-    // PNG stores 16-bit samples big-endian.
-    for (let i = 0, j = 0; i < data.length; i++, j += 2) data[i] = (pixels[j]! << 8) | pixels[j + 1]!;
-  } else {
-    data.set(pixels);
-  }
+  unfilterRows(await inflate(idat), height, stride, bpp, (y, row) => {
+    const base = y * width;
+    if (depth === 16) {
+      // PNG stores 16-bit samples big-endian.
+      for (let x = 0, j = 0; x < width; x++, j += 2) data[base + x] = (row[j]! << 8) | row[j + 1]!;
+    } else {
+      data.set(row, base);
+    }
+  });
   return { width, height, depth, data };
 }
