@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from tests.web.browser import Demo, Session
+from tests.web.browser import SCREENSHOTS, Demo, Session
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -198,6 +198,13 @@ def test_double_reading_and_arbitration_end_to_end(demo_exams: Demo, open_sessio
     senior.page.click("label[for='density-L-B']")
     wait_saved(senior)
     senior.shot("arbitration-adopted")
+    # The same screen on a laptop: everything reachable, the submit button on screen.
+    senior.page.set_viewport_size({"width": 1366, "height": 768})
+    senior.page.wait_for_timeout(300)
+    submit = senior.page.locator("#submit").bounding_box()
+    assert submit["y"] + submit["height"] <= 768 and submit["x"] + submit["width"] <= 1366
+    senior.page.screenshot(path=str(SCREENSHOTS / "arbitration-adopted-1366x768.png"))
+    senior.page.set_viewport_size({"width": 1920, "height": 1080})
     senior.page.keyboard.press("Control+Enter")
     senior.page.wait_for_selector("#submit-dialog[open]")
     senior.page.click("#confirm-submit")

@@ -270,9 +270,11 @@ export class Viewport {
     this.messageEl.textContent = "";
     this.requestRender();
 
-    // Both requests start now; the full depth is usually later (larger, and decoded in JS).
-    const full = decodeFullDepth(image.urls.full);
-    this.fullDepthReady = full.then(
+    // The 16-bit request starts once the preview is drawn (or has failed): on a small machine its
+    // decode competes for the CPU with the first paint, which is what the reader waits for.
+    let displayDone = (): void => undefined;
+    const displayed = new Promise<void>((resolve) => (displayDone = resolve));
+    this.fullDepthReady = displayed.then(() => decodeFullDepth(image.urls.full)).then(
       (data) => {
         if (token !== this.loadToken || !this.renderer || this.destroyed) return false;
         this.renderer.uploadFull(data.levels);
@@ -293,7 +295,10 @@ export class Viewport {
       const response = await fetch(image.urls.display, { credentials: "same-origin" });
       if (!response.ok) throw new Error(`HTTP ${response.status} for the display image`);
       const bitmap = await createImageBitmap(await response.blob());
-      if (token !== this.loadToken || !this.renderer || this.destroyed) return;
+      if (token !== this.loadToken || !this.renderer || this.destroyed) {
+        bitmap.close();
+        return;
+      }
       // The full depth may already be there (cached): never go back to the 8-bit preview.
       if (!this.renderer.hasFull) {
         this.renderer.uploadDisplay(bitmap);
@@ -301,7 +306,9 @@ export class Viewport {
       }
       bitmap.close();
       await this.nextFrame();
+      displayDone();
     } catch (error) {
+      displayDone();
       // Without the preview the full depth can still make it; only fail if it does not.
       if (!(await this.fullDepthReady) && token === this.loadToken) {
         this.fail(error);
