@@ -38,6 +38,7 @@ from apps.reading.models import (
 from apps.reading.rules import (
     BreastData,
     FindingData,
+    ImageInfo,
     ReadData,
     Violation,
     read_validate,
@@ -179,8 +180,8 @@ def exams_assign(*, actor: User, project: Project, readers: Sequence[User],
     An exam missing a standard view is only `ready` when an admin released it explicitly
     (apps.studies.services.study_mark_ready: flagged, not silently read), so every `ready` exam is
     assignable; the read screen shows `has_standard_views`. `seniors`, when
-    given, becomes the project's arbiter pool; exams waiting in arbitration without an arbiter
-    get one from it.
+    given and not empty, becomes the project's arbiter pool; exams waiting in arbitration without
+    an arbiter get one from the pool.
     """
     _require_admin(actor)
     unique_readers = list({u.pk: u for u in readers}.values())
@@ -188,7 +189,9 @@ def exams_assign(*, actor: User, project: Project, readers: Sequence[User],
         raise ApplicationError("Double reading needs at least two different readers.",
                                code=ReadingErrorCode.NOT_ENOUGH_READERS)
     _check_readers(unique_readers, senior=False)
-    if seniors is not None:
+    # An empty list keeps the current pool: clearing it by accident would strand every
+    # discordant exam without an arbiter.
+    if seniors:
         _check_readers(seniors, senior=True)
         locked = Project.objects.select_for_update().get(pk=project.pk)
         before = locked.settings.get(ARBITERS_SETTING)
@@ -492,7 +495,7 @@ def exam_arbitrate(*, actor: User, study: Study, read: Read) -> None:
                  after={"final_read": read.pk})
 
 
-def _compare_if_complete(*, actor: User, study: Study, images: dict) -> list[Reason]:
+def _compare_if_complete(*, actor: User, study: Study, images: dict[int, ImageInfo]) -> list[Reason]:
     reads = {r.assignment.kind: r for r in Read.objects.select_related("assignment").filter(  # type: ignore[union-attr]
         study=study, assignment__kind__in=[AssignmentKind.FIRST, AssignmentKind.SECOND],
         assignment__state=AssignmentState.SUBMITTED)}

@@ -17,7 +17,7 @@ from apps.common.errors import ConflictError
 from apps.reading import apis
 from apps.reading.models import Assignment, AssignmentKind, AuditEvent, Finding
 from apps.reading.services import read_save
-from apps.studies.models import Study, StudyState
+from apps.studies.models import Project, Study, StudyState
 from tests.factories import ImageFactory, ProjectFactory, exam_create
 from tests.reading.helpers import assign_pair, breasts, finding, image_of, save_and_submit
 
@@ -405,6 +405,8 @@ def test_project_assignments_filter_by_reader_and_state(world: World, api_for, a
 # --- no N+1 --------------------------------------------------------------------------------------
 
 def _queries(callable_) -> int:  # type: ignore[no-untyped-def]
+    """Queries of one request, after a warm-up call (the role lookup is cached per user object)."""
+    callable_()
     with CaptureQueriesContext(connection) as ctx:
         response = callable_()
         assert response.status_code == 200
@@ -490,3 +492,68 @@ def test_worklist_filters_and_paginates(world: World, api_for, reader1) -> None:
     page = client.get("/api/worklist/?page_size=1&page=2").json()
     assert [row["id"] for row in page["results"]] == [world.submitted.pk] and page["previous"] is not None
     assert client.get("/api/worklist/?state=bogus").status_code == 400
+
+
+@pytest.mark.django_db(transaction=True)
+def test_both_readers_submitting_at_once_compare_the_exam_exactly_once(admin_user, reader1, reader2, senior) -> None:
+    from apps.reading.services import read_submit
+
+    study = exam_create()
+    a, b = assign_pair(study, admin_user, reader1, reader2)
+    read_save(actor=reader1, assignment_id=a.pk, version=1, breasts=breasts((1, "B")), findings=[])
+    read_save(actor=reader2, assignment_id=b.pk, version=1, breasts=breasts((2, "B")), findings=[])
+    barrier = threading.Barrier(2)
+    errors: list[BaseException] = []
+
+    def submit(user: Any, assignment: Assignment) -> None:
+        try:
+            barrier.wait()
+            read_submit(actor=user, assignment_id=assignment.pk, version=2)
+        except BaseException as exc:  # reported by the assertion below, not lost in the thread
+            errors.append(exc)
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=submit, args=args) for args in ((reader1, a), (reader2, b))]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert errors == []
+    study.refresh_from_db()
+    assert study.state == StudyState.ARBITRATION
+    assert AuditEvent.objects.filter(study=study, action="compare").count() == 1
+    assert Assignment.objects.filter(study=study, kind=AssignmentKind.ARBITRATION, reader=senior).count() == 1
+
+
+def test_scripts_use_token_auth_on_reading_endpoints(world: World, reader1) -> None:
+    from rest_framework.authtoken.models import Token
+
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=f"Token {Token.objects.create(user=reader1).key}")
+    assert client.get(f"/api/assignments/{world.mine.pk}/").status_code == 200
+    assert client.get(f"/api/assignments/{world.theirs.pk}/").status_code == 404
+
+
+def test_the_arbiter_payload_costs_a_constant_number_of_queries(
+        admin_user, reader1, reader2, senior, api_for) -> None:
+    counts = []
+    for boxes in (1, 10):
+        study = exam_create()
+        a, b = assign_pair(study, admin_user, reader1, reader2)
+        rcc = image_of(study, "R")
+        save_and_submit(a, reader1, breasts((4, "B"), (1, "B")),
+                        [finding(rcc, f"k{i}", (i, i, i + 40, i + 40)) for i in range(boxes)])
+        save_and_submit(b, reader2, breasts((1, "B"), (1, "B")))
+        arbitration = Assignment.objects.get(study=study, kind=AssignmentKind.ARBITRATION)
+        counts.append(_queries(lambda arbitration=arbitration: api_for(senior).get(
+            f"/api/assignments/{arbitration.pk}/")))
+    assert counts[0] == counts[1] <= 11
+
+
+def test_an_empty_senior_list_keeps_the_arbiter_pool(admin_user, reader1, reader2, senior, api_for) -> None:
+    ProjectFactory(slug="pool", settings={"arbiters": [senior.pk]})
+    response = api_for(admin_user).post("/api/projects/pool/assign/", {"readers": ["reader1", "reader2"],
+                                                                       "seniors": []}, format="json")
+    assert response.status_code == 200
+    assert Project.objects.get(slug="pool").settings["arbiters"] == [senior.pk]
