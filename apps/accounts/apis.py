@@ -8,13 +8,13 @@ from apps.accounts.roles import user_roles
 
 
 class MeApi(APIView):
-    class OutputSerializer(serializers.Serializer):
+    class MeOutputSerializer(serializers.Serializer):
         id = serializers.IntegerField()
         username = serializers.CharField()
         roles = serializers.ListField(child=serializers.CharField())
 
-    @extend_schema(responses=OutputSerializer)
+    @extend_schema(responses=MeOutputSerializer)
     def get(self, request: Request) -> Response:
         user = request.user
         data = {"id": user.pk, "username": user.get_username(), "roles": sorted(user_roles(user))}
-        return Response(self.OutputSerializer(data).data)
+        return Response(self.MeOutputSerializer(data).data)
