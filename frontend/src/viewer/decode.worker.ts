@@ -1,12 +1,13 @@
-// Web Worker: fetch the 16-bit full-resolution PNG, decode it and build the mip pyramid off the
-// main thread, so window/level and pan stay smooth on the other views while the data arrives.
+// Web Worker: decode the 16-bit full-resolution PNG and build the mip pyramid off the main
+// thread, so window/level and pan stay smooth on the other views while the data arrives.
 import { decode } from "fast-png";
 import { decodeGrayPng, UnsupportedPng, type GrayImage } from "./png";
 import { buildPyramid, toGray16, valueRange, type Level } from "./pyramid";
 
+/** The PNG file's bytes (fetched by the page, transferred here). */
 export interface DecodeRequest {
   id: number;
-  url: string;
+  bytes: ArrayBuffer;
 }
 
 export type DecodeResponse =
@@ -27,12 +28,9 @@ async function decodeAny(bytes: Uint8Array): Promise<GrayImage> {
 }
 
 scope.onmessage = async (event: MessageEvent<DecodeRequest>) => {
-  const { id, url } = event.data;
+  const { id, bytes } = event.data;
   try {
-    // Same-origin credentials: the image endpoints are behind the Django session.
-    const response = await fetch(url, { credentials: "same-origin" });
-    if (!response.ok) throw new Error(`HTTP ${response.status} for ${url}`);
-    const png = await decodeAny(new Uint8Array(await response.arrayBuffer()));
+    const png = await decodeAny(new Uint8Array(bytes));
     const gray = png.data;
     const levels = buildPyramid({ width: png.width, height: png.height, data: gray });
     const { min, max } = valueRange(gray);

@@ -46,21 +46,27 @@ class DecoderPool {
     }
   }
 
-  decode(url: string): Promise<FullDepthData> {
+  decode(bytes: ArrayBuffer): Promise<FullDepthData> {
     const id = this.nextId++;
-    // Workers resolve relative URLs against their own script URL; make it absolute here.
-    const absolute = new URL(url, document.baseURI).href;
     return new Promise<FullDepthData>((resolve, reject) => {
       this.pending.set(id, { resolve, reject });
-      const request: DecodeRequest = { id, url: absolute };
-      this.worker().postMessage(request);
+      const request: DecodeRequest = { id, bytes };
+      this.worker().postMessage(request, [bytes]);
     });
   }
 }
 
 let pool: DecoderPool | null = null;
 
-export function decodeFullDepth(url: string): Promise<FullDepthData> {
+/** Fetch a PNG's bytes (same-origin credentials: the image endpoints sit behind the session). */
+export async function fetchBytes(url: string): Promise<ArrayBuffer> {
+  const response = await fetch(url, { credentials: "same-origin" });
+  if (!response.ok) throw new Error(`HTTP ${response.status} for ${url}`);
+  return response.arrayBuffer();
+}
+
+/** Decode a 16-bit PNG and build its pyramid in a worker (the buffer is transferred). */
+export function decodeFullDepth(bytes: ArrayBuffer): Promise<FullDepthData> {
   pool ??= new DecoderPool();
-  return pool.decode(url);
+  return pool.decode(bytes);
 }
