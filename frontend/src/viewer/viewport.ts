@@ -285,6 +285,7 @@ export class Viewport {
         this.renderer.uploadFull(data.levels);
         this.dataRange = { min: data.min, max: data.max };
         this.setStatus("full");
+        this.updateInfo();
         this.requestRender();
         return true;
       },
@@ -450,9 +451,13 @@ export class Viewport {
   private updateInfo(): void {
     const w = this.window;
     const zoom = this.view.zoom;
+    // Say so when the GPU could not hold the full resolution (MAX_TEXTURE_SIZE): the reader must
+    // know that zoomed-in detail is not native.
+    const downsample = this.currentStatus === "full" ? this.fullDepthDownsample : 1;
     this.info.textContent =
       `W ${Math.round(w.width)}  L ${Math.round(w.center)}` +
-      `${this.inverted ? "  inverted" : ""}  ${zoom.toFixed(zoom < 10 ? 2 : 1)}x`;
+      `${this.inverted ? "  inverted" : ""}  ${zoom.toFixed(zoom < 10 ? 2 : 1)}x` +
+      `${downsample > 1 ? `  (1/${downsample} resolution: image exceeds the GPU's texture size)` : ""}`;
   }
 
   // ---- interaction ------------------------------------------------------------------------
