@@ -102,6 +102,7 @@ def first_read(s: Session) -> int:
         page.locator(".finding-select").first.click()
     page.wait_for_selector("#finding-violations [data-rule=NO_FINDING_ON_BIRADS_1]")
     assert page.locator(".mv-cell[data-slot=LCC] rect.box.has-problem").count() == 1
+    assert page.inner_text("#submit-hint") == "1 problem to fix before submitting"
     s.shot("read-rule-error")
 
     saved = api(page, f"/api/assignments/{assignment_id}/")["body"]["read"]["findings"]
@@ -130,6 +131,7 @@ def first_read(s: Session) -> int:
     pick(s, "birads-L-4")
     wait_saved(s)
     assert page.locator("[data-rule=NO_FINDING_ON_BIRADS_1]").count() == 0
+    assert page.inner_text("#submit-hint") == "Ready to submit"
 
     page.keyboard.press("Control+Enter")
     page.wait_for_selector("#submit-dialog[open]")

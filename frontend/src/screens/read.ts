@@ -399,13 +399,31 @@ class ReadScreen implements Screen {
     const submit = h("button", { type: "button", class: "btn btn-primary btn-wide", id: "submit", disabled: this.readOnly, title: "Submit (Ctrl+Enter)" },
       detail.kind === "arbitration" ? "Submit final read…" : "Submit read…");
     submit.addEventListener("click", () => void this.openSubmit());
-    this.side.append(h("div", { class: "side-foot" }, submit));
+    this.side.append(h("div", { class: "side-foot" }, this.submitHint, submit));
     if (this.notHolder) this.showBanner("info", `You are viewing ${detail.reader?.username}'s assignment as an admin: read-only.`);
     else if (this.readOnly) this.showBanner("info", "This read is submitted and can no longer be changed.");
     this.renderPanel();
   }
 
+  private readonly submitHint = h("p", { class: "submit-hint small", id: "submit-hint", "aria-live": "polite" });
+
+  /** What still stands between the reader and submit: unfilled fields, then rule errors. */
+  private renderSubmitHint(): void {
+    if (!this.draft) return;
+    const missing = missingBeforeSubmit(this.draft);
+    const errors = this.violations.filter((v) => v.severity === "error" && !isMissingRule(v));
+    this.submitHint.className = `submit-hint small ${missing.length || errors.length ? "todo" : "ready"}`;
+    this.submitHint.textContent = this.readOnly
+      ? ""
+      : missing.length
+        ? `To do: ${missing.join(", ")}`
+        : errors.length
+          ? `${errors.length} problem${errors.length === 1 ? "" : "s"} to fix before submitting`
+          : "Ready to submit";
+  }
+
   private renderPanel(): void {
+    this.renderSubmitHint();
     this.renderAdoptLists();
     if (!this.panel || !this.draft) return;
     this.panel.update({
