@@ -638,6 +638,11 @@ export interface components {
          * @enum {string}
          */
         LateralityEnum: "R" | "L";
+        MeOutput: {
+            id: number;
+            username: string;
+            roles: string[];
+        };
         /** @enum {unknown} */
         NullEnum: null;
         /**
@@ -646,11 +651,6 @@ export interface components {
          * @enum {string}
          */
         OutcomeEnum: "submitted" | "final";
-        Output: {
-            id: number;
-            username: string;
-            roles: string[];
-        };
         PairAgreement: {
             exams: number;
             discordant: number;
@@ -1187,7 +1187,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["Output"];
+                    "application/json": components["schemas"]["MeOutput"];
                 };
             };
         };
