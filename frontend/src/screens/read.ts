@@ -116,7 +116,10 @@ class ReadScreen implements Screen {
     if (this.destroyed) return;
     const expected: Mode = detail.kind === "arbitration" ? "arbitrate" : "read";
     if (expected !== this.mode) {
+      // /read/<id> of an arbitration (or the reverse): show the right address; the screen
+      // follows the assignment's kind, not the URL.
       history.replaceState(null, "", assignmentPath(detail));
+      this.root.classList.replace(`mode-${this.mode}`, `mode-${expected}`);
     }
     this.detail = detail;
     this.ctx.setTitle(`${detail.kind === "arbitration" ? "Arbitrate" : "Read"} exam ${shortId(detail.study.study_id)}`);
@@ -134,7 +137,7 @@ class ReadScreen implements Screen {
     );
     this.buildToolbar();
     this.buildSide();
-    this.showSaveState(detail.state === "submitted" ? "saved" : "saved", null);
+    this.showSaveState("saved", null);
     this.layout = new HangingLayout(this.viewerHost, detail.images);
     this.layout.setInteraction("windowLevel");
     // Hung views exist now; extra views get a viewport when the reader opens their thumbnail.
@@ -204,7 +207,7 @@ class ReadScreen implements Screen {
         out.push({
           key: f.key,
           box: f.box,
-          cls: this.mode === "arbitrate" ? "box-final" : "box-own",
+          cls: detail.kind === "arbitration" ? "box-final" : "box-own",
           label: findingLabel(f, i),
           editable: true,
           problem: error ? error.message : null,
@@ -386,7 +389,7 @@ class ReadScreen implements Screen {
     if (!detail.study.has_standard_views) {
       this.side.append(h("p", { class: "violation warning" }, "⚠ This exam lacks one of the four standard views."));
     }
-    if (this.mode === "arbitrate" || detail.kind === "arbitration") this.side.append(this.arbitrationSection(detail));
+    if (detail.kind === "arbitration") this.side.append(this.arbitrationSection(detail));
     this.panel = new ReadingPanel(this.draft!, {
       viewName: (id) => this.viewName(id),
       sideOf: (id) => (this.images.get(id)?.laterality as Side | undefined) ?? null,
