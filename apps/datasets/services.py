@@ -155,8 +155,11 @@ def _export_write(*, export: Export, work: Path, progress: Callable[[int, str], 
                               existing={pk: e.split for pk, e in exams.items() if e.split},
                               test_fraction=test_fraction, seed=seed)
     _splits_save(assigned)
-    for pk, subset in assigned.items():
-        exams[pk].split = subset
+    if assigned:
+        # Read back: an exam split meanwhile by a concurrent export kept that split (and the CSVs,
+        # which read Study.split, show it), so the statistics must use it too.
+        for pk, subset in Study.objects.filter(pk__in=list(assigned)).values_list("pk", "split"):
+            exams[pk].split = subset
 
     progress(15, vindr_csv.BREAST_FILE)
     counts = _Counts()

@@ -254,3 +254,15 @@ def test_real_ingested_mammograms_are_exported_as_dicom_and_full_resolution_png(
     for image in study.images.all():
         with PILImage.open(out_png / "images" / study.study_id / f"{image.image_id}.png") as png:
             assert png.size == (image.columns, image.rows)  # boxes are in these pixels
+
+
+def test_a_failing_export_is_marked_failed_with_its_error(tmp_path: Path) -> None:
+    project = ProjectFactory()
+    final_exam_create(project=project)
+    export = Export.objects.create(project=project, params={"test_fraction": 1.5, "seed": 1, "images": "none"})
+    with pytest.raises(ValueError):
+        services.export_run(export_id=export.pk, out_dir=tmp_path)
+    export.refresh_from_db()
+    assert export.status == ExportStatus.FAILED
+    assert "test_fraction" in export.error
+    assert export.finished_at is not None
