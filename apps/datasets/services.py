@@ -98,8 +98,9 @@ def _set_progress(export: Export, progress: int, stage: str) -> None:
 def export_run(*, export_id: int, out_dir: Path | None = None,
                on_progress: Callable[[int, str], None] | None = None) -> Export:
     """Run export `export_id`: idempotent (a finished export is returned as is; a run cut short by a
-    lost worker starts over). Writes into `out_dir` when given, else into a temporary folder, and
-    copies every file into storage under exports/<id>/.
+    lost worker starts over). Writes into `out_dir` when given (precondition: new or empty, since the
+    manifest lists every file in it), else into a temporary folder, and copies every file into
+    storage under exports/<id>/.
     """
     export = Export.objects.select_related("project").get(pk=export_id)
     if export.status == ExportStatus.DONE:

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
-from django.core.management import call_command
+from django.core.management import CommandError, call_command
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
@@ -266,3 +266,12 @@ def test_a_failing_export_is_marked_failed_with_its_error(tmp_path: Path) -> Non
     assert export.status == ExportStatus.FAILED
     assert "test_fraction" in export.error
     assert export.finished_at is not None
+
+
+def test_export_command_refuses_a_folder_with_other_files(tmp_path: Path) -> None:
+    project = ProjectFactory(slug="cmd-full")
+    final_exam_create(project=project)
+    (tmp_path / "old.txt").write_text("left over")
+    with pytest.raises(CommandError, match="new or empty folder"):
+        call_command("export_dataset", "--project", "cmd-full", "--out", str(tmp_path))
+    assert not Export.objects.exists()

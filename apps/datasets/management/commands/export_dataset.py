@@ -23,6 +23,10 @@ class Command(BaseCommand):
         parser.add_argument("--images", choices=ImagesMode.values, default=ImagesMode.NONE)
 
     def handle(self, *args: Any, **options: Any) -> None:
+        out: Path = options["out"]
+        if out.exists() and (not out.is_dir() or any(out.iterdir())):
+            # The manifest checksums every file in the folder: leftovers would pass for export files.
+            raise CommandError(f"--out {out} must be a new or empty folder")
         try:
             project = selectors.project_get_for_export(user=None, slug=options["project"])
             export = services.export_create(user=None, project=project, test_fraction=options["test_fraction"],
