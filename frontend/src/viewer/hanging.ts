@@ -65,6 +65,8 @@ export class HangingLayout {
   private syncing = false;
   private readonly thumbnailListeners = new Set<(image: ImageInfo) => void>();
   private readonly viewportListeners = new Set<(viewport: Viewport, image: ImageInfo) => void>();
+  /** Settles when every hung view has its preview: the full-depth transfers wait for it. */
+  private firstPaint: Promise<unknown> = Promise.resolve();
 
   constructor(container: HTMLElement, images: readonly ImageInfo[]) {
     const { slots, extras } = assignSlots(images);
@@ -92,6 +94,8 @@ export class HangingLayout {
     this.root = root;
 
     const loads: Promise<void>[] = [];
+    let firstPaintDone = (): void => undefined;
+    this.firstPaint = new Promise<void>((resolve) => (firstPaintDone = resolve));
     for (const slot of SLOTS) {
       const image = slots.get(slot);
       if (!image) {
@@ -110,7 +114,7 @@ export class HangingLayout {
       loads.push(loaded);
     }
     for (const image of extras) this.addThumbnail(image);
-    this.ready = Promise.all(loads).then(() => undefined);
+    this.ready = Promise.all(loads).then(() => firstPaintDone());
   }
 
   private cellElement(position: { row: number; column: number } | null): HTMLDivElement {
@@ -134,6 +138,7 @@ export class HangingLayout {
     const viewport = new Viewport(element, {
       fitAlign: alignFor(image.laterality),
       label: slot ?? `${image.laterality} ${image.view_position}`.trim(),
+      fullDepthAfter: this.firstPaint,
     });
     viewport.setInteraction(this.mode);
     const cell: Cell = { element, viewport, image, slot };

@@ -30,6 +30,12 @@ export interface ViewportOptions {
   fitAlign?: FitAlign;
   /** Corner label, e.g. "RCC". */
   label?: string;
+  /**
+   * Hold the 16-bit download and decode until this settles (as well as until this viewport's
+   * preview is drawn). HangingLayout passes "all four previews drawn" so that no full-depth
+   * transfer competes with the first paint of the other views.
+   */
+  fullDepthAfter?: Promise<unknown>;
 }
 
 type Listener<A extends unknown[]> = (...args: A) => void;
@@ -76,6 +82,7 @@ export class Viewport {
   private renderer: Renderer | null = null;
   private readonly fitAlign: FitAlign;
   private readonly fixedLabel: string | undefined;
+  private readonly fullDepthAfter: Promise<unknown>;
   private currentImage: ImageInfo | null = null;
   private currentStatus: ViewportStatus = "empty";
   private view: ViewState = { zoom: 1, centerX: 0, centerY: 0 };
@@ -100,6 +107,7 @@ export class Viewport {
   constructor(container: HTMLElement, options: ViewportOptions = {}) {
     this.fitAlign = options.fitAlign ?? { x: "center", y: "center" };
     this.fixedLabel = options.label;
+    this.fullDepthAfter = options.fullDepthAfter ?? Promise.resolve();
     const root = document.createElement("div");
     root.className = "mv-viewport";
     // touch-action none: the viewport handles its own pointer gestures; user-select none so a
@@ -270,16 +278,14 @@ export class Viewport {
     this.messageEl.textContent = "";
     this.requestRender();
 
-    // Both downloads start now, but the 16-bit decode waits until the preview is drawn (or has
-    // failed): on a small machine it competes for the CPU with the first paint, which is what
-    // the reader waits for. (Measured on 2 cores: decoding at once made the first paint ~1.5x
-    // slower.)
+    // The 16-bit download and decode wait until the preview is drawn (or has failed) and until
+    // `fullDepthAfter`: on a small machine they compete for the CPU and the network with the
+    // first paint, which is what the reader waits for. (Measured on 2 cores: full-depth
+    // transfers running alongside made the four-view first paint 1.5-2x slower.)
     let displayDone = (): void => undefined;
     const displayed = new Promise<void>((resolve) => (displayDone = resolve));
-    const fullBytes = fetchBytes(image.urls.full);
-    // Handled below through fullDepthReady; this keeps an early failure from being "unhandled".
-    fullBytes.catch(() => undefined);
-    this.fullDepthReady = displayed.then(() => fullBytes).then(decodeFullDepth).then(
+    const gate = Promise.all([displayed, this.fullDepthAfter.catch(() => undefined)]);
+    this.fullDepthReady = gate.then(() => fetchBytes(image.urls.full)).then(decodeFullDepth).then(
       (data) => {
         if (token !== this.loadToken || !this.renderer || this.destroyed) return false;
         this.renderer.uploadFull(data.levels);
