@@ -285,9 +285,9 @@ def main() -> int:
         page.evaluate("() => window.__bench.layout.resetWindowAll()")
         box = page.locator('.mv-cell[data-slot="RCC"]').bounding_box()
         x, y = box["x"] + box["width"] * 0.95, box["y"] + box["height"] * 0.5
+        page.mouse.move(x, y)  # the wheel acts where the mouse is
         for _ in range(12):
             page.mouse.wheel(0, -120)
-            page.mouse.move(x, y)
         page.evaluate("() => new Promise(r => requestAnimationFrame(() => requestAnimationFrame(r)))")
         zoom = page.evaluate("() => window.__bench.layout.viewport('RCC').getView().zoom")
         page.screenshot(path=str(OUT / "03-zoomed-synced.png"))
