@@ -2,11 +2,7 @@
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 import time
-import uuid
 from pathlib import Path
 
 import pytest
@@ -15,37 +11,13 @@ from django.conf import settings
 from apps.studies import services
 from apps.studies.models import Image, ImageState, ImportBatch, ImportBatchState, Project, StudyState
 from tests.studies.conftest import cbis_cases, cbis_manifest
-
-REPO = Path(__file__).resolve().parents[2]
-
-
-def _database_url() -> str:
-    db = settings.DATABASES["default"]
-    user = db.get("USER") or "postgres"
-    password = f":{db['PASSWORD']}" if db.get("PASSWORD") else ""
-    return (f"postgres://{user}{password}@{db.get('HOST') or '127.0.0.1'}:{db.get('PORT') or 5432}/"
-            f"{db['NAME']}")
+from tests.worker import celery_worker
 
 
 @pytest.mark.worker
 @pytest.mark.django_db(transaction=True)
 def test_a_real_worker_ingests_and_renders_an_exam_from_the_queue(tmp_path: Path) -> None:
-    from config.celery import app
-
-    queue = f"ingest-e2e-{uuid.uuid4().hex[:8]}"
-    env = {**os.environ, "DATABASE_URL": _database_url(), "MEDIA_ROOT": str(settings.MEDIA_ROOT),
-           "CELERY_BROKER_URL": settings.CELERY_BROKER_URL, "CELERY_TASK_ALWAYS_EAGER": "false",
-           "DEID_SECRET": settings.DEID_SECRET, "DJANGO_SETTINGS_MODULE": "config.settings"}
-    celery = Path(sys.executable).parent / "celery"
-    log = (tmp_path / "worker.log").open("w")
-    worker = subprocess.Popen(
-        [str(celery), "-A", "config", "worker", "--pool=solo", "-Q", queue, "-n", f"{queue}@%h",
-         "--without-gossip", "--without-mingle", "-l", "info"],
-        cwd=REPO, env=env, stdout=log, stderr=subprocess.STDOUT)
-    previous = (app.conf.task_always_eager, app.conf.task_default_queue)
-    app.conf.task_always_eager = False
-    app.conf.task_routes = {"studies.*": {"queue": queue}}
-    try:
+    with celery_worker(tmp_path=tmp_path, name="ingest-e2e", task_pattern="studies.*") as worker:
         project = Project.objects.create(slug="e2e", name="e2e")
         paths = list(cbis_cases()[0].values())
         batch = services.batch_create(actor=None, project=project, sources=services.sources_from_paths(paths),
@@ -53,11 +25,11 @@ def test_a_real_worker_ingests_and_renders_an_exam_from_the_queue(tmp_path: Path
         deadline = time.monotonic() + 240
         while time.monotonic() < deadline:
             batch.refresh_from_db()
-            if batch.state == ImportBatchState.DONE or worker.poll() is not None:
+            if batch.state == ImportBatchState.DONE or not worker.alive():
                 break
             time.sleep(0.5)
-        assert worker.poll() is None, (tmp_path / "worker.log").read_text()[-3000:]
-        assert batch.state == ImportBatchState.DONE, (tmp_path / "worker.log").read_text()[-3000:]
+        assert worker.alive(), worker.log_tail()
+        assert batch.state == ImportBatchState.DONE, worker.log_tail()
         images = list(Image.objects.filter(project=project))
         assert len(images) == 4
         assert {i.state for i in images} == {ImageState.RENDERED}
@@ -67,14 +39,4 @@ def test_a_real_worker_ingests_and_renders_an_exam_from_the_queue(tmp_path: Path
         study = images[0].study
         assert study.state == StudyState.AWAITING_REVIEW and study.has_standard_views
         assert ImportBatch.objects.get().items.filter(status="imported").count() == 4
-        assert "studies.file_ingest" in (tmp_path / "worker.log").read_text()
-    finally:
-        app.conf.task_always_eager, app.conf.task_default_queue = previous
-        app.conf.task_routes = None
-        worker.terminate()
-        try:
-            worker.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            worker.kill()
-            worker.wait(timeout=10)
-        log.close()
+        assert "studies.file_ingest" in worker.log_tail(10**7)
