@@ -31,10 +31,10 @@ from apps.reading.models import (
 )
 from apps.reading.rules import BreastData, FindingData, ImageInfo, ReadData, Violation, read_validate
 from apps.studies.models import Image, Project, Study, StudyState
+from apps.studies.selectors import image_urls
 
 User = AbstractBaseUser | AnonymousUser
 
-IMAGE_FILE_URL = "/api/images/{id}/file/{kind}/"
 _VIEW_ORDER = {"CC": 0, "MLO": 1}
 
 
@@ -94,7 +94,7 @@ def image_payload(image: Image) -> dict[str, Any]:
                             "explanation": str(p.get("explanation", ""))} for p in image.window_presets or []],
         "display_flip_horizontal": image.display_flip_horizontal,
         "full_depth_scale": image.full_depth_scale, "full_depth_offset": image.full_depth_offset,
-        "urls": {kind: IMAGE_FILE_URL.format(id=image.pk, kind=kind) for kind in ("display", "thumbnail", "full")},
+        "urls": image_urls(image),
     }
 
 

@@ -7,7 +7,6 @@ from typing import Any, cast
 from django.contrib.auth.models import User
 from django.core.files.storage import default_storage
 from django.http import FileResponse
-from django.urls import reverse
 from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_serializer
 from rest_framework import serializers, status
 from rest_framework.parsers import FormParser, MultiPartParser
@@ -27,11 +26,6 @@ FILE_KINDS = {
     "full": ("full_depth_file", "image/png"),
     "dicom": ("dicom_file", "application/dicom"),
 }
-
-
-def image_urls(image: Image) -> dict[str, str]:
-    return {kind: reverse("studies:image-file", kwargs={"pk": image.pk, "kind": kind})
-            for kind in ("display", "thumbnail", "full")}
 
 
 class ProjectListCreateApi(APIView):
@@ -183,7 +177,7 @@ class ReviewImageListApi(APIView):
         urls = serializers.SerializerMethodField()
 
         def get_urls(self, image: Image) -> dict[str, str]:
-            return image_urls(image)
+            return selectors.image_urls(image)
 
     @extend_schema(parameters=[OpenApiParameter("project", str, description="project slug")],
                    responses=OutputSerializer(many=True))

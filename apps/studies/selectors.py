@@ -4,12 +4,19 @@ from __future__ import annotations
 
 from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
 from django.db.models import Count, Q, QuerySet
+from django.urls import reverse
 
 from apps.accounts.roles import is_admin
 from apps.common.errors import ForbiddenError, NotFoundError
 from apps.studies.models import Image, ImageState, ImportBatch, ImportItem, ImportItemStatus, Project
 
 User = AbstractBaseUser | AnonymousUser
+
+
+def image_urls(image: Image) -> dict[str, str]:
+    """The viewer's file URLs of one image (the `urls` object of the image JSON contract)."""
+    return {kind: reverse("studies:image-file", kwargs={"pk": image.pk, "kind": kind})
+            for kind in ("display", "thumbnail", "full")}
 
 
 def _require_admin(user: User) -> None:
