@@ -13,7 +13,7 @@ COPY pyproject.toml ./
 COPY apps/ apps/
 COPY config/ config/
 COPY manage.py ./
-RUN pip install --no-cache-dir . gunicorn==23.0.0
+RUN pip install --no-cache-dir .
 COPY --from=frontend /src/frontend/dist frontend/dist
 RUN DATABASE_URL=sqlite:////tmp/build.sqlite3 python manage.py collectstatic --noinput
 EXPOSE 8000
