@@ -14,10 +14,11 @@ from typing import Any
 
 from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
 from django.db.models import Exists, F, OuterRef, QuerySet, Subquery, Value
-from django.db.models.functions import Coalesce, Collate
+from django.db.models.functions import Coalesce
 
 from apps.accounts.roles import is_admin
 from apps.common.errors import ForbiddenError, NotFoundError
+from apps.common.expressions import Bytewise
 from apps.datasets import split as split_labels
 from apps.datasets.models import Export
 from apps.reading.models import BreastAssessment, Finding
@@ -117,8 +118,8 @@ IMAGE_ROW_FIELDS = ("study__study_id", "series__series_id", "image_id", "lateral
 def _canonical_image_order(prefix: str = "") -> list[Any]:
     # Bytewise ("C") collation: the same order as Python's string comparison, whatever the
     # database's locale, so the two streams of finding_annotations.csv merge correctly.
-    return [Collate(F(f"{prefix}study__study_id"), "C"), Collate(F(f"{prefix}laterality"), "C"),
-            Collate(F(f"{prefix}view_position"), "C"), Collate(F(f"{prefix}image_id"), "C")]
+    return [Bytewise(F(f"{prefix}study__study_id")), Bytewise(F(f"{prefix}laterality")),
+            Bytewise(F(f"{prefix}view_position")), Bytewise(F(f"{prefix}image_id"))]
 
 
 def breast_rows(*, project: Project) -> Iterator[tuple[Any, ...]]:
