@@ -17,18 +17,35 @@ from rest_framework.views import exception_handler
 
 
 class ApplicationError(Exception):
-    """A business rule said no. `code` is stable; `http_status` picks the HTTP answer."""
+    """A business rule said no. `code` is stable; `http_status` picks the HTTP answer.
+
+    `message` and `extra` go to whoever made the request, readers included, so they must never
+    carry the exam's state or another reader's work (blinding: a reader who learns that the exam
+    went to arbitration learns that the other reader disagreed). Such details go in
+    `admin_message` / `admin_extra`, which the exception handler shows to admins only.
+    """
 
     http_status: int = status.HTTP_400_BAD_REQUEST
 
     def __init__(self, message: str, *, code: str, extra: dict[str, Any] | None = None,
-                 http_status: int | None = None) -> None:
+                 http_status: int | None = None, admin_message: str | None = None,
+                 admin_extra: dict[str, Any] | None = None) -> None:
         super().__init__(message)
         self.message = message
         self.code = code
         self.extra = extra or {}
+        self.admin_message = admin_message
+        self.admin_extra = admin_extra or {}
         if http_status is not None:
             self.http_status = http_status
+
+    def body_for(self, user: Any) -> dict[str, Any]:
+        """The JSON body for this user: admin-only details are added for admins, and only them."""
+        from apps.accounts.roles import is_admin
+
+        if user is not None and is_admin(user):
+            return _error_body(self.code, self.admin_message or self.message, {**self.extra, **self.admin_extra})
+        return _error_body(self.code, self.message, self.extra)
 
 
 class ConflictError(ApplicationError):
@@ -61,7 +78,8 @@ def _error_body(code: str, message: str, extra: dict[str, Any] | None = None) ->
 
 def api_exception_handler(exc: Exception, context: dict[str, Any]) -> Response | None:
     if isinstance(exc, ApplicationError):
-        return Response(_error_body(exc.code, exc.message, exc.extra), status=exc.http_status)
+        request = context.get("request")
+        return Response(exc.body_for(getattr(request, "user", None)), status=exc.http_status)
     if isinstance(exc, Http404):
         exc = exceptions.NotFound()
     elif isinstance(exc, PermissionDenied):

@@ -48,6 +48,7 @@ from apps.reading.rules import (
 )
 from apps.reading.selectors import images_info, read_data, read_get, read_payload, study_images
 from apps.reading.workflow import (
+    EXAM_NOT_OPEN,
     AssignmentAction,
     StudyAction,
     assignment_transition,
@@ -463,7 +464,8 @@ def read_submit(*, actor: User, assignment_id: int, version: int) -> SubmitResul
         # Checked before anything is written: the exam must be waiting for this arbitration.
         study_transition(action=StudyAction.ARBITRATE, state=study.state)
     elif study.state != StudyState.READING:
-        raise invalid_transition(f"Cannot submit a read of a study that is {study.state}.",
+        raise invalid_transition(EXAM_NOT_OPEN,
+                                 admin_message=f"Cannot submit a read of a study that is {study.state}.",
                                  action=AssignmentAction.SUBMIT.value, state=assignment.state,
                                  study_state=study.state)
 

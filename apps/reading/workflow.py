@@ -74,8 +74,19 @@ STUDY_TRANSITIONS: dict[tuple[StudyAction, str], str] = {
 }
 
 
-def invalid_transition(message: str, **extra: Any) -> ConflictError:
-    return ConflictError(message, code=ReadingErrorCode.INVALID_TRANSITION, extra=extra)
+# Shown to readers instead of the study's state: the exam's state says whether the other read
+# agreed (arbitration) or whether it is in at all, so it is for admins only (docs/api.md).
+EXAM_NOT_OPEN = "This exam is not open for this step."
+
+
+def invalid_transition(message: str, *, study_state: str | None = None, admin_message: str | None = None,
+                       **extra: Any) -> ConflictError:
+    """The 409 of every refused transition. `message` and `extra` reach readers too, so the study's
+    state (and anything else about the exam beyond the reader's own assignment) goes only to
+    admins: `study_state` and `admin_message` land in the error's admin-only part."""
+    admin_extra = {"study_state": study_state} if study_state is not None else {}
+    return ConflictError(message, code=ReadingErrorCode.INVALID_TRANSITION, extra=extra,
+                         admin_message=admin_message, admin_extra=admin_extra)
 
 
 def assignment_transition(*, action: AssignmentAction, state: str, study_state: str | None = None) -> str:
@@ -91,8 +102,9 @@ def study_transition(*, action: StudyAction, state: str) -> str:
     try:
         return STUDY_TRANSITIONS[(action, state)]
     except KeyError:
-        raise invalid_transition(f"Cannot {action.value.replace('_', ' ')} a study that is {state}.",
-                                 action=action.value, study_state=state) from None
+        raise invalid_transition(EXAM_NOT_OPEN, action=action.value, study_state=state,
+                                 admin_message=f"Cannot {action.value.replace('_', ' ')} a study that is {state}."
+                                 ) from None
 
 
 def is_editable(state: str) -> bool:
