@@ -78,6 +78,18 @@ DATABASES = {
         conn_max_age=env_int("DATABASE_CONN_MAX_AGE", 60),
     )
 }
+if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
+    # The embedded default serves several readers at once (threaded runserver). IMMEDIATE
+    # transactions take SQLite's write lock when a transaction starts, so two saves queue behind
+    # each other instead of one failing with "database is locked" when it upgrades a read lock;
+    # WAL lets readers go on while one request writes. The test database is a file, not memory,
+    # so tests that save from several threads see the same locking as the product.
+    DATABASES["default"]["OPTIONS"] = {
+        "transaction_mode": "IMMEDIATE",
+        "timeout": env_int("SQLITE_LOCK_TIMEOUT_S", 20),
+        "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
+    }
+    DATABASES["default"]["TEST"] = {"NAME": str(VAR_DIR / "test-db.sqlite3")}
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 LANGUAGE_CODE = "en-us"
