@@ -53,6 +53,13 @@ class ImageUrlsSerializer(serializers.Serializer):
     full = serializers.CharField()
 
 
+class TissueBoundsSerializer(serializers.Serializer):
+    xmin = serializers.FloatField()
+    ymin = serializers.FloatField()
+    xmax = serializers.FloatField()
+    ymax = serializers.FloatField()
+
+
 class ExamImageSerializer(serializers.Serializer):
     id = serializers.IntegerField()
     image_id = serializers.CharField()
@@ -67,6 +74,10 @@ class ExamImageSerializer(serializers.Serializer):
     full_depth_scale = serializers.FloatField()
     full_depth_offset = serializers.FloatField()
     urls = ImageUrlsSerializer()
+    tissue_bounds = TissueBoundsSerializer(allow_null=True)
+    tissue_window = WindowPresetSerializer(allow_null=True)
+    pixel_spacing = serializers.ListField(child=serializers.FloatField(), min_length=2, max_length=2,
+                                          allow_null=True)
 
 
 class BreastSerializer(serializers.Serializer):

@@ -28,6 +28,8 @@ class ImageInfo:
     laterality: str
     rows: int
     columns: int
+    # Breast tissue extent (xmin, ymin, xmax, ymax) found at render time; None when unknown.
+    tissue_bounds: tuple[float, float, float, float] | None = None
 
 
 @dataclass(frozen=True)
@@ -202,6 +204,17 @@ def _box_inside_image(read: ReadData, images: Mapping[int, ImageInfo]) -> Iterab
                       "box", image.laterality, finding.key)
 
 
+def _box_on_background(read: ReadData, images: Mapping[int, ImageInfo]) -> Iterable[Hit]:
+    for finding in read.findings:
+        image = images.get(finding.image_id)
+        if image is None or image.tissue_bounds is None:
+            continue
+        txmin, tymin, txmax, tymax = image.tissue_bounds
+        if finding.xmax <= txmin or finding.xmin >= txmax or finding.ymax <= tymin or finding.ymin >= tymax:
+            yield Hit("The box lies wholly on background, outside the breast tissue; check that it marks "
+                      "the right place.", "box", image.laterality, finding.key)
+
+
 def _breast_birads_below_finding(read: ReadData, images: Mapping[int, ImageInfo]) -> Iterable[Hit]:
     for laterality in ("R", "L"):
         breast_birads = read.breast(laterality).birads
@@ -247,6 +260,8 @@ RULES: tuple[Rule, ...] = (
     Rule("FINDING_BIRADS_NOT_ALLOWED", Severity.ERROR,
          "A finding with only skin, nipple or lymph-node categories has no finding BI-RADS.",
          _finding_birads_not_allowed),
+    Rule("BOX_ON_BACKGROUND", Severity.WARNING,
+         "A box touches the breast tissue (not wholly on the background around it).", _box_on_background),
     Rule("BREAST_BIRADS_BELOW_FINDING", Severity.WARNING,
          "A breast's BI-RADS is not lower than its highest finding BI-RADS (BI-RADS 0 exempt).",
          _breast_birads_below_finding),

@@ -95,6 +95,15 @@ def image_payload(image: Image) -> dict[str, Any]:
         "display_flip_horizontal": image.display_flip_horizontal,
         "full_depth_scale": image.full_depth_scale, "full_depth_offset": image.full_depth_offset,
         "urls": image_urls(image),
+        # The breast's extent (render time) for fit-to-breast; null: the viewer fits the film.
+        "tissue_bounds": dict(zip(("xmin", "ymin", "xmax", "ymax"), map(float, image.tissue_bounds), strict=True))
+        if image.tissue_bounds else None,
+        "tissue_window": ({"center": float(image.tissue_window["center"]), "width": float(image.tissue_window["width"]),
+                           "explanation": str(image.tissue_window.get("explanation", "tissue"))}
+                          if image.tissue_window else None),
+        # mm per pixel (row, column) from PixelSpacing, else ImagerPixelSpacing (at the detector).
+        "pixel_spacing": ([image.pixel_spacing_row, image.pixel_spacing_col]
+                          if image.pixel_spacing_row and image.pixel_spacing_col else None),
     }
 
 
@@ -107,7 +116,9 @@ def study_images(*, study_id: int) -> list[Image]:
 
 
 def images_info(images: Iterable[Image]) -> dict[int, ImageInfo]:
-    return {i.pk: ImageInfo(id=i.pk, laterality=i.laterality, rows=i.rows, columns=i.columns) for i in images}
+    return {i.pk: ImageInfo(id=i.pk, laterality=i.laterality, rows=i.rows, columns=i.columns,
+                            tissue_bounds=tuple(i.tissue_bounds) if i.tissue_bounds else None)
+            for i in images}
 
 
 def _assignment_queryset() -> QuerySet[Assignment]:

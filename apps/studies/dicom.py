@@ -33,10 +33,11 @@ try:  # ISA-L deflate: same API and stream format as zlib, ~4x faster at level 1
 except ImportError:  # pragma: no cover - the pinned dependency is missing
     _deflate = zlib  # type: ignore[no-redef,misc]
 import pydicom
+import pydicom.datadict
 from PIL import Image as PILImage
 from pydicom.dataset import Dataset, FileMetaDataset
 from pydicom.errors import InvalidDicomError
-from pydicom.pixels import apply_modality_lut
+from pydicom.pixels import apply_modality_lut, get_decoder
 from pydicom.pixels.processing import apply_voi
 from pydicom.sequence import Sequence as DicomSequence
 from pydicom.tag import Tag
@@ -95,6 +96,46 @@ class DicomRejected(Exception):
         self.reason = reason
 
 
+# Exceptions that are the process's own business (Ctrl-C, exit, a closed generator): never
+# swallowed. Everything else a decoder raises is contained, including pyo3's PanicException
+# (a Rust panic in pylibjpeg-rle and friends), which derives from BaseException so that no
+# `except Exception` catches it.
+NOT_CONTAINED: tuple[type[BaseException], ...] = (KeyboardInterrupt, SystemExit, GeneratorExit)
+
+
+def contained(exc: BaseException) -> bool:
+    """True when `exc` is a failure of the input's processing that ingest may turn into a
+    rejection (callers re-raise the rest)."""
+    return not isinstance(exc, NOT_CONTAINED)
+
+
+# Numeric header fields checked at ingest: (minimum, maximum, single value?). A value outside
+# these (NaN, 1e400, a 3-valued Rows) would crash a later step or store a float that no JSON
+# payload can carry ("Out of range float values are not JSON compliant").
+NUMERIC_RULES: dict[str, tuple[float, float, bool]] = {
+    "Rows": (1, 65535, True),
+    "Columns": (1, 65535, True),
+    "BitsAllocated": (1, 32, True),
+    "BitsStored": (1, 32, True),
+    "HighBit": (0, 31, True),
+    "PixelRepresentation": (0, 1, True),
+    "SamplesPerPixel": (1, 4, True),
+    "NumberOfFrames": (1, 100_000, True),
+    "RescaleSlope": (-1e6, 1e6, True),
+    "RescaleIntercept": (-1e7, 1e7, True),
+    "WindowCenter": (-1e7, 1e7, False),
+    "WindowWidth": (1e-6, 1e7, False),
+    "PixelSpacing": (1e-6, 1e3, False),
+    "ImagerPixelSpacing": (1e-6, 1e3, False),
+    "SmallestImagePixelValue": (-(2 ** 31), 2 ** 32, True),
+    "LargestImagePixelValue": (-(2 ** 31), 2 ** 32, True),
+    "PixelPaddingValue": (-(2 ** 31), 2 ** 32, True),
+}
+_TEXT_VRS = frozenset({"AE", "AS", "CS", "DA", "DS", "DT", "IS", "LO", "LT", "PN", "SH", "ST", "TM",
+                       "UC", "UI", "UR", "UT"})
+_MAX_SEQUENCE_DEPTH = 8
+
+
 @dataclass(frozen=True)
 class Limits:
     allowed_modalities: tuple[str, ...]
@@ -144,6 +185,10 @@ class Renders:
     full_depth_offset: float
     window_presets: list[dict[str, Any]]
     display_flip_horizontal: bool
+    # Breast tissue found at render time (see `tissue`): [xmin, ymin, xmax, ymax] in original
+    # pixels, end-exclusive, and a window over the tissue's values; None when no tissue is found.
+    tissue_bounds: list[int] | None = None
+    tissue_window: dict[str, Any] | None = None
 
 
 @dataclass
@@ -166,23 +211,39 @@ def read_dataset(data: bytes, *, filename: str, limits: Limits) -> Dataset:
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
             ds = pydicom.dcmread(io.BytesIO(data))
+            # pydicom converts values lazily: convert every element now, inside this guard,
+            # so an unknown VR or a malformed value is a rejection naming the field instead of
+            # a traceback from whichever later step first touches it.
+            check_elements(ds, filename=filename)
+    except DicomRejected:
+        raise
     except InvalidDicomError:
         raise DicomRejected(f"{filename}: not a DICOM file") from None
-    except Exception as exc:  # pydicom raises many types on damaged input
+    except BaseException as exc:  # pydicom raises many types on damaged input
+        if not contained(exc):
+            raise
         raise DicomRejected(f"{filename}: unreadable DICOM ({type(exc).__name__}: {exc})") from None
     if any("End of file reached" in str(w.message) for w in caught):
         # pydicom only warns when a file stops inside an element; a cut-off upload must not
         # pass as a file "without pixel data".
-        raise DicomRejected(f"{filename}: file is truncated (ends inside a data element)")
+        where = next(str(w.message) for w in caught if "End of file reached" in str(w.message))
+        detail = "inside a sequence or item" if "delimiter" in where else "inside a data element"
+        raise DicomRejected(f"{filename}: file is truncated (it ends {detail})")
+    check_numeric(ds, filename=filename)
     if "PixelData" not in ds:
         raise DicomRejected(f"{filename}: has no pixel data")
     modality = str(ds.get("Modality", "")).upper()
     if modality not in limits.allowed_modalities:
         raise DicomRejected(f"{filename}: modality {modality or '(none)'} is not accepted "
                             f"(accepted: {', '.join(limits.allowed_modalities)})")
-    rows, columns = int(ds.get("Rows") or 0), int(ds.get("Columns") or 0)
-    if rows <= 0 or columns <= 0:
+    if "Rows" not in ds or "Columns" not in ds:
         raise DicomRejected(f"{filename}: missing Rows/Columns")
+    rows, columns = int(ds.Rows), int(ds.Columns)
+    bits_allocated = int(ds.get("BitsAllocated") or 16)
+    bits_stored = int(ds.get("BitsStored") or bits_allocated)
+    if bits_stored > bits_allocated:
+        raise DicomRejected(f"{filename}: BitsStored {bits_stored} is more than BitsAllocated "
+                            f"{bits_allocated}")
     if rows * columns > limits.max_pixels:
         raise DicomRejected(f"{filename}: image is {columns}x{rows} pixels, over the limit of "
                             f"{limits.max_pixels} pixels")
@@ -196,6 +257,72 @@ def read_dataset(data: bytes, *, filename: str, limits: Limits) -> Dataset:
         if not str(ds.get(uid, "")).strip():
             raise DicomRejected(f"{filename}: missing {uid}")
     return ds
+
+
+def _element_name(tag: Any) -> str:
+    tag = Tag(tag)
+    keyword = pydicom.datadict.keyword_for_tag(tag) if not tag.is_private else ""
+    return f"{keyword} {tag}" if keyword else str(tag)
+
+
+def _check_text(filename: str, name: str, value: Any) -> None:
+    values = value if isinstance(value, (list, tuple)) or type(value).__name__ == "MultiValue" else [value]
+    for item in values:
+        text = str(item) if item is not None else ""
+        # Trailing NULs are legal padding (UIDs); a NUL inside a value is not text, and
+        # PostgreSQL refuses it in any text column.
+        if "\x00" in text.rstrip("\x00 "):
+            raise DicomRejected(f"{filename}: {name} contains a NUL byte")
+
+
+def check_elements(ds: Dataset, *, filename: str, depth: int = 0) -> None:
+    """Convert every element (recursing into sequences) and reject unknown VRs, values that do
+    not parse, and text holding NUL bytes; the reason names the field."""
+    if depth > _MAX_SEQUENCE_DEPTH:
+        raise DicomRejected(f"{filename}: sequences nested more than {_MAX_SEQUENCE_DEPTH} deep")
+    for tag in list(ds.keys()):
+        name = _element_name(tag)
+        try:
+            element = ds[tag]
+            value = element.value
+        except BaseException as exc:
+            if not contained(exc):
+                raise
+            message = str(exc).split("\n")[0][:200]
+            raise DicomRejected(f"{filename}: {name} cannot be read ({type(exc).__name__}: {message})") from None
+        if element.VR == "SQ":
+            for item in value or []:
+                check_elements(item, filename=filename, depth=depth + 1)
+        elif element.VR in _TEXT_VRS and value is not None:
+            _check_text(filename, name, value)
+
+
+def check_numeric(ds: Dataset, *, filename: str) -> None:
+    """Every numeric field of NUMERIC_RULES present in the file is finite, in range, and has
+    the number of values the pipeline reads."""
+    for keyword, (low, high, single) in NUMERIC_RULES.items():
+        element = ds.get(keyword)
+        if element is None or element == "":
+            continue
+        values = (list(element) if isinstance(element, (list, tuple)) or type(element).__name__ == "MultiValue"
+                  else [element])
+        if single and len(values) != 1:
+            raise DicomRejected(f"{filename}: {keyword} has {len(values)} values, expected 1")
+        if keyword in ("PixelSpacing", "ImagerPixelSpacing") and len(values) != 2:
+            raise DicomRejected(f"{filename}: {keyword} has {len(values)} values, expected 2")
+        for value in values:
+            try:
+                number = float(value)
+            except (TypeError, ValueError, OverflowError):
+                raise DicomRejected(f"{filename}: {keyword} is not a number ({str(value)[:40]!r})") from None
+            if not math.isfinite(number):
+                raise DicomRejected(f"{filename}: {keyword} is not a finite number ({str(value)[:40]})")
+            if not low <= number <= high:
+                raise DicomRejected(f"{filename}: {keyword} {str(value)[:40]} is out of range "
+                                    f"({low:g} to {high:g})")
+    slope = ds.get("RescaleSlope")
+    if slope not in (None, "") and float(slope) == 0:
+        raise DicomRejected(f"{filename}: RescaleSlope is 0")
 
 
 def _text(value: Any) -> str:
@@ -377,16 +504,54 @@ def deidentify(ds: Dataset, *, ids: Identifiers) -> Dataset:
 
 def decode(ds: Dataset, *, filename: str) -> np.ndarray:
     """Decode the pixels once (real codec plugins). The result is writable (it gets masked)."""
+    failures: list[str] = []
+    arr: np.ndarray | None = None
     try:
-        arr = ds.pixel_array
-    except Exception as exc:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            arr = ds.pixel_array
+    except BaseException as exc:
+        if not contained(exc):
+            raise
+        failures.append(f"{type(exc).__name__}: {str(exc)[:200]}")
+        arr = _decode_with_each_plugin(ds, failures)
+    if arr is None:
         raise DicomRejected(f"{filename}: pixel data cannot be decoded (truncated or damaged) "
-                            f"({type(exc).__name__}: {exc})") from None
+                            f"({'; '.join(failures)})")
     if arr.ndim != 2:
         raise DicomRejected(f"{filename}: expected one grayscale frame, got shape {arr.shape}")
+    if arr.shape != (int(ds.Rows), int(ds.Columns)):
+        raise DicomRejected(f"{filename}: decoded {arr.shape[1]}x{arr.shape[0]} pixels, the header "
+                            f"says {ds.Columns}x{ds.Rows}")
     if not arr.flags.writeable:
         arr = arr.copy()
     return arr
+
+
+def _decode_with_each_plugin(ds: Dataset, failures: list[str]) -> np.ndarray | None:
+    """The default decode failed: try every installed decoder for the transfer syntax, one by
+    one (pydicom's own RLE handler after pylibjpeg-rle panicked, GDCM after openjpeg...)."""
+    syntax = getattr(getattr(ds, "file_meta", None), "TransferSyntaxUID", None)
+    if syntax is None:
+        return None
+    try:
+        decoder = get_decoder(syntax)
+    except BaseException as exc:
+        if not contained(exc):
+            raise
+        return None
+    for plugin in getattr(decoder, "available_plugins", ()):
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                arr, _ = decoder.as_array(ds, decoding_plugin=plugin)
+        except BaseException as exc:
+            if not contained(exc):
+                raise
+            failures.append(f"{plugin}: {type(exc).__name__}: {str(exc)[:200]}")
+            continue
+        return arr if arr.flags.writeable else arr.copy()
+    return None
 
 
 def background_value(ds: Dataset, arr: np.ndarray) -> int | float:
@@ -750,6 +915,72 @@ def display_flip(*, laterality: str, patient_orientation: str, display: np.ndarr
     return (laterality == "R" and chest_wall_left) or (laterality == "L" and not chest_wall_left)
 
 
+@dataclass(frozen=True)
+class Tissue:
+    bounds: tuple[int, int, int, int]  # xmin, ymin, xmax, ymax: original pixels, end-exclusive
+    window: dict[str, Any] | None
+
+
+def _otsu_threshold(sample: np.ndarray) -> int:
+    """The 8-bit level that best splits the histogram into two classes (Otsu 1979)."""
+    hist = np.bincount(sample.ravel(), minlength=256)[:256].astype(np.float64)
+    levels = np.arange(256, dtype=np.float64)
+    w0, m0 = np.cumsum(hist), np.cumsum(hist * levels)
+    total, w1 = w0[-1], w0[-1] - w0
+    with np.errstate(divide="ignore", invalid="ignore"):
+        between = (m0[-1] * w0 - m0 * total) ** 2 / (w0 * w1)
+    between[~np.isfinite(between)] = 0.0
+    return int(np.argmax(between))
+
+
+def tissue(display: np.ndarray, full: np.ndarray, *, scale: float, offset: float,
+           max_side: int = 256, margin: float = 0.02) -> Tissue | None:
+    """The breast's bounding box and a window over its values, from the rendered pixels.
+
+    `display` is the full-resolution 8-bit display image (MONOCHROME1 already inverted, so tissue
+    is bright) after the corner masks; `full` the 16-bit values (modality = v * scale + offset).
+    On a copy reduced to `max_side`: threshold at half Otsu's level (the skin line is darker
+    than the dense tissue that dominates Otsu's split), then grow the component that holds the
+    densest patch of foreground (the breast: burned-in labels and scanner marks are small or thin
+    and not connected to it). The box gets a small margin, clamped to the image.
+    """
+    rows, columns = display.shape
+    step = max(1, math.ceil(max(rows, columns) / max_side))
+    sample = display[::step, ::step]
+    mask = sample > max(_otsu_threshold(sample) // 2, 1)
+    if int(mask.sum()) < 16:
+        return None
+    h, w = mask.shape
+    k = max(2, min(h, w) // 8)
+    integral = np.pad(mask.astype(np.int32).cumsum(0).cumsum(1), ((1, 0), (1, 0)))
+    y0, y1 = np.clip(np.arange(h) - k, 0, h), np.clip(np.arange(h) + k + 1, 0, h)
+    x0, x1 = np.clip(np.arange(w) - k, 0, w), np.clip(np.arange(w) + k + 1, 0, w)
+    density = (integral[y1][:, x1] - integral[y0][:, x1] - integral[y1][:, x0] + integral[y0][:, x0])
+    seed = np.unravel_index(int(np.argmax(np.where(mask, density, -1))), mask.shape)
+    grown = np.zeros_like(mask)
+    grown[seed] = True
+    for _ in range(4 * (h + w)):  # geodesic growth inside the mask (4-connected)
+        nxt = grown.copy()
+        nxt[1:, :] |= grown[:-1, :]
+        nxt[:-1, :] |= grown[1:, :]
+        nxt[:, 1:] |= grown[:, :-1]
+        nxt[:, :-1] |= grown[:, 1:]
+        nxt &= mask
+        if np.array_equal(nxt, grown):
+            break
+        grown = nxt
+    ys, xs = np.nonzero(grown)
+    pad_x, pad_y = round(margin * columns), round(margin * rows)
+    bounds = (max(0, int(xs.min()) * step - pad_x), max(0, int(ys.min()) * step - pad_y),
+              min(columns, (int(xs.max()) + 1) * step + pad_x), min(rows, (int(ys.max()) + 1) * step + pad_y))
+    window = None
+    values = full[::step, ::step][: h, : w][grown].astype(np.float64) * scale + offset
+    if values.size >= 16:
+        lo, hi = np.percentile(values, [1.0, 99.0])
+        window = {"center": float(lo + hi) / 2.0, "width": max(float(hi - lo), 1.0), "explanation": "tissue"}
+    return Tissue(bounds=bounds, window=window)
+
+
 def render(ds: Dataset, arr: np.ndarray, *, laterality: str, patient_orientation: str,
            display_max_side: int, thumbnail_max_side: int,
            background: int | float | None = None) -> Renders:
@@ -763,10 +994,13 @@ def render(ds: Dataset, arr: np.ndarray, *, laterality: str, patient_orientation
     thumbnail_png = png8(thumbnail_image)
     flip = display_flip(laterality=laterality, patient_orientation=patient_orientation,
                         display=np.asarray(thumbnail_image))
+    found = tissue(display_full, full, scale=scale, offset=offset)
     full_png = full_future.result() if full_future is not None else png16(full)
     return Renders(display_png=display_png, thumbnail_png=thumbnail_png, full_png=full_png,
                    full_depth_scale=scale, full_depth_offset=offset, window_presets=presets,
-                   display_flip_horizontal=flip)
+                   display_flip_horizontal=flip,
+                   tissue_bounds=list(found.bounds) if found else None,
+                   tissue_window=found.window if found else None)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -789,6 +1023,11 @@ def process(ds: Dataset, header: Header, ids: Identifiers, *, filename: str,
                      patient_orientation=header.patient_orientation,
                      display_max_side=display_max_side, thumbnail_max_side=thumbnail_max_side,
                      background=background)
+    numbers = [renders.full_depth_scale, renders.full_depth_offset,
+               *(float(p[k]) for p in renders.window_presets for k in ("center", "width"))]
+    if not all(math.isfinite(n) for n in numbers):
+        # Stored floats travel in every reading payload; a NaN there makes the exam unreadable.
+        raise DicomRejected(f"{filename}: the pixel values give no finite display window")
     return Processed(dicom_bytes=dicom_bytes(clean, arr), renders=renders)
 
 

@@ -132,6 +132,11 @@ class Image(models.Model):
     # Mapping of the full-depth PNG's 16-bit values back to modality values: value*scale+offset.
     full_depth_scale = models.FloatField(default=1.0)
     full_depth_offset = models.FloatField(default=0.0)
+    # Breast tissue found at render time (dicom.tissue): [xmin, ymin, xmax, ymax] in original
+    # pixels, end-exclusive, and a window over the tissue's modality values; null until rendered
+    # (or when no tissue is found), and the viewer then fits the whole film.
+    tissue_bounds = models.JSONField(null=True, blank=True)
+    tissue_window = models.JSONField(null=True, blank=True)
     state = models.CharField(max_length=16, choices=ImageState.choices, default=ImageState.RECEIVED)
     error = models.TextField(blank=True)
     reviewed_by = models.ForeignKey(

@@ -444,6 +444,7 @@ def _ingest_commit(*, item: ImportItem, project: Project, header: dicom.Header, 
         window_presets=renders.window_presets, patient_orientation=header.patient_orientation,
         display_flip_horizontal=renders.display_flip_horizontal,
         full_depth_scale=renders.full_depth_scale, full_depth_offset=renders.full_depth_offset,
+        tissue_bounds=renders.tissue_bounds, tissue_window=renders.tissue_window,
         state=ImageState.RENDERED, **stored)
     if not _item_finish(item=item, status=ImportItemStatus.IMPORTED, image=image,
                         reason=f"{item.filename}: imported as {header.laterality}{header.view_position}"):
@@ -518,8 +519,10 @@ def image_render(*, image_id: int) -> Image:
     image.window_presets = renders.window_presets
     image.display_flip_horizontal = renders.display_flip_horizontal
     image.full_depth_scale, image.full_depth_offset = renders.full_depth_scale, renders.full_depth_offset
+    image.tissue_bounds, image.tissue_window = renders.tissue_bounds, renders.tissue_window
     fields = ["display_file", "thumbnail_file", "full_depth_file", "window_presets",
-              "display_flip_horizontal", "full_depth_scale", "full_depth_offset", "error"]
+              "display_flip_horizontal", "full_depth_scale", "full_depth_offset", "tissue_bounds",
+              "tissue_window", "error"]
     image.error = ""
     if image.state in (ImageState.RECEIVED, ImageState.DEIDENTIFIED, ImageState.FAILED):
         image.state = ImageState.RENDERED

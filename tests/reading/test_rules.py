@@ -81,8 +81,8 @@ def test_finding_birads_is_required_when_any_lesion_category_is_present() -> Non
 
 def test_severity_and_stage_of_every_rule_are_declared_once() -> None:
     codes = [rule.code for rule in RULES]
-    assert len(codes) == len(set(codes)) == 13
-    assert {r.code for r in RULES if r.severity == "warning"} == {"BREAST_BIRADS_BELOW_FINDING"}
+    assert len(codes) == len(set(codes)) == 14
+    assert {r.code for r in RULES if r.severity == "warning"} == {"BREAST_BIRADS_BELOW_FINDING", "BOX_ON_BACKGROUND"}
     assert {r.code for r in RULES if r.rejects_save} == {
         "FINDING_IMAGE_NOT_IN_EXAM", "BOX_POSITIVE_AREA", "BOX_INSIDE_IMAGE", "FINDING_CATEGORY_UNKNOWN",
         "FINDING_CATEGORY_DUPLICATE", "FINDING_BIRADS_RANGE"}
@@ -162,3 +162,17 @@ def test_a_breast_birads_below_its_finding_only_warns_and_submit_succeeds(admin_
     assert [(w.rule, w.severity) for w in saved.warnings] == [("BREAST_BIRADS_BELOW_FINDING", "warning")]
     result = read_submit(actor=reader1, assignment_id=a.pk, version=2)
     assert result.assignment.state == AssignmentState.SUBMITTED
+
+
+def test_a_box_wholly_on_the_background_gets_a_warning_that_does_not_block() -> None:
+    images = {1: ImageInfo(id=1, laterality="R", rows=1000, columns=800, tissue_bounds=(400.0, 100.0, 800.0, 900.0)),
+              2: ImageInfo(id=2, laterality="L", rows=1000, columns=800)}
+    on_air = _box("air", 1, (20.0, 20.0, 120.0, 120.0), birads=3)
+    on_edge = _box("edge", 1, (350.0, 500.0, 420.0, 560.0), birads=3)
+    unknown_tissue = _box("unknown", 2, (20.0, 20.0, 120.0, 120.0), birads=3)
+    read = _read(right=(3, "B"), left=(3, "B"), findings=[on_air, on_edge, unknown_tissue])
+
+    violations = [v for v in read_validate(read, images) if v.rule == "BOX_ON_BACKGROUND"]
+
+    assert [(v.finding, v.severity, v.field) for v in violations] == [("air", "warning", "box")]
+    assert submit_blockers(violations) == []

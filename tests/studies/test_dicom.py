@@ -290,3 +290,41 @@ def test_patient_orientation_decides_the_flip_when_present() -> None:
 def test_non_dicom_input_is_rejected(data: bytes, reason: str) -> None:
     with pytest.raises(dicom.DicomRejected, match=f"x.bin: {reason}"):
         dicom.read_dataset(data, filename="x.bin", limits=LIMITS)
+
+
+def test_tissue_bounds_hold_the_breast_and_leave_out_a_burned_in_label() -> None:
+    rows, columns = 1000, 800
+    yy, xx = np.mgrid[0:rows, 0:columns]
+    # A breast against the left edge (chest wall left): half an ellipse, brighter towards the wall.
+    breast = ((xx / 500.0) ** 2 + ((yy - 520) / 380.0) ** 2) <= 1.0
+    display = np.zeros((rows, columns), dtype=np.uint8)
+    display[breast] = (220 - (xx[breast] * 0.2)).astype(np.uint8)
+    display[40:90, 640:760] = 255  # a label in the top-right corner, not connected to the breast
+    full = display.astype(np.uint16) * 10 + 1000
+
+    found = dicom.tissue(display, full, scale=1.0, offset=0.0, margin=0.0)
+
+    assert found is not None
+    xmin, ymin, xmax, ymax = found.bounds
+    assert xmin == 0 and xmax == pytest.approx(500, abs=8)
+    assert ymin == pytest.approx(140, abs=8) and ymax == pytest.approx(900, abs=8)
+    assert found.window is not None and found.window["explanation"] == "tissue"
+    # The window spans the breast's own values (1000 + 10 * 120..220), not the label's 3550.
+    assert 2200 < found.window["center"] < 3200 and found.window["width"] < 1100
+
+
+def test_an_empty_film_has_no_tissue_bounds() -> None:
+    display = np.zeros((300, 200), dtype=np.uint8)
+    assert dicom.tissue(display, display.astype(np.uint16), scale=1.0, offset=0.0) is None
+
+
+def test_real_mammograms_are_rendered_with_their_breast_bounds() -> None:
+    header, _, processed = _process(cbis_cases()[0]["rcc"])
+    bounds = processed.renders.tissue_bounds
+    assert bounds is not None
+    xmin, ymin, xmax, ymax = bounds
+    # This right CC has its chest wall at the right edge; the breast fills less than half the film.
+    assert xmax == header.columns and xmin > header.columns * 0.4
+    assert 0 < ymin < ymax < header.rows
+    assert (xmax - xmin) * (ymax - ymin) < 0.5 * header.rows * header.columns
+    assert processed.renders.tissue_window is not None

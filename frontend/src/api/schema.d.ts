@@ -502,6 +502,9 @@ export interface components {
             /** Format: double */
             full_depth_offset: number;
             urls: components["schemas"]["ImageUrls"];
+            tissue_bounds: components["schemas"]["TissueBounds"] | null;
+            tissue_window: components["schemas"]["WindowPreset"] | null;
+            pixel_spacing: number[] | null;
         };
         ExamStudy: {
             id: number;
@@ -798,6 +801,16 @@ export interface components {
             /** @description Admins only. */
             reader: components["schemas"]["UserRef"] | null;
             outcome: components["schemas"]["OutcomeEnum"];
+        };
+        TissueBounds: {
+            /** Format: double */
+            xmin: number;
+            /** Format: double */
+            ymin: number;
+            /** Format: double */
+            xmax: number;
+            /** Format: double */
+            ymax: number;
         };
         UserRef: {
             id: number;

@@ -32,6 +32,12 @@ export interface ImageInfo {
   full_depth_scale: number;
   full_depth_offset: number;
   urls: ImageUrls;
+  /** The breast's extent in original pixels (end-exclusive), found at render time; null: unknown. */
+  tissue_bounds?: { xmin: number; ymin: number; xmax: number; ymax: number } | null;
+  /** A window over the breast tissue's own values (modality space). */
+  tissue_window?: WindowPreset | null;
+  /** mm per pixel [row, column] (PixelSpacing, else ImagerPixelSpacing); null: unknown. */
+  pixel_spacing?: number[] | null;
 }
 
 export type Interaction = "windowLevel" | "pan" | "zoom" | "none";
