@@ -1,5 +1,3 @@
-from django.conf import settings
-from django.conf.urls.static import static
 from django.contrib import admin
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
@@ -16,8 +14,5 @@ urlpatterns = [
     # Last: the single-page app owns "/" and its client-side routes.
     path("", include("apps.web.urls")),
 ]
-
-if settings.DEBUG or settings.MEDIA_URL.startswith("/"):
-    # Media (renders) are served by Django behind permission checks in apps.studies; this plain
-    # mapping is only for local development with DEBUG on.
-    urlpatterns += static(settings.MEDIA_URL, document_root=settings.MEDIA_ROOT) if settings.DEBUG else []
+# No /media/ route in any mode: stored files are served only by views that check the user first
+# (apps.common.files.storage_file_response; issue 9, item 8).

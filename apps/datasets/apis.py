@@ -8,7 +8,9 @@ GET  /api/exports/{id}/files/{name}         one file (name as listed in the mani
 
 from __future__ import annotations
 
-from django.http import FileResponse
+import mimetypes
+
+from django.http import HttpResponse
 from django.urls import reverse
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema
@@ -18,6 +20,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from apps.accounts.permissions import IsAdminRole
+from apps.common.files import CACHE_DOWNLOADS, storage_file_response
 from apps.common.pagination import DefaultPagination
 from apps.datasets import selectors, services
 from apps.datasets.models import Export, ImagesMode
@@ -78,7 +81,12 @@ class ExportFileApi(APIView):
     permission_classes = [IsAdminRole]
 
     @extend_schema(responses={(200, "application/octet-stream"): OpenApiTypes.BINARY})
-    def get(self, request: Request, export_id: int, name: str) -> FileResponse:
+    def get(self, request: Request, export_id: int, name: str) -> HttpResponse:
         export = selectors.export_get_for_user(user=request.user, export_id=export_id)
-        stream, filename = services.export_file_open(export=export, name=name)
-        return FileResponse(stream, as_attachment=True, filename=filename)
+        storage_name, filename = services.export_file_name(export=export, name=name)
+        return storage_file_response(request, name=storage_name, content_type=_content_type(filename),
+                                     cache_control=CACHE_DOWNLOADS, filename=filename, as_attachment=True)
+
+
+def _content_type(filename: str) -> str:
+    return mimetypes.guess_type(filename)[0] or "application/octet-stream"

@@ -320,15 +320,15 @@ def _store(*, export: Export, work: Path, manifest: dict[str, Any]) -> list[dict
     return listed
 
 
-def export_file_open(*, export: Export, name: str) -> tuple[IO[bytes], str]:
-    """Open one file of a finished export (a name from its manifest). Returns (stream, file name)."""
+def export_file_name(*, export: Export, name: str) -> tuple[str, str]:
+    """The storage name and download file name of one file of a finished export (a manifest name)."""
     if export.status != ExportStatus.DONE:
         raise ConflictError("The export has not finished.", code=ExportErrorCode.NOT_RUNNABLE,
                             extra={"status": export.status})
     known = {f["name"] for f in export.manifest.get("files", [])} | {MANIFEST_FILE}
     if name not in known:
         raise NotFoundError("No such file in this export.", code="export_file_not_found")
-    return default_storage.open(f"{export.storage_prefix}{name}", "rb"), Path(name).name
+    return f"{export.storage_prefix}{name}", Path(name).name
 
 
 # ---- import ---------------------------------------------------------------------------------------

@@ -6,7 +6,7 @@ from typing import Any, cast
 
 from django.contrib.auth.models import User
 from django.core.files.storage import default_storage
-from django.http import FileResponse
+from django.http import HttpResponse
 from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_serializer
 from rest_framework import serializers, status
 from rest_framework.parsers import FormParser, MultiPartParser
@@ -15,6 +15,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from apps.accounts.permissions import IsAdminRole
+from apps.common.files import CACHE_DOWNLOADS, CACHE_RENDERS, storage_file_response
 from apps.common.pagination import DefaultPagination
 from apps.studies import selectors, services
 from apps.studies.errors import FileNotAvailable
@@ -141,7 +142,7 @@ class ImageFileApi(APIView):
     """The de-identified DICOM and the renders of an image (contract: docs/ingest.md)."""
 
     @extend_schema(responses={(200, "image/png"): bytes, (200, "application/dicom"): bytes})
-    def get(self, request: Request, pk: int, kind: str) -> FileResponse:
+    def get(self, request: Request, pk: int, kind: str) -> HttpResponse:
         if kind not in FILE_KINDS:
             raise FileNotAvailable(kind)
         image = selectors.image_get_for_file(user=request.user, image_pk=pk)
@@ -149,12 +150,11 @@ class ImageFileApi(APIView):
         name = getattr(image, field)
         if not name or not default_storage.exists(name):
             raise FileNotAvailable(kind)
-        response = FileResponse(default_storage.open(name, "rb"), content_type=content_type)
         if kind == "dicom":
-            response["Content-Disposition"] = f'attachment; filename="{image.image_id}.dcm"'
-        # Renders of an image id never change meaning; a re-render rewrites identical content.
-        response["Cache-Control"] = "private, max-age=3600"
-        return response
+            return storage_file_response(request, name=name, content_type=content_type,
+                                         cache_control=CACHE_DOWNLOADS, filename=f"{image.image_id}.dcm",
+                                         as_attachment=True)
+        return storage_file_response(request, name=name, content_type=content_type, cache_control=CACHE_RENDERS)
 
 
 class ReviewImageListApi(APIView):
