@@ -43,6 +43,16 @@ class RoleAdmin(admin.ModelAdmin):
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False
 
+    # Workflow state moves only through the services (transition checks, locks, audit trail): an
+    # admin form that set Study.state from final to ready left no event, and assigning again then
+    # hit the one-assignment-per-reader constraint (issue 9, item 9).
+    workflow_fields: tuple[str, ...] = ("state", "status")
+
+    def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> list[str]:  # type: ignore[override]
+        fields = list(super().get_readonly_fields(request, obj))
+        names = {f.name for f in self.model._meta.get_fields()}
+        return fields + [f for f in self.workflow_fields if f in names and f not in fields]
+
 
 def _thumbnail_url(image: Image) -> str:
     return reverse("studies:image-file", kwargs={"pk": image.pk, "kind": "thumbnail"})
@@ -94,6 +104,7 @@ class StudyAdmin(RoleAdmin):
     list_filter = ("state", "has_standard_views", "project")
     search_fields = ("study_id",)
     readonly_fields = ("study_id", "study_uid", "project", "final_read")
+    workflow_fields = ("state", "has_standard_views", "split")
     actions = ["release_for_reading"]
 
     @admin.action(description="Release reviewed exams for reading (also without all four views)")
@@ -117,6 +128,7 @@ class ImageAdmin(RoleAdmin):
     search_fields = ("image_id", "study__study_id")
     readonly_fields = ("thumbnail", "image_id", "sop_uid", "study", "series", "project", "reviewed_by",
                        "reviewed_at", "dicom_file", "display_file", "thumbnail_file", "full_depth_file")
+    workflow_fields = ("state", "error")
     actions = ["mark_reviewed", "rerender"]
 
     @admin.display(description="thumbnail")

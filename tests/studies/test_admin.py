@@ -1,0 +1,83 @@
+"""Workflow state is read-only in every Django admin; it moves only through the services and their
+audit trail (issue 9, item 9)."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+from django.contrib import admin
+from django.test import Client
+from django.urls import reverse
+
+from apps.datasets.models import Export
+from apps.reading.models import Assignment, AuditEvent
+from apps.studies.models import Image, ImportBatch, Study, StudyState
+from tests.factories import ProjectFactory, exam_create
+from tests.reading.helpers import assign_pair, breasts, save_and_submit
+
+pytestmark = pytest.mark.django_db
+
+WORKFLOW_FIELDS = {"state", "status"}
+
+
+def _login(user) -> Client:  # type: ignore[no-untyped-def]
+    client = Client()
+    client.force_login(user)
+    return client
+
+
+def _final_study(admin_user, reader1, reader2) -> Study:  # type: ignore[no-untyped-def]
+    study = exam_create(project=ProjectFactory(slug="adm"))
+    a, b = assign_pair(study, admin_user, reader1, reader2)
+    save_and_submit(a, reader1, breasts())
+    save_and_submit(b, reader2, breasts())
+    study.refresh_from_db()
+    assert study.state == StudyState.FINAL
+    return study
+
+
+def _editable_inputs(html: str) -> set[str]:
+    return set(re.findall(r'<(?:input|select|textarea)[^>]*\bname="([^"]+)"', html))
+
+
+def test_the_study_admin_cannot_move_a_final_study_back_to_ready(admin_user, reader1, reader2) -> None:
+    study = _final_study(admin_user, reader1, reader2)
+    client = _login(admin_user)
+    url = reverse("admin:studies_study_change", args=[study.pk])
+    events = AuditEvent.objects.count()
+
+    page = client.get(url)
+    posted = client.post(url, {"state": StudyState.READY, "has_standard_views": "", "split": "test",
+                               "patient_age": "", "patient_sex": "", "_save": "Save"})
+    reassigned = client.post("/admin/reading/assignment/assign/", {
+        "project": "adm", "readers": [reader1.pk, reader2.pk]})
+
+    assert page.status_code == 200
+    assert not {"state", "has_standard_views", "split"} & _editable_inputs(page.content.decode())
+    assert posted.status_code in (200, 302)
+    study.refresh_from_db()
+    assert (study.state, study.has_standard_views, study.split) == (StudyState.FINAL, True, "")
+    assert reassigned.status_code == 302
+    assert Assignment.objects.filter(study=study).count() == 2
+    assert AuditEvent.objects.count() == events
+
+
+def test_every_admin_shows_workflow_state_read_only(admin_user, reader1, reader2) -> None:
+    study = _final_study(admin_user, reader1, reader2)
+    objects = {Study: study, Image: study.images.first(), Assignment: Assignment.objects.first(),
+               Export: Export.objects.create(project=study.project),
+               ImportBatch: ImportBatch.objects.create(project=study.project, source="upload")}
+    client = _login(admin_user)
+    checked = []
+    for model in admin.site._registry:
+        state_fields = WORKFLOW_FIELDS & {f.name for f in model._meta.get_fields()}
+        if not state_fields:
+            continue
+        assert model in objects, f"add an instance of {model.__name__} to this test"
+        page = client.get(reverse(f"admin:{model._meta.app_label}_{model._meta.model_name}_change",
+                                  args=[objects[model].pk]))
+        assert page.status_code == 200, model
+        assert not state_fields & _editable_inputs(page.content.decode()), model
+        checked.append(model.__name__)
+    assert sorted(checked) == ["Assignment", "Export", "Image", "ImportBatch", "Study"]
