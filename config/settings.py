@@ -144,6 +144,10 @@ CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": env_int("CELERY_VISIBILITY_TIMEOUT", 3600)}
 
+# Exports: a running export refreshes its heartbeat at every progress step; one whose heartbeat is
+# older than this lost its worker and may be claimed again by a redelivered job.
+EXPORT_LEASE_S = env_int("EXPORT_LEASE_S", 300)
+
 # Ingest
 INGEST_ALLOWED_MODALITIES = env_list("INGEST_ALLOWED_MODALITIES", ["MG"])
 INGEST_MAX_FILE_BYTES = env_int("INGEST_MAX_FILE_BYTES", 200 * 1024 * 1024)

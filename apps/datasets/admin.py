@@ -29,7 +29,8 @@ class ExportAddForm(forms.ModelForm):
 
 @admin.register(Export)
 class ExportAdmin(admin.ModelAdmin):
-    list_display = ["id", "project", "status", "progress", "stage", "created_by", "created_at", "finished_at"]
+    list_display = ["id", "project", "status", "progress", "stage", "error", "created_by", "created_at",
+                    "finished_at"]
     list_filter = ["status", "project"]
     actions = ["run_again"]
 

@@ -36,6 +36,9 @@ class Export(models.Model):
     )
     created_at = models.DateTimeField(auto_now_add=True)
     started_at = models.DateTimeField(null=True, blank=True)
+    # Refreshed at every progress step of a running export: a run whose heartbeat is older than
+    # EXPORT_LEASE_S lost its worker and may be claimed again; a fresh one may not (no double run).
+    heartbeat_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:

@@ -10,11 +10,13 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import shutil
 import tempfile
 from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import timedelta
 from importlib import metadata as importlib_metadata
 from pathlib import Path
 from typing import IO, Any
@@ -24,6 +26,7 @@ from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
 from django.core.files import File
 from django.core.files.storage import default_storage
 from django.db import transaction
+from django.db.models import Q
 from django.utils import timezone
 
 from apps.common.errors import ApplicationError, ConflictError, NotFoundError
@@ -33,6 +36,7 @@ from apps.reading.models import AuditEvent, BreastAssessment, Finding, Read, Rea
 from apps.studies.models import Image, Project, Study, StudyState
 
 User = AbstractBaseUser | AnonymousUser
+logger = logging.getLogger(__name__)
 
 DEFAULT_TEST_FRACTION = 0.2
 DEFAULT_SEED = 1999  # the VinDr-Mammo authors' seed (split_data.ipynb)
@@ -45,6 +49,12 @@ UPDATE_CHUNK = 1000
 class ExportErrorCode:
     INVALID_PARAMS = "export_invalid_params"
     NOT_RUNNABLE = "export_not_runnable"
+    ALREADY_RUNNING = "export_already_running"
+    FAILED = "export_failed"
+
+
+class ExportFailedError(ApplicationError):
+    """The export ran and failed; the row says why and no file of it was kept."""
 
 
 class ImportErrorCode:
@@ -91,30 +101,78 @@ def export_create(*, user: User | None, project: Project, test_fraction: float =
 
 
 def _set_progress(export: Export, progress: int, stage: str) -> None:
-    Export.objects.filter(pk=export.pk).update(progress=progress, stage=stage)
+    Export.objects.filter(pk=export.pk).update(progress=progress, stage=stage, heartbeat_at=timezone.now())
     export.progress, export.stage = progress, stage
+
+
+def _export_claim(export: Export) -> bool:
+    """Move the export to RUNNING if no live run holds it: one guarded UPDATE, so two deliveries
+    of the same job (or two admins pressing "run") cannot both win. A RUNNING export whose
+    heartbeat is older than the lease lost its worker and is claimed again."""
+    now = timezone.now()
+    stale = now - timedelta(seconds=settings.EXPORT_LEASE_S)
+    claimable = Q(status__in=[ExportStatus.PENDING, ExportStatus.FAILED]) | Q(
+        status=ExportStatus.RUNNING, heartbeat_at__lt=stale)
+    claimed = Export.objects.filter(claimable, pk=export.pk).update(
+        status=ExportStatus.RUNNING, started_at=now, heartbeat_at=now, error="", progress=0, stage="starting",
+        finished_at=None)
+    if claimed == 1:
+        export.status, export.started_at = ExportStatus.RUNNING, now
+    return claimed == 1
+
+
+def _failure_reason(exc: BaseException) -> str:
+    if isinstance(exc, ApplicationError):
+        return exc.message
+    return f"{type(exc).__name__}: {exc}"
+
+
+def _export_discard(*, export: Export, out_dir: Path | None, created_out_dir: bool) -> None:
+    """Remove every file a failed run wrote, in storage and in the command's --out folder."""
+    prefix = export.storage_prefix
+    _storage_delete_tree(prefix)
+    if out_dir is not None and out_dir.exists():
+        if created_out_dir:
+            shutil.rmtree(out_dir, ignore_errors=True)
+        else:  # it was empty when the run started (the command checks): empty it again
+            for child in out_dir.iterdir():
+                shutil.rmtree(child) if child.is_dir() and not child.is_symlink() else child.unlink()
+
+
+def _storage_delete_tree(prefix: str) -> None:
+    folders, names = default_storage.listdir(prefix) if default_storage.exists(prefix) else ([], [])
+    for name in names:
+        default_storage.delete(f"{prefix}{name}")
+    for folder in folders:
+        _storage_delete_tree(f"{prefix}{folder}/")
 
 
 def export_run(*, export_id: int, out_dir: Path | None = None,
                on_progress: Callable[[int, str], None] | None = None) -> Export:
     """Run export `export_id`: idempotent (a finished export is returned as is; a run cut short by a
-    lost worker starts over). Writes into `out_dir` when given (precondition: new or empty, since the
-    manifest lists every file in it), else into a temporary folder, and copies every file into
-    storage under exports/<id>/.
+    lost worker is claimed again once its lease ran out and starts over). Writes into `out_dir` when
+    given (precondition: new or empty, since the manifest lists every file in it), else into a
+    temporary folder, and copies every file into storage under exports/<id>/.
+
+    Raises ApplicationError(ALREADY_RUNNING) when a live run holds the export, and
+    ExportFailedError when the run fails: the row is FAILED with the reason and no file is kept.
     """
     export = Export.objects.select_related("project").get(pk=export_id)
     if export.status == ExportStatus.DONE:
         return export
-    started = timezone.now()
-    Export.objects.filter(pk=export.pk).update(status=ExportStatus.RUNNING, started_at=started, error="",
-                                               progress=0, stage="starting")
-    export.status, export.started_at = ExportStatus.RUNNING, started
+    if not _export_claim(export):
+        export.refresh_from_db()
+        if export.status == ExportStatus.DONE:
+            return export
+        raise ConflictError(f"Export {export.pk} is already running ({export.progress}% {export.stage}).",
+                               code=ExportErrorCode.ALREADY_RUNNING, extra={"export_id": export.pk})
 
     def progress(value: int, stage: str) -> None:
         _set_progress(export, value, stage)
         if on_progress:
             on_progress(value, stage)
 
+    created_out_dir = out_dir is not None and not Path(out_dir).exists()
     try:
         with tempfile.TemporaryDirectory(prefix=f"export-{export.pk}-") as tmp:
             work = Path(out_dir) if out_dir is not None else Path(tmp)
@@ -123,9 +181,15 @@ def export_run(*, export_id: int, out_dir: Path | None = None,
             progress(95, "storing files")
             files = _store(export=export, work=work, manifest=manifest)
     except Exception as exc:
-        Export.objects.filter(pk=export.pk).update(status=ExportStatus.FAILED, error=f"{type(exc).__name__}: {exc}",
+        reason = _failure_reason(exc)
+        logger.exception("Export %s of project %s failed: %s", export.pk, export.project.slug, reason)
+        _export_discard(export=export, out_dir=Path(out_dir) if out_dir is not None else None,
+                        created_out_dir=created_out_dir)
+        Export.objects.filter(pk=export.pk).update(status=ExportStatus.FAILED, error=reason,
                                                    finished_at=timezone.now())
-        raise
+        export.status, export.error = ExportStatus.FAILED, reason
+        raise ExportFailedError(f"Export {export.pk} failed: {reason}", code=ExportErrorCode.FAILED,
+                                extra={"export_id": export.pk}) from exc
     export.files, export.manifest = files, manifest
     export.status, export.progress, export.stage = ExportStatus.DONE, 100, "done"
     export.finished_at = timezone.now()

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from apps.datasets import vindr_csv
+from apps.datasets import services, vindr_csv
 from apps.datasets.models import Export
 from tests.datasets.factories import final_exam_create
 from tests.factories import ProjectFactory
@@ -96,6 +96,26 @@ def test_the_admin_add_export_button_runs_an_export(client, admin_user, project,
     page = client.get(f"/admin/datasets/export/{export.pk}/change/")
     assert page.status_code == 200
     assert f"/api/exports/{export.pk}/files/{vindr_csv.BREAST_FILE}" in page.content.decode()
+
+
+def test_a_failed_export_says_why_through_the_api_and_on_the_admin_page(  # type: ignore[no-untyped-def]
+        client, admin_user, api_for, project, monkeypatch, django_capture_on_commit_callbacks) -> None:
+    def fail(*args, **kwargs):  # type: ignore[no-untyped-def]
+        raise OSError(28, "No space left on device")
+    monkeypatch.setattr(services.stats, "write_tables", fail)
+    client.force_login(admin_user)
+    with django_capture_on_commit_callbacks(execute=True):
+        response = client.post("/admin/datasets/export/add/", {"project": project.pk, "test_fraction": 0.5,
+                                                               "seed": 9, "images": "none"})
+    assert response.status_code == 302  # not a 500 page
+    export = Export.objects.get()
+    page = client.get(f"/admin/datasets/export/{export.pk}/change/").content.decode()
+    assert "Failed" in page and "No space left on device" in page
+    listing = client.get("/admin/datasets/export/").content.decode()
+    assert "No space left on device" in listing
+    detail = api_for(admin_user).get(f"/api/exports/{export.pk}/").json()
+    assert (detail["status"], detail["files"]) == ("failed", [])
+    assert "No space left on device" in detail["error"]
 
 
 def test_the_admin_export_pages_deny_readers(client, reader1, project) -> None:  # type: ignore[no-untyped-def]

@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import hashlib
 import json
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
@@ -13,7 +14,9 @@ from django.core.files.storage import default_storage
 from django.core.management import CommandError, call_command
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
+from django.utils import timezone
 
+from apps.common.errors import ConflictError
 from apps.datasets import services, vindr_csv
 from apps.datasets.models import Export, ExportStatus
 from apps.studies.models import Study, StudyState
@@ -260,12 +263,69 @@ def test_a_failing_export_is_marked_failed_with_its_error(tmp_path: Path) -> Non
     project = ProjectFactory()
     final_exam_create(project=project)
     export = Export.objects.create(project=project, params={"test_fraction": 1.5, "seed": 1, "images": "none"})
-    with pytest.raises(ValueError):
+    with pytest.raises(services.ExportFailedError, match="test_fraction"):
         services.export_run(export_id=export.pk, out_dir=tmp_path)
     export.refresh_from_db()
     assert export.status == ExportStatus.FAILED
     assert "test_fraction" in export.error
     assert export.finished_at is not None
+
+
+def _disk_full_after_the_csvs(monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    # The fault comes after both annotation CSVs and metadata.csv were written: what the user saw
+    # was a folder left holding a header-only CSV.
+    def fail(*args, **kwargs):  # type: ignore[no-untyped-def]
+        raise OSError(28, "No space left on device")
+    monkeypatch.setattr(services.stats, "write_tables", fail)
+
+
+def test_an_export_that_fails_midway_keeps_no_file_in_the_folder_or_in_storage(  # type: ignore[no-untyped-def]
+        tmp_path: Path, monkeypatch) -> None:
+    project = ProjectFactory(slug="fails-midway")
+    _two_exams(project)
+    _disk_full_after_the_csvs(monkeypatch)
+    out = tmp_path / "new-folder"
+    with pytest.raises(CommandError) as raised:
+        call_command("export_dataset", "--project", "fails-midway", "--out", str(out))
+    assert "No space left on device" in str(raised.value)
+    assert "Nothing was kept" in str(raised.value)
+    assert not out.exists()
+    export = Export.objects.get()
+    assert export.status == ExportStatus.FAILED
+    assert "No space left on device" in export.error
+    assert not default_storage.exists(export.storage_prefix)
+
+
+def test_a_failed_export_empties_the_empty_folder_it_was_given(tmp_path: Path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    project = ProjectFactory(slug="fails-in-folder")
+    _two_exams(project)
+    _disk_full_after_the_csvs(monkeypatch)
+    with pytest.raises(CommandError, match="No space left on device"):
+        call_command("export_dataset", "--project", "fails-in-folder", "--out", str(tmp_path))
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_an_export_held_by_a_live_run_is_not_run_a_second_time(tmp_path: Path) -> None:
+    project = ProjectFactory()
+    final_exam_create(project=project)
+    export = services.export_create(user=None, project=project, enqueue=False)
+    Export.objects.filter(pk=export.pk).update(status=ExportStatus.RUNNING, heartbeat_at=timezone.now(),
+                                               progress=35, stage="finding_annotations.csv")
+    with pytest.raises(ConflictError) as raised:
+        services.export_run(export_id=export.pk, out_dir=tmp_path)
+    assert raised.value.code == services.ExportErrorCode.ALREADY_RUNNING
+    assert list(tmp_path.iterdir()) == []
+    export.refresh_from_db()
+    assert (export.status, export.progress) == (ExportStatus.RUNNING, 35)
+
+
+def test_an_export_whose_worker_died_is_claimed_again_once_its_lease_ran_out(tmp_path: Path, settings) -> None:  # type: ignore[no-untyped-def]
+    project = ProjectFactory()
+    final_exam_create(project=project)
+    export = services.export_create(user=None, project=project, enqueue=False)
+    lost = timezone.now() - timedelta(seconds=settings.EXPORT_LEASE_S + 1)
+    Export.objects.filter(pk=export.pk).update(status=ExportStatus.RUNNING, heartbeat_at=lost, progress=35)
+    assert services.export_run(export_id=export.pk, out_dir=tmp_path).status == ExportStatus.DONE
 
 
 def test_export_command_refuses_a_folder_with_other_files(tmp_path: Path) -> None:

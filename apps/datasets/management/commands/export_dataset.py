@@ -34,6 +34,8 @@ class Command(BaseCommand):
             export = services.export_run(
                 export_id=export.pk, out_dir=options["out"],
                 on_progress=lambda value, stage: self.stdout.write(f"{value:3d}% {stage}"))
+        except services.ExportFailedError as exc:
+            raise CommandError(f"{exc.message}. Nothing was kept: {out} holds no file of this export.") from exc
         except ApplicationError as exc:
             raise CommandError(f"{exc.code}: {exc.message}") from exc
         counts = export.manifest["counts"]
