@@ -10,7 +10,7 @@ from pathlib import Path
 
 import dj_database_url
 
-from config.env import env_bool, env_int, env_json, env_list, env_str
+from config.env import ImproperlyConfiguredEnv, env_bool, env_int, env_json, env_list, env_str
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = Path(env_str("MAMMOLAB_VAR_DIR", str(BASE_DIR / "var")))
@@ -39,6 +39,7 @@ INSTALLED_APPS = [
     "apps.studies",
     "apps.reading",
     "apps.datasets",
+    "apps.dicomweb",
     "apps.web",
 ]
 
@@ -160,6 +161,29 @@ CORNER_MASK = env_json(
 )
 RENDER_DISPLAY_MAX_SIDE = env_int("RENDER_DISPLAY_MAX_SIDE", 2048)
 RENDER_THUMBNAIL_MAX_SIDE = env_int("RENDER_THUMBNAIL_MAX_SIDE", 256)
+
+# DICOM network receiver (manage.py dicom_listener) and DICOMweb (/dicomweb/); docs/dicom.md.
+DICOM_LISTEN_HOST = env_str("DICOM_LISTEN_HOST", "127.0.0.1")
+DICOM_LISTEN_PORT = env_int("DICOM_LISTEN_PORT", 11112)
+DICOM_AE_TITLE = env_str("DICOM_AE_TITLE", "MAMMOLAB")
+# Calling AE title -> project slug; an association from any other AE title is rejected.
+DICOM_CALLING_AES = env_json("DICOM_CALLING_AES", {})
+if not isinstance(DICOM_CALLING_AES, dict) or not all(
+        isinstance(k, str) and 0 < len(k.strip()) <= 16 and isinstance(v, str) and v
+        for k, v in DICOM_CALLING_AES.items()):
+    raise ImproperlyConfiguredEnv('DICOM_CALLING_AES must be a JSON object {"AE_TITLE": "project-slug"} '
+                                  "with AE titles of 1-16 characters")
+if not 0 < len(DICOM_AE_TITLE.strip()) <= 16:
+    raise ImproperlyConfiguredEnv(f"DICOM_AE_TITLE={DICOM_AE_TITLE!r} must be 1-16 characters")
+DICOM_MAX_INSTANCE_BYTES = env_int("DICOM_MAX_INSTANCE_BYTES", INGEST_MAX_FILE_BYTES)
+DICOM_MAX_ASSOCIATION_BYTES = env_int("DICOM_MAX_ASSOCIATION_BYTES", 4 * 1024 * 1024 * 1024)
+# How long a C-STORE or STOW-RS request waits for the ingest of its instances (worker or eager).
+DICOM_INGEST_WAIT_S = env_int("DICOM_INGEST_WAIT_S", 300)
+DICOMWEB_MAX_REQUEST_BYTES = env_int("DICOMWEB_MAX_REQUEST_BYTES", 4 * 1024 * 1024 * 1024)
+DICOMWEB_MAX_INSTANCE_BYTES = env_int("DICOMWEB_MAX_INSTANCE_BYTES", INGEST_MAX_FILE_BYTES)
+# Project a STOW-RS request without ?project= stores into ("" = the parameter is required).
+DICOMWEB_STOW_DEFAULT_PROJECT = env_str("DICOMWEB_STOW_DEFAULT_PROJECT", "")
+DICOMWEB_QIDO_MAX_LIMIT = env_int("DICOMWEB_QIDO_MAX_LIMIT", 1000)
 
 LOGGING = {
     "version": 1,

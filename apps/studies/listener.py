@@ -1,79 +1,150 @@
-"""DICOM network ingest: a pynetdicom Storage SCP that files received instances into import
-batches (one batch per association, enqueued when the association closes).
+"""DICOM network ingest: a pynetdicom Storage SCP (C-STORE in, C-ECHO answered).
 
-Modalities and PACS push here with C-STORE; everything after reception is the ordinary ingest
-(`batch_add` stages the instance, `batch_submit` enqueues `file_ingest`). Item names are
-`dicom:<calling AE>#<n>`: original UIDs are never stored.
+Configuration comes from settings (docs/dicom.md): the address and port it listens on
+(`DICOM_LISTEN_HOST`, default loopback), the called AE title it answers to (`DICOM_AE_TITLE`;
+an association addressed to any other title is rejected), the calling AE titles allowed to send,
+each mapped to the project its instances go to (`DICOM_CALLING_AES`; any other calling title is
+rejected at association), and size limits per instance and per association.
+
+Each received instance goes through the ordinary ingest of uploads: `services.batch_create` with
+one source stages it and enqueues `file_ingest` (in-process when Celery is eager, else on a
+worker); the C-STORE answer waits for that outcome, so a modality learns of a rejection with its
+reason (ErrorComment) and a rejected file leaves nothing behind but its rejected import item.
+One instance = one import batch: a batch is finished as soon as it has no pending item, and a
+C-STORE must be answered before the next one arrives. Item names are `dicom:<calling AE>#<n>`:
+original UIDs are never stored.
 """
 
 from __future__ import annotations
 
 import logging
 import threading
+from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any
 
+from django.conf import settings
 from django.db import close_old_connections, connection
+from pydicom.dataset import Dataset
 from pynetdicom import AE, ALL_TRANSFER_SYNTAXES, AllStoragePresentationContexts, evt
+from pynetdicom.sop_class import Verification  # type: ignore[attr-defined]
 from pynetdicom.transport import ThreadedAssociationServer
 
-from apps.studies import services
-from apps.studies.models import ImportBatch, Project
+from apps.studies import selectors, services
+from apps.studies.models import ImportItemStatus, Project
 
 logger = logging.getLogger(__name__)
 
 STATUS_SUCCESS = 0x0000
-STATUS_OUT_OF_RESOURCES = 0xA700
+STATUS_OUT_OF_RESOURCES = 0xA700  # Refused: Out of Resources (PS3.4 Annex GG.4)
+STATUS_CANNOT_UNDERSTAND = 0xC000  # Error: Cannot understand (the ingest rejected the file)
+ERROR_COMMENT_MAX = 64  # ErrorComment is LO
+
+
+@dataclass(frozen=True)
+class ListenerConfig:
+    host: str
+    port: int
+    ae_title: str
+    calling_aes: Mapping[str, str]  # calling AE title -> project slug
+    max_instance_bytes: int
+    max_association_bytes: int
+    wait_s: float
+
+    @classmethod
+    def from_settings(cls, **overrides: Any) -> ListenerConfig:
+        values: dict[str, Any] = {
+            "host": settings.DICOM_LISTEN_HOST, "port": settings.DICOM_LISTEN_PORT,
+            "ae_title": settings.DICOM_AE_TITLE, "calling_aes": dict(settings.DICOM_CALLING_AES),
+            "max_instance_bytes": settings.DICOM_MAX_INSTANCE_BYTES,
+            "max_association_bytes": settings.DICOM_MAX_ASSOCIATION_BYTES,
+            "wait_s": settings.DICOM_INGEST_WAIT_S}
+        values.update({k: v for k, v in overrides.items() if v is not None})
+        return cls(**values)
+
+
+def _status(code: int, comment: str = "") -> Dataset:
+    ds = Dataset()
+    ds.Status = code
+    if comment:
+        ds.ErrorComment = comment[:ERROR_COMMENT_MAX]
+    return ds
 
 
 class StorageListener:
     """Start with `start(block=...)`; `stop()` shuts the server down."""
 
-    def __init__(self, *, project: Project, ae_title: str, port: int, host: str = "0.0.0.0") -> None:  # noqa: S104
-        self.project, self.ae_title, self.port, self.host = project, ae_title, port, host
-        self._batches: dict[int, tuple[ImportBatch, int]] = {}
+    def __init__(self, *, config: ListenerConfig) -> None:
+        if not config.calling_aes:
+            raise ValueError("DICOM_CALLING_AES is empty: no calling AE title may send; set it to "
+                             '{"<calling AE>": "<project slug>"}')
+        self.config = config
+        self._projects: dict[str, Project] = {
+            ae.strip(): services.project_get_or_create(actor=None, slug=slug)
+            for ae, slug in config.calling_aes.items()}
+        self._received: dict[int, tuple[int, int]] = {}  # association -> (instances, bytes)
         self._lock = threading.Lock()
         self._server: ThreadedAssociationServer | None = None
 
     def _ae(self) -> AE:
-        ae = AE(ae_title=self.ae_title)
+        ae = AE(ae_title=self.config.ae_title)
         for context in AllStoragePresentationContexts:
             if context.abstract_syntax is not None:
                 ae.add_supported_context(context.abstract_syntax, ALL_TRANSFER_SYNTAXES)
-        ae.maximum_pdu_size = 0  # no limit: mammograms are tens of MB
+        ae.add_supported_context(Verification)  # C-ECHO: pynetdicom answers success by default
+        # Reject at association (A-ASSOCIATE-RJ, "called/calling AE title not recognised").
+        ae.require_called_aet = True
+        ae.require_calling_aet = list(self._projects)
+        ae.maximum_pdu_size = 0  # no PDU limit: mammograms are tens of MB (the size limits are below)
         return ae
 
-    def _handle_store(self, event: Any) -> int:
+    def _handle_store(self, event: Any) -> Dataset:
         close_old_connections()
         key = id(event.assoc)
+        calling = str(event.assoc.requestor.ae_title).strip()
+        project = self._projects.get(calling)
+        if project is None:  # require_calling_aet stops these first; never store without a project
+            return _status(STATUS_OUT_OF_RESOURCES, f"calling AE {calling} is not allowed")
+        data = bytes(event.encoded_dataset())
+        with self._lock:
+            count, total = self._received.get(key, (0, 0))
+            count, total = count + 1, total + len(data)
+            self._received[key] = (count, total)
+        name = f"dicom:{calling}#{count}"
+        if len(data) > self.config.max_instance_bytes:
+            return _status(STATUS_OUT_OF_RESOURCES,
+                           f"instance {len(data)} B > limit {self.config.max_instance_bytes} B")
+        if total > self.config.max_association_bytes:
+            return _status(STATUS_OUT_OF_RESOURCES,
+                           f"association over limit {self.config.max_association_bytes} B")
         try:
-            with self._lock:
-                batch, count = self._batches.get(key, (None, 0))
-                if batch is None:
-                    batch = services.batch_open(actor=None, project=self.project, source="dicom")
-                self._batches[key] = (batch, count + 1)
-            data = bytes(event.encoded_dataset())
-            calling = str(event.assoc.requestor.ae_title).strip() or "unknown"
-            services.batch_add(batch=batch, source=services.Source(
-                name=f"dicom:{calling}#{count + 1}", size=len(data), read=lambda: data))
+            batch = services.batch_create(actor=None, project=project, source="dicom", sources=[
+                services.Source(name=name, size=len(data), read=lambda: data)])
+            batch = selectors.batch_wait(batch_id=batch.pk, timeout_s=self.config.wait_s, poll_s=0.1)
+            item = batch.items.get()
         except Exception:
-            logger.exception("C-STORE could not be staged")
-            return STATUS_OUT_OF_RESOURCES
-        return STATUS_SUCCESS
+            logger.exception("C-STORE %s could not be ingested", name)
+            return _status(STATUS_OUT_OF_RESOURCES, "could not be ingested now; retry later")
+        if item.status in (ImportItemStatus.IMPORTED, ImportItemStatus.DUPLICATE):
+            return _status(STATUS_SUCCESS)
+        if item.status == ImportItemStatus.REJECTED:
+            # The reason starts with the item name; the modality knows which instance it sent.
+            reason = item.reason.removeprefix(f"{name}: ")
+            logger.info("C-STORE %s rejected: %s", name, reason)
+            return _status(STATUS_CANNOT_UNDERSTAND, reason)
+        return _status(STATUS_OUT_OF_RESOURCES, f"ingest still running after {self.config.wait_s:g} s")
 
     def _handle_close(self, event: Any) -> None:
         with self._lock:
-            batch, _ = self._batches.pop(id(event.assoc), (None, 0))
-        try:
-            if batch is not None:
-                services.batch_submit(batch=batch)
-        finally:
-            # Each association runs in its own thread with its own connection.
-            connection.close()
+            self._received.pop(id(event.assoc), None)
+        # Each association runs in its own thread with its own connection.
+        connection.close()
 
     def start(self, *, block: bool) -> ThreadedAssociationServer | None:
         handlers: list[Any] = [(evt.EVT_C_STORE, self._handle_store), (evt.EVT_RELEASED, self._handle_close),
-                    (evt.EVT_ABORTED, self._handle_close)]
-        result = self._ae().start_server((self.host, self.port), block=block, evt_handlers=handlers)
+                               (evt.EVT_ABORTED, self._handle_close)]
+        result = self._ae().start_server((self.config.host, self.config.port), block=block,
+                                         evt_handlers=handlers)
         self._server = result
         return result
 

@@ -1,31 +1,36 @@
-"""`manage.py dicom_listener --project SLUG --port N --ae-title T [--host H]`: a DICOM Storage
-SCP; every association becomes one import batch (see apps/studies/listener.py)."""
+"""`manage.py dicom_listener [--host H] [--port N] [--ae-title T]`: the DICOM Storage SCP.
+
+Everything else (allowed calling AE titles and their projects, size limits) comes from settings
+(DICOM_*, docs/dicom.md); the options override the listen address and the called AE title.
+"""
 
 from __future__ import annotations
 
 from typing import Any
 
-from django.core.management.base import BaseCommand, CommandParser
+from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from apps.studies import services
-from apps.studies.listener import StorageListener
+from apps.studies.listener import ListenerConfig, StorageListener
 
 
 class Command(BaseCommand):
-    help = "Receive DICOM instances (C-STORE) into import batches of a project."
+    help = "Receive DICOM instances (C-STORE, C-ECHO) from the calling AE titles of DICOM_CALLING_AES."
 
     def add_arguments(self, parser: CommandParser) -> None:
-        parser.add_argument("--project", required=True, help="project slug (created if missing)")
-        parser.add_argument("--port", type=int, required=True)
-        parser.add_argument("--ae-title", default="MAMMOLAB")
-        parser.add_argument("--host", default="0.0.0.0", help="address to listen on")  # noqa: S104
+        parser.add_argument("--host", help="address to listen on (default DICOM_LISTEN_HOST, 127.0.0.1)")
+        parser.add_argument("--port", type=int, help="port (default DICOM_LISTEN_PORT, 11112)")
+        parser.add_argument("--ae-title", help="called AE title answered (default DICOM_AE_TITLE)")
 
     def handle(self, *args: Any, **options: Any) -> None:
-        project = services.project_get_or_create(actor=None, slug=options["project"])
-        listener = StorageListener(project=project, ae_title=options["ae_title"], port=options["port"],
-                                   host=options["host"])
-        self.stdout.write(f"listening as {options['ae_title']} on {options['host']}:{options['port']} "
-                          f"for project {project.slug}")
+        config = ListenerConfig.from_settings(host=options["host"], port=options["port"],
+                                              ae_title=options["ae_title"])
+        try:
+            listener = StorageListener(config=config)
+        except ValueError as error:
+            raise CommandError(str(error)) from None
+        allowed = ", ".join(f"{ae} -> {slug}" for ae, slug in config.calling_aes.items())
+        self.stdout.write(f"listening as {config.ae_title} on {config.host}:{config.port}; "
+                          f"calling AE titles: {allowed}")
         try:
             listener.start(block=True)
         except KeyboardInterrupt:
