@@ -154,6 +154,24 @@ class AssignResult:
     arbitrations_assigned: list[int] = field(default_factory=list)
     skipped: list[dict[str, Any]] = field(default_factory=list)
     assignments_created: int = 0
+    # Exams of the project that no assignment run can take yet, by why: awaiting review (images
+    # not yet approved), lacking views (awaiting review and missing a standard view: an admin
+    # must release them explicitly), importing. Lets "assigned 0" say why.
+    not_assignable: dict[str, int] = field(default_factory=dict)
+
+
+def _not_assignable(project: Project) -> dict[str, int]:
+    counts = {"awaiting_review": 0, "lacking_views": 0, "importing": 0}
+    rows = (Study.objects.filter(project=project, state__in=[StudyState.AWAITING_REVIEW, StudyState.IMPORTING])
+            .values_list("state", "has_standard_views").annotate(n=Count("id")).order_by())
+    for state, has_views, n in rows:
+        if state == StudyState.IMPORTING:
+            counts["importing"] += n
+        elif has_views:
+            counts["awaiting_review"] += n
+        else:
+            counts["lacking_views"] += n
+    return counts
 
 
 def _open_loads(user_ids: Sequence[int]) -> dict[int, int]:
@@ -243,6 +261,7 @@ def exams_assign(*, actor: User, project: Project, readers: Sequence[User],
             for a in assignments])
     result.assigned_studies = [s.pk for s in studies]
     result.assignments_created = len(assignments)
+    result.not_assignable = _not_assignable(project)
 
     waiting = (Study.objects.filter(project=project, state=StudyState.ARBITRATION)
                .exclude(assignments__kind=AssignmentKind.ARBITRATION).select_for_update(skip_locked=True)

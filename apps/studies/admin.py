@@ -9,6 +9,7 @@ from django.conf import settings
 from django.contrib import admin, messages
 from django.contrib.auth.models import User
 from django.core.exceptions import PermissionDenied
+from django.core.paginator import Paginator
 from django.db.models import Count, Q, QuerySet
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.template.response import TemplateResponse
@@ -19,6 +20,8 @@ from apps.accounts.roles import is_admin
 from apps.common.errors import ApplicationError
 from apps.studies import selectors, services
 from apps.studies.models import Image, ImportBatch, ImportItem, ImportItemStatus, Project, Series, Study
+
+REVIEW_EXAMS_PER_PAGE = 20
 
 
 class RoleAdmin(admin.ModelAdmin):
@@ -155,20 +158,27 @@ class ImageAdmin(RoleAdmin):
         return [review, *super().get_urls()]
 
     def review_grid(self, request: HttpRequest) -> HttpResponse:
-        """Thumbnails of every image awaiting review, mask rectangles outlined, one bulk button."""
+        """Exam by exam: each exam's thumbnails with the corner masks outlined and one "Approve
+        exam" button. Nothing is pre-selected: an approval is a deliberate act per exam."""
         if not self._admin(request):
             raise PermissionDenied
         if request.method == "POST":
-            ids = [int(v) for v in request.POST.getlist("image") if v.isdigit()]
-            result = services.images_mark_reviewed(actor=cast(User, request.user), image_ids=ids)
-            self.message_user(request, f"{len(result.reviewed)} reviewed; "
-                                       f"{len(result.ready_studies)} exam(s) ready for reading.")
+            study_pk = request.POST.get("study", "")
+            if study_pk.isdigit():
+                result = services.study_review_approve(actor=cast(User, request.user), study_pk=int(study_pk))
+                ready = f"; exam {', '.join(result.ready_studies)} is ready for reading" if result.ready_studies else (
+                    "; the exam still waits (a view is missing or not yet rendered)")
+                self.message_user(request, f"{len(result.reviewed)} image(s) approved{ready}.")
             return HttpResponseRedirect(request.get_full_path())
         project = request.GET.get("project") or None
-        images = list(selectors.images_awaiting_review(user=request.user, project_slug=project)[:500])
+        page = Paginator(selectors.exams_awaiting_review(user=request.user, project_slug=project),
+                         REVIEW_EXAMS_PER_PAGE).get_page(request.GET.get("page"))
         masks = [{"left": x0 * 100, "top": y0 * 100, "width": (x1 - x0) * 100, "height": (y1 - y0) * 100}
                  for x0, y0, x1, y1 in settings.CORNER_MASK]
-        context = {**self.admin_site.each_context(request), "title": "Review de-identified images",
-                   "images": [{"image": i, "thumbnail": _thumbnail_url(i)} for i in images],
-                   "masks": masks, "opts": self.model._meta, "project": project or ""}
+        exams = [{"study": study, "images": [{"image": i, "thumbnail": _thumbnail_url(i) if i.thumbnail_file else ""}
+                                             for i in study.images.all()]}
+                 for study in page.object_list]
+        context = {**self.admin_site.each_context(request), "title": "Review de-identified exams",
+                   "exams": exams, "page": page, "masks": masks, "opts": self.model._meta,
+                   "project": project or "", "projects": Project.objects.order_by("slug").values_list("slug", "name")}
         return TemplateResponse(request, "admin/studies/review_grid.html", context)

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
-from django.db.models import Count, Q, QuerySet
+from django.db.models import Count, Prefetch, Q, QuerySet
 from django.urls import reverse
 
 from apps.accounts.roles import is_admin
 from apps.common.errors import ForbiddenError, NotFoundError
-from apps.studies.models import Image, ImageState, ImportBatch, ImportItem, ImportItemStatus, Project
+from apps.studies.models import Image, ImageState, ImportBatch, ImportItem, ImportItemStatus, Project, Study
 
 User = AbstractBaseUser | AnonymousUser
 
@@ -58,6 +58,17 @@ def images_awaiting_review(*, user: User, project_slug: str | None = None) -> Qu
     images = (Image.objects.filter(state=ImageState.RENDERED)
               .select_related("study", "series", "project").order_by("study_id", "laterality", "view_position", "pk"))
     return images.filter(project__slug=project_slug) if project_slug else images
+
+
+def exams_awaiting_review(*, user: User, project_slug: str | None = None) -> QuerySet[Study]:
+    """Exams with at least one rendered image not yet reviewed, oldest first, their images and
+    project joined (the review grid shows them exam by exam). Two queries per page."""
+    _require_admin(user)
+    pending = Image.objects.filter(state=ImageState.RENDERED)
+    exams = (Study.objects.filter(images__in=pending.values("pk")).distinct()
+             .select_related("project").order_by("created_at", "pk")
+             .prefetch_related(Prefetch("images", queryset=Image.objects.order_by("laterality", "view_position", "pk"))))
+    return exams.filter(project__slug=project_slug) if project_slug else exams
 
 
 def image_get_for_file(*, user: User, image_pk: int) -> Image:

@@ -55,3 +55,19 @@ def test_assign_exams_fails_loudly_on_bad_input(admin_user, reader1, reader2, ou
     with pytest.raises(CommandError, match=message):
         call_command("assign_exams", *args, stdout=StringIO())
     assert not Assignment.objects.exists()
+
+
+def test_assign_exams_that_assigns_nothing_says_why(admin_user, reader1, reader2) -> None:  # type: ignore[no-untyped-def]
+    project = ProjectFactory(slug="waiting")
+    for _ in range(3):
+        exam_create(project=project, state=StudyState.AWAITING_REVIEW)
+    exam_create(project=project, state=StudyState.AWAITING_REVIEW, has_standard_views=False)
+    out = StringIO()
+
+    call_command("assign_exams", "--project", "waiting", "--readers", "reader1,reader2", stdout=out)
+
+    text = out.getvalue()
+    assert "Assigned 0 exams (0 assignments), 0 arbitrations." in text
+    assert "Not assignable yet: 4 exams: 3 awaiting review, 1 lacking views, 0 importing." in text
+    assert "review_exams --project waiting --approve all" in text
+    assert not Assignment.objects.exists()

@@ -132,12 +132,12 @@ def test_other_users_are_denied_the_review_endpoints(api_for, reader1, senior, i
 
 
 @pytest.mark.django_db
-def test_admin_review_grid_shows_thumbnails_and_marks_ticked_images(client, admin_user, imported) -> None:  # type: ignore[no-untyped-def]
+def test_admin_review_grid_shows_thumbnails_and_approves_one_exam(client, admin_user, imported) -> None:  # type: ignore[no-untyped-def]
     client.force_login(admin_user)
     page = client.get("/admin/studies/image/review/")
     assert page.status_code == 200
     assert f"/api/images/{imported.pk}/file/thumbnail/" in page.content.decode()
-    assert client.post("/admin/studies/image/review/", {"image": [imported.pk]}).status_code == 302
+    assert client.post("/admin/studies/image/review/", {"study": imported.study_id}).status_code == 302
     imported.refresh_from_db()
     assert imported.state == ImageState.REVIEWED
     assert client.get("/admin/studies/importbatch/").status_code == 200
@@ -146,8 +146,37 @@ def test_admin_review_grid_shows_thumbnails_and_marks_ticked_images(client, admi
 
 
 @pytest.mark.django_db
+def test_review_grid_is_exam_by_exam_unticked_labelled_and_filtered_by_project(  # type: ignore[no-untyped-def]
+        client, admin_user, ingest) -> None:
+    from apps.reading.models import AuditEvent
+    from apps.studies import services
+
+    first = services.project_get_or_create(actor=None, slug="site-a", name="Site A screening")
+    second = services.project_get_or_create(actor=None, slug="site-b", name="Site B screening")
+    case_a, case_b = cbis_cases()
+    ingest(list(case_a.values()), project=first, manifest={str(p): "A" for p in case_a.values()})
+    ingest(list(case_b.values()), project=second, manifest={str(p): "B" for p in case_b.values()})
+    client.force_login(admin_user)
+    page = client.get("/admin/studies/image/review/").content.decode()
+    assert " checked" not in page  # nothing pre-ticked: no image or exam is approved by default
+    assert page.count('name="study"') == 2  # one approve button per exam
+    exam_a = Study.objects.get(project=first)
+    assert f"site-a &middot; {exam_a.study_id[:11]}" in page and "RCC" in page and "LMLO" in page
+    assert "Site A screening" in page and "Site B screening" in page
+    only_b = client.get("/admin/studies/image/review/", {"project": "site-b"}).content.decode()
+    assert "Site B screening &middot;" in only_b and "Site A screening &middot;" not in only_b
+    assert client.post("/admin/studies/image/review/?project=site-a", {"study": exam_a.pk}).status_code == 302
+    exam_a.refresh_from_db()
+    assert exam_a.state == StudyState.READY
+    assert set(exam_a.images.values_list("state", flat=True)) == {ImageState.REVIEWED}
+    assert not Image.objects.filter(project=second, state=ImageState.REVIEWED).exists()
+    event = AuditEvent.objects.get(study=exam_a, action="images_reviewed")
+    assert (event.actor, len(event.after["images"])) == (admin_user, 4)
+
+
+@pytest.mark.django_db
 def test_other_users_are_denied_the_review_grid(client, reader1, imported) -> None:  # type: ignore[no-untyped-def]
     client.force_login(reader1)
-    assert client.post("/admin/studies/image/review/", {"image": [imported.pk]}).status_code == 302  # to login
+    assert client.post("/admin/studies/image/review/", {"study": imported.study_id}).status_code == 302  # to login
     imported.refresh_from_db()
     assert imported.state == ImageState.RENDERED

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 from django.contrib.auth import authenticate
-from django.core.management import call_command
+from django.core.management import CommandError, call_command
 
 from apps.studies.models import Image, ImportBatch, Project, Study, StudyState
 from tests.studies.conftest import cbis_cases
@@ -54,3 +54,30 @@ def test_load_demo_is_idempotent_and_leaves_two_ready_exams(capsys: pytest.Captu
     for name in ("admin", "reader1", "reader2", "senior1"):
         assert authenticate(username=name, password=name) is not None
     assert "0 image(s) imported, 8 already there" in capsys.readouterr().out
+
+
+@pytest.mark.django_db(transaction=True)
+def test_review_exams_lists_then_approves_the_exams_awaiting_review(  # type: ignore[no-untyped-def]
+        admin_user, capsys: pytest.CaptureFixture[str]) -> None:
+    from apps.reading.models import AuditEvent
+
+    case = cbis_cases()[0]
+    call_command("import_dicom", *[str(p) for p in case.values()], "--project", "rev")
+    capsys.readouterr()
+    call_command("review_exams", "--project", "rev")
+    listing = capsys.readouterr().out
+    assert "exams awaiting review in rev:" in listing
+    assert Study.objects.filter(state=StudyState.AWAITING_REVIEW).exists()
+
+    call_command("review_exams", "--project", "rev", "--approve", "all")
+    out = capsys.readouterr().out
+    assert "Approved" in out
+    assert not Image.objects.exclude(state="reviewed").exists()
+    assert AuditEvent.objects.filter(action="images_reviewed", actor=admin_user).exists()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_review_exams_names_an_exam_that_is_not_awaiting_review(admin_user) -> None:  # type: ignore[no-untyped-def]
+    Project.objects.create(slug="rev2", name="rev2")
+    with pytest.raises(CommandError, match="Not awaiting review in rev2: nope"):
+        call_command("review_exams", "--project", "rev2", "--approve", "nope")

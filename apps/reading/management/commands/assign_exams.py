@@ -7,7 +7,7 @@ from typing import Any
 from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from apps.accounts.roles import is_admin
+from apps.accounts.actors import command_actor
 from apps.common.errors import ApplicationError
 from apps.reading.services import exams_assign
 from apps.studies.models import Project
@@ -43,22 +43,26 @@ class Command(BaseCommand):
                 raise CommandError(f"Unknown users: {', '.join(missing)}.")
             return [found[n] for n in names]
 
-        if options["actor"]:
-            (actor,) = lookup([options["actor"]])
-        else:
-            actor = users.filter(is_superuser=True, is_active=True).order_by("id").first()
-            if actor is None:
-                actor = next((u for u in users.filter(is_active=True, groups__name="admin").order_by("id")), None)
-        if actor is None or not is_admin(actor):
-            raise CommandError("An admin user must exist (or pass --actor) to record who assigned.")
+        actor = command_actor(options["actor"])
         try:
             result = exams_assign(actor=actor, project=project, readers=lookup(options["readers"]),
                                   seniors=lookup(options["seniors"]) if options["seniors"] is not None else None,
                                   limit=options["limit"])
         except ApplicationError as exc:
             raise CommandError(f"{exc.code}: {exc.message}") from exc
+        waiting = result.not_assignable
         self.stdout.write(
             f"Assigned {len(result.assigned_studies)} exams ({result.assignments_created} assignments), "
-            f"{len(result.arbitrations_assigned)} arbitrations; skipped {len(result.skipped)}.")
+            f"{len(result.arbitrations_assigned)} arbitrations.")
+        self.stdout.write(
+            f"Not assignable yet: {sum(waiting.values())} exams: {waiting.get('awaiting_review', 0)} awaiting "
+            f"review, {waiting.get('lacking_views', 0)} lacking views, {waiting.get('importing', 0)} importing.")
+        if waiting.get("awaiting_review"):
+            self.stdout.write("  Awaiting review: approve their images in the review grid "
+                              "(/admin/studies/image/review/) or with `manage.py review_exams --project "
+                              f"{project.slug} --approve all`.")
+        if waiting.get("lacking_views"):
+            self.stdout.write("  Lacking views: an exam without all four standard views is read only when an "
+                              "admin releases it (admin > Studies > 'Release reviewed exams for reading').")
         for skipped in result.skipped:
             self.stdout.write(f"  skipped study {skipped['study']}: {skipped['reason']}")
