@@ -125,8 +125,9 @@ NUMERIC_RULES: dict[str, tuple[float, float, bool]] = {
     "RescaleIntercept": (-1e7, 1e7, True),
     "WindowCenter": (-1e7, 1e7, False),
     "WindowWidth": (1e-6, 1e7, False),
-    "PixelSpacing": (1e-6, 1e3, False),
-    "ImagerPixelSpacing": (1e-6, 1e3, False),
+    # 0 is written by real devices (pydicom's RG1 files) for "not calibrated": read as unknown.
+    "PixelSpacing": (0, 1e3, False),
+    "ImagerPixelSpacing": (0, 1e3, False),
     "SmallestImagePixelValue": (-(2 ** 31), 2 ** 32, True),
     "LargestImagePixelValue": (-(2 ** 31), 2 ** 32, True),
     "PixelPaddingValue": (-(2 ** 31), 2 ** 32, True),
@@ -164,6 +165,8 @@ class Header:
     bits_stored: int
     manufacturer: str
     manufacturer_model: str
+    # Only for a batch's grouping rule (services.group_key); never stored or written.
+    patient_id: str = ""
 
 
 @dataclass(frozen=True)
@@ -412,6 +415,8 @@ def read_header(ds: Dataset, *, filename: str) -> Header:
                             "view in PatientOrientation or SeriesDescription)")
     spacing = ds.get("PixelSpacing") or ds.get("ImagerPixelSpacing")
     pixel_spacing = (float(spacing[0]), float(spacing[1])) if spacing and len(spacing) == 2 else None
+    if pixel_spacing is not None and min(pixel_spacing) <= 0:
+        pixel_spacing = None
     sex = str(ds.get("PatientSex", "") or "").strip().upper()[:1]
     return Header(
         laterality=laterality,
@@ -431,6 +436,7 @@ def read_header(ds: Dataset, *, filename: str) -> Header:
         bits_stored=int(ds.get("BitsStored") or 16),
         manufacturer=str(ds.get("Manufacturer", "") or "")[:128],
         manufacturer_model=str(ds.get("ManufacturerModelName", "") or "")[:128],
+        patient_id=str(ds.get("PatientID", "") or "")[:64],
     )
 
 

@@ -15,6 +15,8 @@ class StudiesErrorCode(StrEnum):
     STUDY_NOT_REVIEWED = "study_not_reviewed"
     INVALID_TRANSITION = "invalid_transition"
     FILE_NOT_AVAILABLE = "file_not_available"
+    INVALID_GROUP_RULE = "invalid_group_rule"
+    UPLOAD_TOO_LARGE = "upload_too_large"
 
 
 class ProjectExists(ConflictError):
@@ -51,3 +53,16 @@ class FileNotAvailable(NotFoundError):
     def __init__(self, kind: str) -> None:
         super().__init__(f"The {kind} file of this image is not available yet.",
                          code=StudiesErrorCode.FILE_NOT_AVAILABLE, extra={"kind": kind})
+
+
+class InvalidGroupRule(ApplicationError):
+    def __init__(self, message: str) -> None:
+        super().__init__(message, code=StudiesErrorCode.INVALID_GROUP_RULE)
+
+
+class UploadTooLarge(ApplicationError):
+    http_status = 413
+
+    def __init__(self, message: str, *, limit: int, setting: str) -> None:
+        super().__init__(message, code=StudiesErrorCode.UPLOAD_TOO_LARGE,
+                         extra={"limit": limit, "setting": setting})

@@ -171,6 +171,9 @@ class ImportBatch(models.Model):
     source = models.CharField(max_length=32, default="cli")  # cli | upload | dicom | demo
     # Re-imports of already de-identified data (public VinDr-Mammo release) keep the file UIDs.
     keep_ids = models.BooleanField(default=False)
+    # How files the manifest does not name are grouped into exams: "" (StudyInstanceUID),
+    # "patient-id-prefix" or "regex:<pattern>" on PatientID (services.group_rule_parse).
+    group_rule = models.CharField(max_length=255, blank=True, default="")
     state = models.CharField(max_length=16, choices=ImportBatchState.choices, default=ImportBatchState.PENDING)
     created_at = models.DateTimeField(auto_now_add=True)
     finished_at = models.DateTimeField(null=True, blank=True)

@@ -23,18 +23,21 @@ import csv
 import functools
 import io
 import logging
+import re
 import uuid
 import zipfile
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
+from datetime import timedelta
 from pathlib import Path, PurePosixPath
-from typing import Any
+from typing import IO, Any
 
 from django.conf import settings
 from django.contrib.auth.models import User
-from django.core.files.base import ContentFile
+from django.core.files.base import ContentFile, File
 from django.core.files.storage import default_storage
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, InterfaceError, OperationalError, transaction
 from django.utils import timezone
 
 from apps.accounts.roles import is_admin
@@ -42,6 +45,7 @@ from apps.common.errors import ForbiddenError
 from apps.common.storage import storage_save_bytes
 from apps.studies import dicom
 from apps.studies.errors import (
+    InvalidGroupRule,
     InvalidManifest,
     InvalidStudyTransition,
     NoFiles,
@@ -107,23 +111,101 @@ def project_get_or_create(*, actor: User | None, slug: str, name: str = "") -> P
 
 @dataclass(frozen=True)
 class Source:
-    """One file to import: the name the user knows it by, its size, and how to read it."""
+    """One file to import: the name the user knows it by, its size, and how to read it.
+
+    `open` (a context manager giving a binary stream) is preferred to `read` (all bytes at
+    once): the stream is copied to staging in chunks, so memory stays bounded. `label`, when
+    set, is what is stored and shown instead of `name` (upload names can hold patient ids;
+    `name` is still used to match the manifest). `rejected` is a reason decided before reading
+    (an unsafe archive path, an archive limit); `max_bytes` caps what may be read (an archive
+    member may not grow past the size its header declares).
+    """
 
     name: str
     size: int
-    read: Callable[[], bytes]
+    read: Callable[[], bytes] | None = None
+    open: Callable[[], AbstractContextManager[IO[bytes]]] | None = None
+    label: str = ""
+    rejected: str = ""
+    max_bytes: int | None = None
 
 
-def _zip_sources(name: str, opener: Callable[[], Any]) -> Iterator[Source]:
-    with opener() as handle, zipfile.ZipFile(handle) as archive:
-        members = [m for m in archive.infolist() if not m.is_dir()
-                   and not PurePosixPath(m.filename).name.startswith(".")
-                   and "__MACOSX" not in m.filename]
-    for member in members:
-        def read(member: zipfile.ZipInfo = member) -> bytes:
-            with opener() as handle, zipfile.ZipFile(handle) as archive:
-                return archive.read(member)
-        yield Source(name=f"{name}/{member.filename}", size=member.file_size, read=read)
+class SourceTooLarge(Exception):
+    """A stream went past its limit while being staged."""
+
+
+@dataclass(frozen=True)
+class ZipLimits:
+    max_members: int
+    max_expanded_bytes: int
+    max_ratio: float
+
+    @classmethod
+    def from_settings(cls) -> ZipLimits:
+        return cls(max_members=settings.INGEST_ZIP_MAX_MEMBERS,
+                   max_expanded_bytes=settings.INGEST_ZIP_MAX_EXPANDED_BYTES,
+                   max_ratio=float(settings.INGEST_ZIP_MAX_RATIO))
+
+
+# Members that archivers add on their own (macOS resource forks, Finder state): skipped.
+def _is_archiver_junk(filename: str) -> bool:
+    path = PurePosixPath(filename.replace("\\", "/"))
+    return "__MACOSX" in path.parts or path.name == ".DS_Store" or path.name.startswith("._")
+
+
+def _unsafe_member_path(filename: str) -> bool:
+    """Absolute paths, drive letters and '..' (with either slash): nothing is ever extracted by
+    member name, but such a name is an attack or a broken archiver and is reported."""
+    normalized = filename.replace("\\", "/")
+    parts = normalized.split("/")
+    return (normalized.startswith("/") or ".." in parts or (len(normalized) > 1 and normalized[1] == ":")
+            or "\x00" in filename)
+
+
+def _zip_sources(name: str, opener: Callable[[], Any], *, label: str = "",
+                 limits: ZipLimits | None = None) -> Iterator[Source]:
+    """The members of one archive, read from ONE open archive (opening it again per member
+    re-reads the central directory each time: quadratic in members). The archive stays open
+    while the generator runs, so each Source must be consumed before the next is drawn."""
+    limits = limits or ZipLimits.from_settings()
+    with opener() as handle:
+        try:
+            archive = zipfile.ZipFile(handle)
+        except (zipfile.BadZipFile, OSError, ValueError, EOFError) as exc:
+            yield Source(name=name, size=0, label=label, rejected=f"{label or name}: not a readable zip archive ({exc})")
+            return
+        with archive:
+            members = [m for m in archive.infolist() if not m.is_dir() and not _is_archiver_junk(m.filename)]
+            declared = sum(m.file_size for m in members)
+            if len(members) > limits.max_members:
+                yield Source(name=name, size=0, label=label, rejected=(
+                    f"{label or name}: archive has {len(members)} files, over the limit of "
+                    f"{limits.max_members} (INGEST_ZIP_MAX_MEMBERS)"))
+                return
+            if declared > limits.max_expanded_bytes:
+                yield Source(name=name, size=0, label=label, rejected=(
+                    f"{label or name}: archive expands to {declared} bytes, over the limit of "
+                    f"{limits.max_expanded_bytes} bytes (INGEST_ZIP_MAX_EXPANDED_BYTES)"))
+                return
+            for index, member in enumerate(members, start=1):
+                member_name = f"{name}/{member.filename}"
+                member_label = f"{label}/member-{index}" if label else ""
+                shown = member_label or member_name
+                reason = ""
+                ratio = member.file_size / max(member.compress_size, 1)
+                if _unsafe_member_path(member.filename):
+                    reason = f"{shown}: unsafe path in archive (absolute or '..'); not imported"
+                elif member.flag_bits & 0x1:
+                    reason = f"{shown}: encrypted archive member"
+                elif member.file_size > (1 << 20) and ratio > limits.max_ratio:
+                    reason = (f"{shown}: compression ratio {ratio:.0f}:1 is over the limit of "
+                              f"{limits.max_ratio:.0f}:1 (INGEST_ZIP_MAX_RATIO)")
+
+                def open_member(member: zipfile.ZipInfo = member) -> IO[bytes]:
+                    return archive.open(member)
+
+                yield Source(name=member_name, size=member.file_size, open=open_member, label=member_label,
+                             rejected=reason, max_bytes=member.file_size)
 
 
 def _is_zip(path: Path) -> bool:
@@ -131,6 +213,10 @@ def _is_zip(path: Path) -> bool:
     # tail, which the pixel data of a DICOM file can contain by chance.
     with path.open("rb") as handle:
         return handle.read(4) == b"PK\x03\x04"
+
+
+def _path_stream(path: Path) -> IO[bytes]:
+    return path.open("rb")
 
 
 def sources_from_paths(paths: Sequence[str | Path]) -> Iterator[Source]:
@@ -142,38 +228,47 @@ def sources_from_paths(paths: Sequence[str | Path]) -> Iterator[Source]:
         elif path.exists():
             files = [path]
         else:
-            yield Source(name=str(raw), size=-1, read=lambda: b"")
+            yield Source(name=str(raw), size=-1)
             continue
         for file in files:
             if _is_zip(file):
                 yield from _zip_sources(str(file), functools.partial(file.open, "rb"))
             else:
-                yield Source(name=str(file), size=file.stat().st_size, read=file.read_bytes)
+                yield Source(name=str(file), size=file.stat().st_size,
+                             open=functools.partial(_path_stream, file))
 
 
-def _upload_reader(upload: Any) -> Callable[[], bytes]:
-    def read() -> bytes:
-        upload.seek(0)
-        return bytes(upload.read())
-    return read
-
-
-def _bytes_opener(content: bytes) -> Callable[[], io.BytesIO]:
-    return lambda: io.BytesIO(content)
+@contextmanager
+def _upload_stream(upload: Any) -> Iterator[IO[bytes]]:
+    upload.seek(0)
+    yield upload  # Django closes (and deletes) its temporary upload file after the request
 
 
 def sources_from_uploads(files: Iterable[Any]) -> Iterator[Source]:
-    """Uploaded files (Django UploadedFile); .zip uploads are expanded."""
-    for upload in files:
-        name = str(upload.name)
+    """Uploaded files (Django UploadedFile); .zip uploads are expanded, streaming from the
+    upload's own (temporary) file. The client's file names are not kept: CBIS-DDSM names hold
+    patient ids; items are labelled upload-<n> (and upload-<n>/member-<k> inside archives)."""
+    for number, upload in enumerate(files, start=1):
+        name, label = str(upload.name), f"upload-{number}"
         upload.seek(0)
         head = upload.read(4)
         upload.seek(0)
         if head == b"PK\x03\x04":
-            content = upload.read()
-            yield from _zip_sources(name, _bytes_opener(content))
+            yield from _zip_sources(name, functools.partial(_upload_stream, upload), label=label)
         else:
-            yield Source(name=name, size=int(upload.size or 0), read=_upload_reader(upload))
+            yield Source(name=name, size=int(upload.size or 0), label=label,
+                         open=functools.partial(_upload_stream, upload))
+
+
+def manifest_read(*, data: bytes) -> dict[str, str]:
+    """A manifest as uploaded or read from disk: UTF-8 (a BOM is allowed), no NUL bytes."""
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        line = data[:exc.start].count(b"\n") + 1
+        raise InvalidManifest(f"Manifest line {line}: not UTF-8 text (byte {exc.start} is "
+                              f"0x{data[exc.start]:02x}); save the CSV as UTF-8.", line=line) from None
+    return manifest_parse(text=text)
 
 
 def manifest_parse(*, text: str) -> dict[str, str]:
@@ -182,20 +277,83 @@ def manifest_parse(*, text: str) -> dict[str, str]:
     For archives that give every view its own StudyInstanceUID (CBIS-DDSM), the exam key puts
     the views of one exam back together.
     """
+    if "\x00" in text:
+        line = text[:text.index("\x00")].count("\n") + 1
+        raise InvalidManifest(f"Manifest line {line}: contains a NUL byte.", line=line)
     reader = csv.DictReader(io.StringIO(text))
-    fields = [f.strip().lower() for f in reader.fieldnames or []]
-    if "file" not in fields or "exam" not in fields:
-        raise InvalidManifest("The manifest needs a header with the columns 'file' and 'exam'.", line=1)
-    mapping: dict[str, str] = {}
-    for line, row in enumerate(reader, start=2):
-        normalized = {k.strip().lower(): (v or "").strip() for k, v in row.items() if k}
-        file, exam = normalized.get("file", ""), normalized.get("exam", "")
-        if not file or not exam:
-            raise InvalidManifest(f"Manifest line {line}: both 'file' and 'exam' are required.", line=line)
-        if file in mapping and mapping[file] != exam:
-            raise InvalidManifest(f"Manifest line {line}: {file} is listed for two exams.", line=line)
-        mapping[file] = exam
+    try:
+        fields = [f.strip().lower() for f in reader.fieldnames or []]
+        if "file" not in fields or "exam" not in fields:
+            raise InvalidManifest("The manifest needs a header with the columns 'file' and 'exam'.", line=1)
+        mapping: dict[str, str] = {}
+        for line, row in enumerate(reader, start=2):
+            normalized = {k.strip().lower(): (v or "").strip() for k, v in row.items() if isinstance(k, str)}
+            file, exam = normalized.get("file", ""), normalized.get("exam", "")
+            if not file or not exam:
+                raise InvalidManifest(f"Manifest line {line}: both 'file' and 'exam' are required.", line=line)
+            if len(exam) > 255:
+                raise InvalidManifest(f"Manifest line {line}: the exam key is longer than 255 characters.",
+                                      line=line)
+            if file in mapping and mapping[file] != exam:
+                raise InvalidManifest(f"Manifest line {line}: {file} is listed for two exams.", line=line)
+            mapping[file] = exam
+    except csv.Error as exc:
+        raise InvalidManifest(f"Manifest line {reader.line_num}: not valid CSV ({exc}).",
+                              line=reader.line_num) from None
     return mapping
+
+
+# Grouping rules for archives that give every view its own study (CBIS-DDSM): the exam is
+# found from the PatientID, read before de-identification and never stored.
+GROUP_BY_STUDY = "study"
+GROUP_BY_PATIENT_ID_PREFIX = "patient-id-prefix"
+GROUP_REGEX_PREFIX = "regex:"
+# "Mass-Test_P_00173_LEFT_CC" -> "Mass-Test_P_00173": a laterality and a view at the end.
+_VIEW_SUFFIX = r"(?:CC|MLO|ML|LM|LMO|XCCL|XCCM|AT|FB|SIO)"
+_SIDE_SUFFIX = r"(?:LEFT|RIGHT|L|R)"
+PATIENT_ID_SUFFIX = re.compile(
+    rf"[\s_.\-]*(?:{_SIDE_SUFFIX}[\s_.\-]*{_VIEW_SUFFIX}|{_VIEW_SUFFIX}[\s_.\-]*{_SIDE_SUFFIX}"
+    rf"|{_SIDE_SUFFIX}{_VIEW_SUFFIX})$", re.IGNORECASE)
+
+
+def group_rule_parse(*, group_by: str = "", group_regex: str = "") -> str:
+    """The batch's grouping rule as stored: "" (StudyInstanceUID), "patient-id-prefix", or
+    "regex:<pattern>" (the exam is the pattern's first group, or whole match, on PatientID)."""
+    group_by = (group_by or "").strip()
+    if group_regex:
+        if group_by not in ("", "regex"):
+            raise InvalidGroupRule("Give either a grouping option or a grouping regex, not both.")
+        try:
+            re.compile(group_regex)
+        except re.error as exc:
+            raise InvalidGroupRule(f"The grouping regex is not valid: {exc}.") from None
+        if len(group_regex) > 200:
+            raise InvalidGroupRule("The grouping regex is longer than 200 characters.")
+        return GROUP_REGEX_PREFIX + group_regex
+    if group_by in ("", GROUP_BY_STUDY):
+        return ""
+    if group_by == GROUP_BY_PATIENT_ID_PREFIX:
+        return group_by
+    raise InvalidGroupRule(f"Unknown grouping {group_by!r}: use {GROUP_BY_STUDY!r} or "
+                           f"{GROUP_BY_PATIENT_ID_PREFIX!r}, or a regex.")
+
+
+def group_key(*, rule: str, patient_id: str, filename: str) -> str:
+    """The exam key a grouping rule gives a file ("" without a rule)."""
+    if not rule:
+        return ""
+    patient_id = patient_id.strip()
+    if not patient_id:
+        raise dicom.DicomRejected(f"{filename}: PatientID is empty, so the grouping rule cannot place it "
+                                  "in an exam")
+    if rule == GROUP_BY_PATIENT_ID_PREFIX:
+        prefix = PATIENT_ID_SUFFIX.sub("", patient_id)
+        return f"patient:{prefix or patient_id}"
+    match = re.search(rule[len(GROUP_REGEX_PREFIX):], patient_id)
+    if match is None:
+        # The value itself is not quoted: it is an identifier.
+        raise dicom.DicomRejected(f"{filename}: PatientID does not match the grouping regex")
+    return f"regex:{match.group(1) if match.groups() else match.group(0)}"
 
 
 def _exam_key_for(name: str, manifest: Mapping[str, str]) -> str:
@@ -215,14 +373,22 @@ def _exam_key_for(name: str, manifest: Mapping[str, str]) -> str:
 
 def batch_create(*, actor: User | None, project: Project, sources: Iterable[Source],
                  manifest: Mapping[str, str] | None = None, keep_ids: bool = False,
-                 source: str = "cli") -> ImportBatch:
-    """Stage every file and enqueue its ingest. Oversized or missing files are rejected here,
-    without being read; the rest of the batch goes on."""
-    batch = batch_open(actor=actor, project=project, keep_ids=keep_ids, source=source)
+                 source: str = "cli", group_rule: str = "") -> ImportBatch:
+    """Stage every file and enqueue its ingest. Oversized, missing or unsafe files are rejected
+    here, without being read; the rest of the batch goes on. `group_rule` (group_rule_parse)
+    finds the exam of files the manifest does not name."""
+    batch = batch_open(actor=actor, project=project, keep_ids=keep_ids, source=source,
+                       group_rule=group_rule)
     count = 0
-    for item_source in sources:
-        count += 1
-        batch_add(batch=batch, source=item_source, manifest=manifest)
+    try:
+        for item_source in sources:
+            count += 1
+            batch_add(batch=batch, source=item_source, manifest=manifest)
+    except BaseException:
+        # Whatever stopped the loop (a dropped connection, Ctrl-C), no original stays behind
+        # and no batch waits for work that will never come.
+        batch_abort(batch=batch, reason="the import stopped before this file was queued")
+        raise
     if count == 0:
         batch.delete()
         raise NoFiles()
@@ -231,35 +397,101 @@ def batch_create(*, actor: User | None, project: Project, sources: Iterable[Sour
 
 
 def batch_open(*, actor: User | None, project: Project, keep_ids: bool = False,
-               source: str = "cli") -> ImportBatch:
+               source: str = "cli", group_rule: str = "") -> ImportBatch:
     """An empty batch that files are added to (batch_add) before batch_submit enqueues them."""
     _require_admin(actor)
     return ImportBatch.objects.create(project=project, created_by=actor, source=source,
-                                      keep_ids=keep_ids, state=ImportBatchState.PENDING)
+                                      keep_ids=keep_ids, group_rule=group_rule,
+                                      state=ImportBatchState.PENDING)
+
+
+def _printable(text: str) -> str:
+    """Names and reasons are stored in text columns (PostgreSQL refuses NUL) and shown in a
+    terminal (control characters could rewrite it)."""
+    return "".join(c if c.isprintable() else "?" for c in text)
+
+
+class _LimitedReader:
+    """A read()-only view of a stream that fails once more than `limit` bytes came out."""
+
+    def __init__(self, stream: IO[bytes], *, limit: int, message: str) -> None:
+        self.stream, self.limit, self.message, self.count = stream, limit, message, 0
+
+    def read(self, size: int = -1) -> bytes:
+        chunk = self.stream.read(1 << 20 if size is None or size < 0 else min(size, 1 << 20))
+        self.count += len(chunk)
+        if self.count > self.limit:
+            raise SourceTooLarge(self.message)
+        return chunk
+
+
+def _stage(*, batch: ImportBatch, source: Source, shown: str) -> str:
+    """Copy the source to staging storage in chunks (bounded memory); never leave a partial
+    file behind."""
+    limit = settings.INGEST_MAX_FILE_BYTES
+    message = f"{shown}: file is over the limit of {limit} bytes (INGEST_MAX_FILE_BYTES)"
+    if source.max_bytes is not None and source.max_bytes < limit:
+        limit = source.max_bytes
+        message = f"{shown}: archive member is larger than its header says ({source.max_bytes} bytes)"
+    name = f"staging/{batch.pk}/{uuid.uuid4().hex}.dcm"
+    try:
+        if source.open is not None:
+            with source.open() as stream:
+                reader = _LimitedReader(stream, limit=limit, message=message)
+                return default_storage.save(name, File(reader, name=name))  # type: ignore[arg-type]
+        content = source.read() if source.read is not None else b""
+        if len(content) > limit:
+            raise SourceTooLarge(message)
+        return default_storage.save(name, ContentFile(content))
+    except BaseException:
+        if default_storage.exists(name):
+            default_storage.delete(name)
+        raise
 
 
 def batch_add(*, batch: ImportBatch, source: Source, manifest: Mapping[str, str] | None = None) -> ImportItem:
-    """Stage one file as a pending item (or reject it at once when it is missing or too big)."""
+    """Stage one file as a pending item (or reject it at once when it is missing, too big or
+    unsafe). The staged original is deleted when its ingest finishes, whatever the outcome."""
     limit = settings.INGEST_MAX_FILE_BYTES
-    item = ImportItem(batch=batch, filename=source.name[:1024],
-                      exam_key=_exam_key_for(source.name, manifest or {})[:255])
-    if source.size < 0:
-        item.status, item.reason = ImportItemStatus.REJECTED, f"{source.name}: no such file"
+    shown = _printable(source.label or source.name)[:1024]
+    item = ImportItem(batch=batch, filename=shown,
+                      exam_key=_printable(_exam_key_for(source.name, manifest or {}))[:255])
+    if source.rejected:
+        item.status, item.reason = ImportItemStatus.REJECTED, _printable(source.rejected)
+    elif source.size < 0:
+        item.status, item.reason = ImportItemStatus.REJECTED, f"{shown}: no such file"
     elif source.size > limit:
         item.status = ImportItemStatus.REJECTED
-        item.reason = f"{source.name}: file is {source.size} bytes, over the limit of {limit} bytes"
+        item.reason = f"{shown}: file is {source.size} bytes, over the limit of {limit} bytes (INGEST_MAX_FILE_BYTES)"
     else:
         try:
-            content = source.read()
-        except (OSError, zipfile.BadZipFile) as exc:
-            item.status, item.reason = ImportItemStatus.REJECTED, f"{source.name}: unreadable ({exc})"
-        else:
-            # Originals wait in storage (not on a shared disk: workers may run elsewhere) and
-            # are deleted as soon as their ingest finished, whatever the outcome.
-            item.staged_file = default_storage.save(
-                f"staging/{batch.pk}/{uuid.uuid4().hex}.dcm", ContentFile(content))
-    item.save()
+            # Originals wait in storage (not on a shared disk: workers may run elsewhere).
+            item.staged_file = _stage(batch=batch, source=source, shown=shown)
+        except SourceTooLarge as exc:
+            item.status, item.reason = ImportItemStatus.REJECTED, str(exc)
+        except (OSError, zipfile.BadZipFile, EOFError, NotImplementedError, RuntimeError, ValueError) as exc:
+            # zipfile: BadZipFile (bad CRC), NotImplementedError (compression method),
+            # RuntimeError (encrypted), EOFError (cut off).
+            item.status, item.reason = (ImportItemStatus.REJECTED,
+                                        _printable(f"{shown}: unreadable ({type(exc).__name__}: {exc})")[:2000])
+    try:
+        item.save()
+    except BaseException:
+        if item.staged_file:
+            default_storage.delete(item.staged_file)
+        raise
     return item
+
+
+def batch_abort(*, batch: ImportBatch, reason: str) -> int:
+    """Reject every pending item of a batch (deleting its staged original) and finish it."""
+    count = 0
+    for item in ImportItem.objects.filter(batch=batch, status=ImportItemStatus.PENDING):
+        if _item_finish(item=item, status=ImportItemStatus.REJECTED, reason=f"{item.filename}: {reason}"):
+            count += 1
+        _staged_delete(item)
+    _batch_refresh(batch_id=batch.pk)
+    return count
 
 
 def batch_submit(*, batch: ImportBatch) -> None:
@@ -299,6 +531,7 @@ def _batch_refresh(*, batch_id: int) -> None:
 
 def _item_finish(*, item: ImportItem, status: str, reason: str = "", image: Image | None = None) -> bool:
     """Guarded: only a pending item changes, so a re-delivered task never overwrites a result."""
+    reason = _printable(reason)[:4000]
     updated = ImportItem.objects.filter(pk=item.pk, status=ImportItemStatus.PENDING).update(
         status=status, reason=reason, image=image, updated_at=timezone.now())
     item.status, item.reason, item.image = status, reason, image
@@ -308,6 +541,11 @@ def _item_finish(*, item: ImportItem, status: str, reason: str = "", image: Imag
 def _staged_delete(item: ImportItem) -> None:
     if item.staged_file and default_storage.exists(item.staged_file):
         default_storage.delete(item.staged_file)
+
+
+# Failures of the infrastructure, not of the file: the task retries them (tasks.py) and gives
+# the item up (file_ingest_abandon) when the retries are spent.
+RETRYABLE_ERRORS: tuple[type[BaseException], ...] = (OperationalError, InterfaceError, OSError)
 
 
 def _limits() -> dicom.Limits:
@@ -348,6 +586,7 @@ def file_ingest(*, item_id: int) -> ImportItem:
     """
     item = ImportItem.objects.select_related("batch__project").get(pk=item_id)
     if item.status != ImportItemStatus.PENDING:
+        _staged_delete(item)  # a re-delivered task after a crash between finish and delete
         return item
     batch, project = item.batch, item.batch.project
     ImportBatch.objects.filter(pk=batch.pk, state=ImportBatchState.PENDING).update(
@@ -356,9 +595,29 @@ def file_ingest(*, item_id: int) -> ImportItem:
         outcome = _ingest_pending(item=item, batch=batch, project=project)
     except dicom.DicomRejected as rejected:
         outcome = _item_finish(item=item, status=ImportItemStatus.REJECTED, reason=rejected.reason)
-    if outcome:
+    except BaseException as error:
+        if not dicom.contained(error) or isinstance(error, RETRYABLE_ERRORS):
+            raise
+        # Anything else is this file's doing (a value the database refuses, a decoder bug):
+        # a retry would fail the same way, so the file is rejected and the batch goes on.
+        logger.warning("ingest of %s failed: %s: %s", item.filename, type(error).__name__, error)
+        outcome = _item_finish(item=item, status=ImportItemStatus.REJECTED,
+                               reason=f"{item.filename}: could not be processed "
+                                      f"({type(error).__name__}: {str(error)[:300]})")
+    if outcome or item.status != ImportItemStatus.PENDING:
         _staged_delete(item)
     _batch_refresh(batch_id=batch.pk)
+    return item
+
+
+def file_ingest_abandon(*, item_id: int, reason: str) -> ImportItem:
+    """Give up on a pending item (its task ran out of retries, or its worker was lost for
+    good): rejected with the reason, original deleted, batch finished when it was the last."""
+    item = ImportItem.objects.get(pk=item_id)
+    _item_finish(item=item, status=ImportItemStatus.REJECTED, reason=f"{item.filename}: {reason}")
+    _staged_delete(item)
+    _batch_refresh(batch_id=item.batch_id)
+    item.refresh_from_db()
     return item
 
 
@@ -368,10 +627,20 @@ def _ingest_pending(*, item: ImportItem, batch: ImportBatch, project: Project) -
             data = handle.read()
     except (FileNotFoundError, ValueError):
         raise dicom.DicomRejected(f"{item.filename}: the received file is no longer available") from None
-    ds = dicom.read_dataset(data, filename=item.filename, limits=_limits())
-    header = dicom.read_header(ds, filename=item.filename)
-    ids = dicom.identifiers(header, secret=settings.DEID_SECRET, keep_ids=batch.keep_ids,
-                            exam_key=item.exam_key)
+    try:
+        ds = dicom.read_dataset(data, filename=item.filename, limits=_limits())
+        header = dicom.read_header(ds, filename=item.filename)
+        exam_key = item.exam_key or group_key(rule=batch.group_rule, patient_id=header.patient_id,
+                                              filename=item.filename)
+        ids = dicom.identifiers(header, secret=settings.DEID_SECRET, keep_ids=batch.keep_ids,
+                                exam_key=exam_key)
+    except dicom.DicomRejected:
+        raise
+    except BaseException as error:
+        if not dicom.contained(error):
+            raise
+        raise dicom.DicomRejected(f"{item.filename}: header cannot be read "
+                                  f"({type(error).__name__}: {str(error)[:200]})") from None
     existing = Image.objects.filter(project=project, image_id=ids.image_id).first()
     if existing is not None:
         return _item_finish(item=item, status=ImportItemStatus.DUPLICATE, image=existing,
@@ -388,10 +657,12 @@ def _ingest_pending(*, item: ImportItem, batch: ImportBatch, project: Project) -
                                   thumbnail_max_side=settings.RENDER_THUMBNAIL_MAX_SIDE)
     except dicom.DicomRejected:
         raise
-    except Exception as error:
+    except BaseException as error:
+        if not dicom.contained(error):
+            raise
         # Pure in-memory work on this one file failed (an odd encoding the pipeline does not
         # handle): a retry would fail the same way, so the file is rejected and the batch goes on.
-        logger.exception("processing %s failed", item.filename)
+        logger.warning("processing %s failed: %s: %s", item.filename, type(error).__name__, error)
         raise dicom.DicomRejected(f"{item.filename}: could not be processed "
                                   f"({type(error).__name__}: {error})") from None
     del ds, data
@@ -573,15 +844,6 @@ def images_mark_reviewed(*, actor: User, image_ids: Sequence[int]) -> ReviewResu
 
 
 @transaction.atomic
-def study_review_approve(*, actor: User, study_pk: int) -> ReviewResult:
-    """An admin approves one exam in the review grid: every rendered image of it is marked
-    reviewed in one action (one audit event on the exam), and the exam becomes ready for reading
-    when it has all four views."""
-    image_ids = list(Image.objects.filter(study_id=study_pk, state=ImageState.RENDERED).values_list("pk", flat=True))
-    return images_mark_reviewed(actor=actor, image_ids=image_ids)
-
-
-@transaction.atomic
 def study_mark_ready(*, actor: User, study_pk: int) -> Study:
     """An admin releases a fully reviewed exam for reading even though it lacks a standard view
     (SPEC.md: a study missing one of the four is flagged, not silently read)."""
@@ -592,3 +854,106 @@ def study_mark_ready(*, actor: User, study_pk: int) -> Study:
         raise StudyNotReviewed(study.study_id, unreviewed)
     _study_transition(study=study, target=StudyState.READY, actor=actor)
     return study
+
+
+# ---------------------------------------------------------------------------------------------
+# Ingest hygiene: no original outlives its ingest, no batch waits for work that is gone
+
+
+@dataclass(frozen=True)
+class SweepResult:
+    items_abandoned: int
+    staged_deleted: int
+    staged_bytes_deleted: int
+    batches_finished: int
+
+
+def ingest_sweep(*, stale_after_s: int | None = None, grace_s: int | None = None) -> SweepResult:
+    """Clean up after a process that died mid-ingest (the worker's start, a periodic task and
+    `manage.py ingest_sweep` run it; docs/operations.md).
+
+    - a pending item untouched for `stale_after_s` (INGEST_STALE_AFTER_S) is given up: rejected
+      with a reason, original deleted;
+    - a staged file that no pending item references and older than `grace_s`
+      (INGEST_STAGING_GRACE_S: a file being staged right now has no item yet) is deleted;
+    - a batch with no pending item left that is still pending/running is finished.
+    Idempotent; safe beside running workers as long as `stale_after_s` exceeds the longest
+    queue wait (the broker re-delivers a lost worker's task after its visibility timeout).
+    """
+    stale_after_s = settings.INGEST_STALE_AFTER_S if stale_after_s is None else stale_after_s
+    grace_s = settings.INGEST_STAGING_GRACE_S if grace_s is None else grace_s
+    now = timezone.now()
+    abandoned = 0
+    stale = ImportItem.objects.filter(status=ImportItemStatus.PENDING,
+                                      updated_at__lte=now - timedelta(seconds=stale_after_s))
+    for item_id in list(stale.values_list("pk", flat=True)):
+        before = ImportItem.objects.get(pk=item_id).status
+        item = file_ingest_abandon(item_id=item_id, reason=(
+            f"ingest did not finish within {stale_after_s} s (its worker was lost); the received file "
+            "was deleted: import it again"))
+        abandoned += int(before == ImportItemStatus.PENDING and item.status == ImportItemStatus.REJECTED)
+    deleted, deleted_bytes = _staging_orphans_delete(grace_s=grace_s, now=now)
+    finished = 0
+    open_batches = ImportBatch.objects.filter(
+        state__in=[ImportBatchState.PENDING, ImportBatchState.RUNNING],
+        created_at__lte=now - timedelta(seconds=grace_s)).exclude(items__status=ImportItemStatus.PENDING)
+    for batch_id in list(open_batches.values_list("pk", flat=True)):
+        _batch_refresh(batch_id=batch_id)
+        finished += int(ImportBatch.objects.filter(pk=batch_id, state=ImportBatchState.DONE).exists())
+    if abandoned or deleted or finished:
+        logger.warning("ingest sweep: %d stale item(s) given up, %d orphaned staged file(s) (%d bytes) "
+                       "deleted, %d batch(es) finished", abandoned, deleted, deleted_bytes, finished)
+    return SweepResult(items_abandoned=abandoned, staged_deleted=deleted, staged_bytes_deleted=deleted_bytes,
+                       batches_finished=finished)
+
+
+def _staging_files() -> Iterator[str]:
+    if not default_storage.exists("staging"):
+        return
+    folders, files = default_storage.listdir("staging")
+    yield from (f"staging/{name}" for name in files)
+    for folder in folders:
+        _, inner = default_storage.listdir(f"staging/{folder}")
+        yield from (f"staging/{folder}/{name}" for name in inner)
+
+
+def _staging_orphans_delete(*, grace_s: int, now: Any) -> tuple[int, int]:
+    referenced = set(ImportItem.objects.filter(status=ImportItemStatus.PENDING)
+                     .exclude(staged_file="").values_list("staged_file", flat=True))
+    count = size = 0
+    for name in _staging_files():
+        if name in referenced:
+            continue
+        try:
+            if (now - default_storage.get_modified_time(name)).total_seconds() < grace_s:
+                continue
+            length = default_storage.size(name)
+            default_storage.delete(name)
+        except FileNotFoundError:
+            continue  # deleted by its own ingest meanwhile
+        count, size = count + 1, size + length
+    return count, size
+
+
+@dataclass(frozen=True)
+class BatchSummary:
+    files: int
+    counts: dict[str, int]
+    exams: int
+    exams_with_standard_views: int
+
+    def line(self) -> str:
+        counts = ", ".join(f"{self.counts.get(s, 0)} {s}" for s in ImportItemStatus.values)
+        return (f"{self.files} file(s): {counts}; {self.exams} exam(s), "
+                f"{self.exams_with_standard_views} with the four standard views")
+
+
+def batch_summary(*, batch: ImportBatch) -> BatchSummary:
+    """Files per status and the exams the batch's images belong to (imported or duplicate)."""
+    counts: dict[str, int] = {}
+    for status in batch.items.values_list("status", flat=True):
+        counts[status] = counts.get(status, 0) + 1
+    studies = Study.objects.filter(images__in=Image.objects.filter(
+        pk__in=batch.items.filter(image__isnull=False).values("image_id"))).distinct()
+    return BatchSummary(files=sum(counts.values()), counts=counts, exams=studies.count(),
+                        exams_with_standard_views=studies.filter(has_standard_views=True).count())

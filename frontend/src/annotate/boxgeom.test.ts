@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { boxArea, boxFromPoints, containsPoint, handlePoint, mapBox, moveBox, resizeBox, roundBox } from "./boxgeom";
+import { boxArea, boxFromPoints, containsPoint, handlePoint, mapBox, moveBox, placeLabel, resizeBox, roundBox } from "./boxgeom";
 
 const W = 2800;
 const H = 3518;
@@ -50,5 +50,28 @@ describe("box geometry in image pixels", () => {
     expect(boxArea({ xmin: 0, ymin: 0, xmax: 10, ymax: 5 })).toBe(50);
     expect(containsPoint({ xmin: 0, ymin: 0, xmax: 10, ymax: 5 }, { x: 10, y: 5 })).toBe(true);
     expect(containsPoint({ xmin: 0, ymin: 0, xmax: 10, ymax: 5 }, { x: 11, y: 5 })).toBe(false);
+  });
+});
+
+describe("box labels stay inside the viewport", () => {
+  const vp = { width: 400, height: 300 };
+  const label = { width: 180, height: 12 };
+  it("sits above the box when there is room", () => {
+    expect(placeLabel({ x: 50, y: 100, width: 40, height: 40 }, label, vp)).toEqual({ x: 52, y: 96 });
+  });
+  it("slides left so its end is not cut at the right edge", () => {
+    const p = placeLabel({ x: 360, y: 100, width: 30, height: 30 }, label, vp);
+    expect(p.x + label.width).toBeLessThanOrEqual(vp.width);
+    expect(p.x).toBe(400 - 180 - 2);
+  });
+  it("goes under a box at the top edge and inside one that fills the viewport", () => {
+    expect(placeLabel({ x: 10, y: 5, width: 40, height: 40 }, label, vp).y).toBe(5 + 40 + 14);
+    const full = placeLabel({ x: 0, y: 0, width: 400, height: 300 }, label, vp);
+    expect(full.y).toBeGreaterThanOrEqual(label.height);
+    expect(full.y).toBeLessThanOrEqual(vp.height);
+  });
+  it("keeps reference-read labels below their box unless that leaves the viewport", () => {
+    expect(placeLabel({ x: 10, y: 100, width: 40, height: 40 }, label, vp, 14).y).toBe(154);
+    expect(placeLabel({ x: 10, y: 200, width: 40, height: 95 }, label, vp, 14).y).toBe(196);
   });
 });

@@ -87,3 +87,33 @@ export function mapBox(b: Box, toScreen: (p: Point) => Point): Box {
     ymax: Math.max(a.y, c.y),
   };
 }
+
+/** Screen rectangle (CSS px) of a drawn box. */
+export interface ScreenRect {
+  x: number;
+  y: number;
+  width: number;
+  height: number;
+}
+
+/**
+ * Where a box's label goes (its text baseline start) so that the whole label stays inside the
+ * viewport: preferably just above the box (or `below` px under it, for the reference reads of an
+ * arbitration), flipped to the other side when that would leave the viewport, and finally clamped
+ * to the viewport edges; x slides left so the label's end is never cut at the right edge.
+ */
+export function placeLabel(
+  box: ScreenRect,
+  label: { width: number; height: number },
+  viewport: { width: number; height: number },
+  below = 0,
+): Point {
+  const pad = 2;
+  const x = clamp(box.x + pad, pad, Math.max(pad, viewport.width - label.width - pad));
+  const above = box.y - 4;
+  const under = box.y + box.height + (below || label.height + 2);
+  let y = below ? under : above;
+  if (y - label.height < 0) y = under;
+  if (y > viewport.height - pad) y = below && above - label.height >= 0 ? above : box.y + label.height + pad;
+  return { x, y: clamp(y, label.height, Math.max(label.height, viewport.height - pad)) };
+}

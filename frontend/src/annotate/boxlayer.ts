@@ -12,6 +12,7 @@ import {
   boxFromPoints,
   handlePoint,
   moveBox,
+  placeLabel,
   resizeBox,
   roundBox,
 } from "./boxgeom";
@@ -222,10 +223,14 @@ export class BoxLayer {
       // Labels of the reference reads (arbitration) go under their box, the editable read's
       // above it, so an adopted box lying exactly on its source stays readable.
       const below = b.cls === "box-a" ? 14 : b.cls === "box-b" ? 28 : 0;
-      const y = below ? r.y + r.height + below : Math.max(12, r.y - 4);
-      const label = svg("text", { x: r.x + 2, y, class: `box-label ${b.cls}${b.problem ? " has-problem" : ""}` });
+      const label = svg("text", { x: r.x + 2, y: r.y - 4, class: `box-label ${b.cls}${b.problem ? " has-problem" : ""}` });
       label.textContent = b.problem ? `⚠ ${b.label}` : b.label;
       g.append(label);
+      // Measured once in the DOM, then placed so the whole text stays inside the viewport.
+      const at = placeLabel(r, { width: label.getComputedTextLength() + 3, height: 12 }, // + the 3 px halo
+        { width: this.vp.root.clientWidth, height: this.vp.root.clientHeight }, below);
+      label.setAttribute("x", String(at.x));
+      label.setAttribute("y", String(at.y));
       if (isSel && b.editable && !this.opts.readOnly()) {
         for (const handle of HANDLES) {
           const p = this.vp.imageToScreen(handlePoint(b.box, handle));

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { type Draft, draftFingerprint, draftSummary, emptyDraft, missingBeforeSubmit, placeViolations, toggleCategory, type Violation } from "./draft";
+import { type Draft, draftFingerprint, draftSummary, emptyDraft, missingBeforeSubmit, placeViolations, submitBlockers, toggleCategory, type Violation } from "./draft";
 import { categoryForDigit, categoryShortcut, FINDING_CATEGORIES, needsFindingBirads } from "./vocabulary";
 
 function draftWithBox(): Draft {
@@ -65,5 +65,22 @@ describe("reading draft", () => {
     expect(categoryForDigit("0")).toBe("Nipple Retraction");
     expect(needsFindingBirads(["Skin Retraction", "Suspicious Lymph Node"])).toBe(false);
     expect(needsFindingBirads(["Skin Retraction", "Focal Asymmetry"])).toBe(true);
+  });
+});
+
+describe("submit blockers", () => {
+  it("lists missing fields and server errors, never warnings, and is empty when the read is complete", () => {
+    const d = draftWithBox();
+    const errors = [
+      v({ rule: "NO_FINDING_ON_BIRADS_1", finding: "k1", message: "no box on BI-RADS 1" }),
+      v({ rule: "BREAST_BIRADS_REQUIRED", laterality: "R", message: "dup of the local list" }),
+      v({ rule: "BOX_ON_BACKGROUND", severity: "warning", finding: "k1", message: "on background" }),
+    ];
+    const blockers = submitBlockers(d, errors);
+    expect(blockers.filter((b) => b.rule === null).map((b) => b.text)).toEqual([
+      "Missing: Right breast BI-RADS", "Missing: Right breast density", "Missing: Left breast BI-RADS", "Missing: Left breast density"]);
+    expect(blockers.filter((b) => b.rule !== null)).toEqual([{ text: "no box on BI-RADS 1", rule: "NO_FINDING_ON_BIRADS_1" }]);
+    for (const side of ["R", "L"] as const) d.breasts[side] = { birads: 4, density: "B" };
+    expect(submitBlockers(d, errors.slice(2))).toEqual([]);
   });
 });

@@ -157,3 +157,22 @@ export function missingBeforeSubmit(d: Draft): string[] {
   });
   return missing;
 }
+
+/** One thing that blocks submit, with the rule it comes from when the server said so. */
+export interface SubmitBlocker {
+  text: string;
+  rule: string | null;
+}
+
+/**
+ * Everything that stops a submit right now: the fields not filled in yet (known locally, so
+ * they show before the server answers), then the server's other error-severity violations.
+ * Warnings never block. The server's `*_REQUIRED` errors say the same as the local list.
+ */
+export function submitBlockers(d: Draft, violations: readonly Violation[]): SubmitBlocker[] {
+  const blockers: SubmitBlocker[] = missingBeforeSubmit(d).map((text) => ({ text: `Missing: ${text}`, rule: null }));
+  for (const v of violations) {
+    if (v.severity === "error" && !/_REQUIRED$/.test(v.rule)) blockers.push({ text: v.message, rule: v.rule });
+  }
+  return blockers;
+}

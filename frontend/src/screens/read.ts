@@ -15,6 +15,7 @@ import {
   draftFingerprint,
   draftSummary,
   missingBeforeSubmit,
+  submitBlockers,
   newFindingKey,
   placeViolations,
   toggleCategory,
@@ -146,6 +147,8 @@ class ReadScreen implements Screen {
       if (vp) this.attachLayer(vp, image);
     }
     this.layout.onViewportCreated((vp, image) => this.attachLayer(vp, image));
+    // The browser tests (tests/web) read the viewer's own image<->screen mapping through this.
+    (window as unknown as { __mammolab?: { layout: HangingLayout } }).__mammolab = { layout: this.layout };
     await this.layout.ready;
     this.viewerHost.setAttribute("data-ready", "true");
   }
@@ -425,8 +428,12 @@ class ReadScreen implements Screen {
           : "Ready to submit";
   }
 
+  /** Rebuilds the open submit dialog's list of blockers (null when no dialog is open). */
+  private refreshSubmitDialog: (() => void) | null = null;
+
   private renderPanel(): void {
     this.renderSubmitHint();
+    this.refreshSubmitDialog?.();
     this.renderAdoptLists();
     if (!this.panel || !this.draft) return;
     this.panel.update({
@@ -604,10 +611,26 @@ class ReadScreen implements Screen {
     this.renderPanel();
     const labels = new Map([...this.images].map(([id, i]) => [id, { laterality: i.laterality, viewPosition: i.view_position }]));
     const summary = draftSummary(this.draft, labels);
-    const missing = missingBeforeSubmit(this.draft);
     const warnings = this.violations.filter((v) => v.severity === "warning");
     const dialog = h("dialog", { class: "dialog", id: "submit-dialog", "aria-labelledby": "submit-title" });
     const confirm = h("button", { type: "button", class: "btn btn-primary", id: "confirm-submit" }, "Confirm and submit");
+    // What blocks submit, listed up front; Confirm stays disabled until the list is empty (it
+    // is rebuilt on every change and every server answer while the dialog is open).
+    const blockersBlock = h("div", { id: "submit-blockers" });
+    let submitting = false;
+    const renderBlockers = (): void => {
+      const blockers = submitBlockers(this.draft!, this.violations);
+      clear(blockersBlock);
+      if (blockers.length) {
+        blockersBlock.append(
+          h("p", { class: "violation error" }, `Fix ${blockers.length === 1 ? "this" : `these ${blockers.length}`} before submitting:`),
+          h("ul", { class: "violations" }, ...blockers.map((b) => h("li", { class: "violation error", ...(b.rule ? { "data-rule": b.rule } : {}) }, "✖ ", b.text))),
+        );
+      }
+      confirm.disabled = submitting || blockers.length > 0;
+      confirm.title = blockers.length ? "Fix the problems listed above first" : "";
+    };
+    this.refreshSubmitDialog = renderBlockers;
     const cancel = h("button", { type: "button", class: "btn", id: "cancel-submit" }, "Back to reading");
     const error = h("div", { class: "violations-block", id: "submit-errors" });
     dialog.append(
@@ -632,19 +655,26 @@ class ReadScreen implements Screen {
           ),
         ),
       ),
-      h("div", {}, missing.length ? h("p", { class: "violation error", id: "submit-missing" }, "Still missing: ", missing.join("; ")) : null,
-        warnings.length ? h("ul", { class: "violations" }, ...warnings.map((w) => h("li", { class: "violation warning" }, "⚠ ", w.message))) : null),
+      blockersBlock,
+      h("div", {}, warnings.length ? h("ul", { class: "violations" }, ...warnings.map((w) => h("li", { class: "violation warning" }, "⚠ ", w.message))) : null),
       error,
       h("div", { class: "dialog-actions" }, cancel, confirm),
     );
     document.body.append(dialog);
     const close = (): void => {
+      this.refreshSubmitDialog = null;
       dialog.close();
       dialog.remove();
     };
     cancel.addEventListener("click", close);
-    dialog.addEventListener("cancel", () => dialog.remove());
+    dialog.addEventListener("cancel", () => {
+      this.refreshSubmitDialog = null;
+      dialog.remove();
+    });
+    renderBlockers();
     confirm.addEventListener("click", () => {
+      if (submitBlockers(this.draft!, this.violations).length) return;
+      submitting = true;
       confirm.disabled = true;
       void (async () => {
         try {
@@ -654,11 +684,13 @@ class ReadScreen implements Screen {
           this.detail!.state = "submitted";
           this.ctx.navigate(`/?submitted=${this.assignmentId}`);
         } catch (e) {
-          confirm.disabled = false;
+          submitting = false;
+          renderBlockers();
           if (e instanceof ApiError && e.code === "validation_failed") {
             this.violations = (e.extra.violations as Violation[]) ?? [];
             this.renderBoxes();
             this.renderPanel();
+            renderBlockers();
             clear(error);
             error.append(
               h("p", { class: "violation error" }, "The read cannot be submitted yet:"),
@@ -672,7 +704,7 @@ class ReadScreen implements Screen {
       })();
     });
     dialog.showModal();
-    confirm.focus();
+    (confirm.disabled ? cancel : confirm).focus();
   }
 
   private async nextExam(): Promise<void> {
