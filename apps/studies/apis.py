@@ -4,10 +4,12 @@ from __future__ import annotations
 
 from typing import Any, cast
 
+from django.conf import settings
 from django.contrib.auth.models import User
+from django.core.exceptions import TooManyFilesSent
 from django.core.files.storage import default_storage
 from django.http import HttpResponse
-from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_serializer
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, extend_schema_serializer
 from rest_framework import serializers, status
 from rest_framework.parsers import FormParser, MultiPartParser
 from rest_framework.request import Request
@@ -18,8 +20,11 @@ from apps.accounts.permissions import IsAdminRole
 from apps.common.files import CACHE_DOWNLOADS, CACHE_RENDERS, storage_file_response
 from apps.common.pagination import DefaultPagination
 from apps.studies import selectors, services
-from apps.studies.errors import FileNotAvailable
+from apps.studies.errors import FileNotAvailable, InvalidManifest, UploadTooLarge
 from apps.studies.models import Image
+
+# A manifest names files and exams: a few MB at most for any real archive.
+MANIFEST_MAX_BYTES = 16 * 1024 * 1024
 
 FILE_KINDS = {
     "display": ("display_file", "image/png"),
@@ -84,24 +89,54 @@ class ImportCreateApi(APIView):
     @extend_schema_serializer(component_name="ImportUploadInput")
     class InputSerializer(serializers.Serializer):
         files = serializers.ListField(child=serializers.FileField(), allow_empty=False)
-        manifest = serializers.FileField(required=False)
+        manifest = serializers.FileField(required=False, allow_null=True,
+                                         help_text="optional CSV with columns file,exam")
         keep_ids = serializers.BooleanField(required=False, default=False)
+        group_by = serializers.ChoiceField(
+            choices=[services.GROUP_BY_STUDY, services.GROUP_BY_PATIENT_ID_PREFIX], required=False,
+            default=services.GROUP_BY_STUDY,
+            help_text="how files the manifest does not name form exams (docs/ingest.md)")
+        group_regex = serializers.CharField(required=False, allow_blank=True, default="", max_length=200,
+                                            help_text="group by this regex on PatientID instead")
 
-    @extend_schema(request={"multipart/form-data": InputSerializer}, responses={201: BatchOutputSerializer})
+    @extend_schema(request={"multipart/form-data": InputSerializer},
+                   responses={201: BatchOutputSerializer,
+                              413: OpenApiResponse(description="upload_too_large: over a limit of docs/operations.md")})
     def post(self, request: Request, slug: str) -> Response:
         project = selectors.project_get(user=request.user, slug=slug)
-        form: Any = request.data
-        data = self.InputSerializer(data={"files": request.FILES.getlist("files"),
-                                          "manifest": request.FILES.get("manifest"),
-                                          "keep_ids": form.get("keep_ids", False)})
+        length = int(request.META.get("CONTENT_LENGTH") or 0)
+        if length > settings.INGEST_MAX_UPLOAD_BYTES:
+            # Refused before the body is read: nothing is written, not even a temporary file.
+            raise UploadTooLarge(f"The upload is {length} bytes, over the limit of "
+                                 f"{settings.INGEST_MAX_UPLOAD_BYTES} bytes (INGEST_MAX_UPLOAD_BYTES).",
+                                 limit=settings.INGEST_MAX_UPLOAD_BYTES, setting="INGEST_MAX_UPLOAD_BYTES")
+        try:
+            form: Any = request.data
+            files = request.FILES.getlist("files")
+        except TooManyFilesSent:
+            raise UploadTooLarge(f"The upload holds more than {settings.INGEST_MAX_UPLOAD_FILES} files "
+                                 "(INGEST_MAX_UPLOAD_FILES); send a .zip or several uploads.",
+                                 limit=settings.INGEST_MAX_UPLOAD_FILES, setting="INGEST_MAX_UPLOAD_FILES") from None
+        if len(files) > settings.INGEST_MAX_UPLOAD_FILES:
+            raise UploadTooLarge(f"The upload holds {len(files)} files, over the limit of "
+                                 f"{settings.INGEST_MAX_UPLOAD_FILES} (INGEST_MAX_UPLOAD_FILES).",
+                                 limit=settings.INGEST_MAX_UPLOAD_FILES, setting="INGEST_MAX_UPLOAD_FILES")
+        data = self.InputSerializer(data={"files": files, "manifest": request.FILES.get("manifest"),
+                                          "keep_ids": form.get("keep_ids", False),
+                                          "group_by": form.get("group_by") or services.GROUP_BY_STUDY,
+                                          "group_regex": form.get("group_regex") or ""})
         data.is_valid(raise_exception=True)
         manifest_file = data.validated_data.get("manifest")
-        manifest = (services.manifest_parse(text=manifest_file.read().decode("utf-8-sig"))
-                    if manifest_file else None)
+        if manifest_file is not None and manifest_file.size > MANIFEST_MAX_BYTES:
+            raise InvalidManifest(f"The manifest is over {MANIFEST_MAX_BYTES} bytes.")
+        manifest = services.manifest_read(data=manifest_file.read()) if manifest_file else None
+        group_regex = data.validated_data["group_regex"]
+        rule = services.group_rule_parse(group_by="" if group_regex else data.validated_data["group_by"],
+                                         group_regex=group_regex)
         batch = services.batch_create(actor=cast(User, request.user), project=project,
                                       sources=services.sources_from_uploads(data.validated_data["files"]),
                                       manifest=manifest, keep_ids=data.validated_data["keep_ids"],
-                                      source="upload")
+                                      source="upload", group_rule=rule)
         batch = selectors.batch_get(user=request.user, batch_id=batch.pk)
         return Response(BatchOutputSerializer(batch).data, status=status.HTTP_201_CREATED)
 

@@ -62,7 +62,10 @@ def test_upload_creates_a_batch_with_counts_and_paginated_results(
     assert detail["counts"] == {"total": 3, "pending": 0, "imported": 2, "duplicate": 0, "rejected": 1}
     assert detail["items"]["count"] == 3 and len(detail["items"]["results"]) == 2
     rejected = client.get(f"/api/imports/{batch_id}/", {"status": "rejected"}).json()["items"]["results"]
-    assert rejected[0]["filename"] == "junk.dcm" and "junk.dcm: not a DICOM file" in rejected[0]["reason"]
+    # Upload names can hold patient ids (CBIS-DDSM): items carry a neutral label instead.
+    assert rejected[0]["filename"] == "upload-2" and "upload-2: not a DICOM file" in rejected[0]["reason"]
+    stored = " ".join(f"{i.filename} {i.reason}" for i in ImportBatch.objects.get(pk=batch_id).items.all())
+    assert "junk" not in stored and "rcc" not in stored
     assert Study.objects.get().images.count() == 2
 
 
