@@ -844,6 +844,15 @@ def images_mark_reviewed(*, actor: User, image_ids: Sequence[int]) -> ReviewResu
 
 
 @transaction.atomic
+def study_review_approve(*, actor: User, study_pk: int) -> ReviewResult:
+    """An admin approves one exam in the review grid: every rendered image of it is marked
+    reviewed in one action (one audit event on the exam), and the exam becomes ready for reading
+    when it has all four views."""
+    image_ids = list(Image.objects.filter(study_id=study_pk, state=ImageState.RENDERED).values_list("pk", flat=True))
+    return images_mark_reviewed(actor=actor, image_ids=image_ids)
+
+
+@transaction.atomic
 def study_mark_ready(*, actor: User, study_pk: int) -> Study:
     """An admin releases a fully reviewed exam for reading even though it lacks a standard view
     (SPEC.md: a study missing one of the four is flagged, not silently read)."""
