@@ -153,6 +153,22 @@ EXPORT_LEASE_S = env_int("EXPORT_LEASE_S", 300)
 INGEST_ALLOWED_MODALITIES = env_list("INGEST_ALLOWED_MODALITIES", ["MG"])
 INGEST_MAX_FILE_BYTES = env_int("INGEST_MAX_FILE_BYTES", 200 * 1024 * 1024)
 INGEST_MAX_PIXELS = env_int("INGEST_MAX_PIXELS", 60_000_000)
+# Upload and archive limits (docs/operations.md): a request over them is refused with
+# 413 upload_too_large; an archive over them is one rejected item naming the limit.
+INGEST_MAX_UPLOAD_BYTES = env_int("INGEST_MAX_UPLOAD_BYTES", 4 * 1024 * 1024 * 1024)
+INGEST_MAX_UPLOAD_FILES = env_int("INGEST_MAX_UPLOAD_FILES", 1000)
+DATA_UPLOAD_MAX_NUMBER_FILES = INGEST_MAX_UPLOAD_FILES + 1  # + the manifest
+INGEST_ZIP_MAX_MEMBERS = env_int("INGEST_ZIP_MAX_MEMBERS", 20_000)
+INGEST_ZIP_MAX_EXPANDED_BYTES = env_int("INGEST_ZIP_MAX_EXPANDED_BYTES", 20 * 1024 * 1024 * 1024)
+INGEST_ZIP_MAX_RATIO = env_int("INGEST_ZIP_MAX_RATIO", 100)
+# Clean-up after a dead process (services.ingest_sweep): a pending item untouched this long is
+# given up; a staged file without an item this old is deleted; the sweep runs this often.
+INGEST_STALE_AFTER_S = env_int("INGEST_STALE_AFTER_S", 6 * 3600)
+INGEST_STAGING_GRACE_S = env_int("INGEST_STAGING_GRACE_S", 600)
+INGEST_SWEEP_INTERVAL_S = env_int("INGEST_SWEEP_INTERVAL_S", 900)
+CELERY_BEAT_SCHEDULE = {
+    "ingest-sweep": {"task": "studies.ingest_sweep", "schedule": float(INGEST_SWEEP_INTERVAL_S)},
+}
 # Burned-in text masks: list of [x0, y0, x1, y1] fractions of the image, applied at each corner
 # the list names. Default: a 12% x 6% box at each of the four corners.
 CORNER_MASK = env_json(
@@ -190,4 +206,6 @@ LOGGING = {
     "disable_existing_loggers": False,
     "handlers": {"console": {"class": "logging.StreamHandler"}},
     "root": {"handlers": ["console"], "level": env_str("LOG_LEVEL", "INFO")},
+    # pydicom logs every odd value it meets; ingest turns those into rejection reasons.
+    "loggers": {"pydicom": {"level": "ERROR"}},
 }
