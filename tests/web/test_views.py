@@ -111,3 +111,22 @@ def test_logout_ends_the_session(built_frontend, reader1) -> None:  # type: igno
     assert response.status_code == 302
     assert response["Location"] == "/accounts/login/"
     assert client.get("/").status_code == 302
+
+
+def test_api_docs_load_every_asset_from_this_server_so_they_work_offline(admin_user) -> None:  # type: ignore[no-untyped-def]
+    import re
+
+    from django.contrib.staticfiles import finders
+
+    client = _logged_in(admin_user)
+    page = client.get("/api/docs/")
+    assert page.status_code == 200
+    html = page.content.decode()
+    assets = re.findall(r'(?:src|href)="([^"]+)"', html) + re.findall(r"""(?:src|href)\s*=\s*'([^']+)'""", html)
+    scripts = [a for a in assets if a.endswith(".js")]
+    assert scripts, html[:500]
+    for asset in assets:
+        assert not asset.startswith(("http://", "https://", "//")), f"{asset} needs the internet"
+        if asset.startswith("/static/"):
+            # What runserver (DEBUG) and WhiteNoise after collectstatic serve: a static file found here.
+            assert finders.find(asset.removeprefix("/static/")), f"{asset} is not a static file of this server"
