@@ -35,7 +35,7 @@ class UserAddForm(_RolesMixin, UserCreationForm):
 class UserEditForm(_RolesMixin, UserChangeForm):
     class Meta(UserChangeForm.Meta):
         model = User
-        fields = ("username", "first_name", "last_name", "email", "is_active")
+        fields = ("username", "first_name", "last_name", "email", "is_active")  # type: ignore[assignment]
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)

@@ -52,16 +52,17 @@ class Command(BaseCommand):
                 raise CommandError(f"User {options['username']!r} exists; use set-roles or activate.")
             password = options["password"] or secrets.token_urlsafe(12)
             try:
-                user = services.user_create(username=options["username"], password=password,
+                created = services.user_create(username=options["username"], password=password,
                                             roles=_roles(options["roles"]), email=options["email"])
             except ApplicationError as exc:
                 raise CommandError(f"{exc.code}: {exc.message}") from exc
             shown = "" if options["password"] else f" with password {password} (shown once)"
-            self.stdout.write(f"Created {user.username}{shown}; roles: {options['roles']}.")
+            self.stdout.write(f"Created {created.username}{shown}; roles: {options['roles']}.")
             return
-        user = users.filter(username=options["username"]).first()
-        if user is None:
+        found = users.filter(username=options["username"]).first()
+        if found is None:
             raise CommandError(f"No user {options['username']!r}.")
+        user = found
         if action == "set-roles":
             services.user_roles_set(user=user, roles=_roles(options["roles"]))
             self.stdout.write(f"{user.username}: roles {options['roles']}.")
