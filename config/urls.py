@@ -2,11 +2,19 @@ from django.contrib import admin
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
+from apps.common.middleware import content_security_policy
+
+# Swagger UI comes from its CDN (drf-spectacular's default); only this page may load from there.
+DOCS_POLICY = ("default-src 'self'; script-src 'self' https://cdn.jsdelivr.net; "
+               "style-src 'self' 'unsafe-inline' https://cdn.jsdelivr.net; img-src 'self' data: https://cdn.jsdelivr.net; "
+               "object-src 'none'; base-uri 'self'; frame-ancestors 'none'")
+
 urlpatterns = [
     path("admin/", admin.site.urls),
     path("accounts/", include("django.contrib.auth.urls")),
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
-    path("api/docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
+    path("api/docs/", content_security_policy(DOCS_POLICY)(SpectacularSwaggerView.as_view(url_name="api-schema")),
+         name="api-docs"),
     path("api/", include("apps.accounts.urls")),
     path("api/", include("apps.studies.urls")),
     path("api/", include("apps.reading.urls")),

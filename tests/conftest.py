@@ -86,28 +86,28 @@ def _celery_eager() -> Iterator[None]:
 
 @pytest.fixture
 def admin_user(db):  # type: ignore[no-untyped-def]
-    return user_create(username="admin", password="pw-admin", roles=[ROLE_ADMIN])
+    return user_create(username="admin", password="pw-admin", roles=[ROLE_ADMIN], validate_password=False)
 
 
 @pytest.fixture
 def reader1(db):  # type: ignore[no-untyped-def]
-    return user_create(username="reader1", password="pw-reader1", roles=[ROLE_READER])
+    return user_create(username="reader1", password="pw-reader1", roles=[ROLE_READER], validate_password=False)
 
 
 @pytest.fixture
 def reader2(db):  # type: ignore[no-untyped-def]
-    return user_create(username="reader2", password="pw-reader2", roles=[ROLE_READER])
+    return user_create(username="reader2", password="pw-reader2", roles=[ROLE_READER], validate_password=False)
 
 
 @pytest.fixture
 def senior(db):  # type: ignore[no-untyped-def]
-    return user_create(username="senior1", password="pw-senior1", roles=[ROLE_READER, ROLE_SENIOR])
+    return user_create(username="senior1", password="pw-senior1", roles=[ROLE_READER, ROLE_SENIOR], validate_password=False)
 
 
 @pytest.fixture
 def outsider(db):  # type: ignore[no-untyped-def]
     """Logged in, but holds no role at all."""
-    return user_create(username="outsider", password="pw-outsider", roles=[])
+    return user_create(username="outsider", password="pw-outsider", roles=[], validate_password=False)
 
 
 def _client_for(user) -> APIClient:  # type: ignore[no-untyped-def]

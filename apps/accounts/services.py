@@ -1,21 +1,37 @@
 from __future__ import annotations
 
-from django.contrib.auth import get_user_model
+from django.contrib.auth import get_user_model, password_validation
 from django.contrib.auth.models import AbstractUser, Group
+from django.core.exceptions import ValidationError
 from django.db import transaction
 
+from apps.accounts.errors import AccountsErrorCode
 from apps.accounts.roles import ALL_ROLES, ROLE_ADMIN, ensure_role_groups
+from apps.common.errors import ApplicationError
 
 
 @transaction.atomic
-def user_create(*, username: str, password: str, roles: list[str], email: str = "") -> AbstractUser:
-    """Create (or update the password and roles of) a user. Admins also get Django admin access."""
+def user_create(*, username: str, password: str, roles: list[str], email: str = "",
+                validate_password: bool = True) -> AbstractUser:
+    """Create (or update the password and roles of) a user. Admins also get Django admin access.
+
+    The password must pass settings.AUTH_PASSWORD_VALIDATORS (400 `invalid_password`, nothing
+    saved). Only fixtures that are weak on purpose pass `validate_password=False`: the demo's
+    accounts (password = username, `load_demo`) and test users.
+    """
     unknown = set(roles) - set(ALL_ROLES)
     if unknown:
         raise ValueError(f"unknown roles {sorted(unknown)}; known: {list(ALL_ROLES)}")
     ensure_role_groups()
     user_model = get_user_model()
     user, _ = user_model.objects.get_or_create(username=username, defaults={"email": email})
+    if validate_password:
+        try:
+            password_validation.validate_password(password, user=user)
+        except ValidationError as exc:
+            raise ApplicationError("The password is too weak: " + " ".join(exc.messages),
+                                   code=AccountsErrorCode.INVALID_PASSWORD,
+                                   extra={"field": "password", "errors": exc.messages}) from exc
     user.set_password(password)
     user.is_staff = ROLE_ADMIN in roles
     user.save()

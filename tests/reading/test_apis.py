@@ -346,7 +346,7 @@ def test_progress_counts_states_per_reader(world: World, api_for, admin_user) ->
 
 def test_agreement_endpoint_reports_per_reader_pair(admin_user, reader1, reader2, senior, api_for) -> None:
     project = ProjectFactory(slug="stats")
-    reader3 = user_create(username="reader3", password="x", roles=[ROLE_READER])
+    reader3 = user_create(username="reader3", password="x", roles=[ROLE_READER], validate_password=False)
     concordant, discordant, other_pair = (exam_create(project=project) for _ in range(3))
     a, b = assign_pair(concordant, admin_user, reader1, reader2)
     save_and_submit(a, reader1, breasts((1, "B"), (1, "B")))

@@ -50,7 +50,7 @@ def _snapshot(study: Study) -> tuple:
 def test_each_exam_gets_two_different_readers_balanced_across_the_pool(admin_user, reader1, reader2, senior) -> None:
     project = ProjectFactory()
     studies = [exam_create(project=project) for _ in range(6)]
-    reader3 = user_create(username="reader3", password="x", roles=[ROLE_READER])
+    reader3 = user_create(username="reader3", password="x", roles=[ROLE_READER], validate_password=False)
 
     result = exams_assign(actor=admin_user, project=project, readers=[reader1, reader2, reader3])
 
@@ -68,7 +68,7 @@ def test_each_exam_gets_two_different_readers_balanced_across_the_pool(admin_use
 
 def test_assign_prefers_readers_with_less_open_work(admin_user, reader1, reader2) -> None:
     project = ProjectFactory()
-    reader3 = user_create(username="reader3", password="x", roles=[ROLE_READER])
+    reader3 = user_create(username="reader3", password="x", roles=[ROLE_READER], validate_password=False)
     busy = exam_create(project=project)
     exams_assign(actor=admin_user, project=project, readers=[reader1, reader2], study_ids=[busy.pk])
 
@@ -182,7 +182,7 @@ def test_discordant_reads_create_an_arbitration_for_a_senior_who_is_neither_read
 
 
 def test_the_arbiter_is_never_one_of_the_two_readers_even_when_they_are_senior(admin_user, reader1, senior) -> None:
-    senior2 = user_create(username="senior2", password="x", roles=[ROLE_READER, ROLE_SENIOR])
+    senior2 = user_create(username="senior2", password="x", roles=[ROLE_READER, ROLE_SENIOR], validate_password=False)
     study = exam_create()
     a, b = assign_pair(study, admin_user, senior, reader1)
     save_and_submit(a, senior, breasts((1, "B"), (1, "B")))
@@ -200,7 +200,7 @@ def test_without_an_eligible_senior_the_exam_waits_and_a_later_assign_gives_it_o
     assert study.state == StudyState.ARBITRATION
     assert not Assignment.objects.filter(study=study, kind=AssignmentKind.ARBITRATION).exists()
 
-    late = user_create(username="late-senior", password="x", roles=[ROLE_READER, ROLE_SENIOR])
+    late = user_create(username="late-senior", password="x", roles=[ROLE_READER, ROLE_SENIOR], validate_password=False)
     result = exams_assign(actor=admin_user, project=study.project, readers=[reader1, reader2], seniors=[late])
 
     assert result.arbitrations_assigned == [study.pk]
@@ -525,8 +525,8 @@ def test_reassign_never_gives_one_reader_both_reads(admin_user, reader1, reader2
 
 
 def test_an_arbitration_is_reassigned_only_to_another_senior(admin_user, reader1, reader2, senior) -> None:
-    reader3 = user_create(username="reader3", password="x", roles=[ROLE_READER])
-    senior2 = user_create(username="senior2", password="x", roles=[ROLE_READER, ROLE_SENIOR])
+    reader3 = user_create(username="reader3", password="x", roles=[ROLE_READER], validate_password=False)
+    senior2 = user_create(username="senior2", password="x", roles=[ROLE_READER, ROLE_SENIOR], validate_password=False)
     study = exam_create()
     a, b = assign_pair(study, admin_user, reader1, reader2)
     save_and_submit(a, reader1, breasts((1, "B"), (1, "B")))

@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 from django.contrib.auth import authenticate
 from django.core.management import CommandError, call_command
+from django.test import RequestFactory
 
 from apps.studies.models import Image, ImportBatch, Project, Study, StudyState
 from tests.studies.conftest import cbis_cases
@@ -52,7 +53,7 @@ def test_load_demo_is_idempotent_and_leaves_two_ready_exams(capsys: pytest.Captu
     assert all(s.state == StudyState.READY and s.has_standard_views for s in studies)
     assert ImportBatch.objects.count() == 2
     for name in ("admin", "reader1", "reader2", "senior1"):
-        assert authenticate(username=name, password=name) is not None
+        assert authenticate(RequestFactory().post("/accounts/login/"), username=name, password=name) is not None
     assert "0 image(s) imported, 8 already there" in capsys.readouterr().out
 
 

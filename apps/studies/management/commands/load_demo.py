@@ -40,7 +40,9 @@ class Command(BaseCommand):
 
     def handle(self, *args: Any, **options: Any) -> None:
         ensure_role_groups()
-        users = {name: user_create(username=name, password=name, roles=roles)
+        # Demo accounts are weak on purpose (password = username, README); they skip the password
+        # validators. Never run load_demo on an installation that holds real data.
+        users = {name: user_create(username=name, password=name, roles=roles, validate_password=False)
                  for name, roles in DEMO_USERS.items()}
         admin = cast(User, users["admin"])
         project = services.project_get_or_create(actor=admin, slug="demo", name="Demo (CBIS-DDSM)")
