@@ -23,6 +23,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import io
+import logging
 import os
 import platform
 import random
@@ -103,6 +104,7 @@ def seed(*, readers: int, exams: int) -> None:
 
 def sessions(readers: int) -> list[str]:
     """One logged-in session per reader (what the login form creates), without the login view."""
+    from django.conf import settings
     from django.contrib.auth import BACKEND_SESSION_KEY, HASH_SESSION_KEY, SESSION_KEY, get_user_model
     from django.contrib.sessions.backends.db import SessionStore
 
@@ -110,7 +112,7 @@ def sessions(readers: int) -> list[str]:
     for user in get_user_model().objects.filter(username__startswith="bench-reader").order_by("username")[:readers]:
         store = SessionStore()
         store[SESSION_KEY] = str(user.pk)
-        store[BACKEND_SESSION_KEY] = "django.contrib.auth.backends.ModelBackend"
+        store[BACKEND_SESSION_KEY] = settings.AUTHENTICATION_BACKENDS[0]
         store[HASH_SESSION_KEY] = user.get_session_auth_hash()
         store.create()
         keys.append(store.session_key)
@@ -228,6 +230,7 @@ def main() -> None:
     import django
 
     django.setup()
+    logging.getLogger("httpx").setLevel(logging.WARNING)  # one INFO line per request otherwise
     seed(readers=args.readers, exams=args.exams)
     keys = sessions(args.readers)
     from django.db import connections

@@ -19,6 +19,7 @@ from apps.accounts.permissions import IsAdminRole, IsReaderRole
 from apps.accounts.roles import is_admin
 from apps.common.errors import ApplicationError
 from apps.common.pagination import DefaultPagination
+from apps.common.schema import ErrorSerializer
 from apps.reading import selectors, services
 from apps.reading.errors import ReadingErrorCode
 from apps.reading.models import Assignment, AssignmentKind, AssignmentState
@@ -28,12 +29,6 @@ from apps.reading.vocabulary import BREAST_BIRADS, DENSITIES, LATERALITIES
 MAX_FINDINGS_PER_READ = 500
 
 # --- shared output shapes ------------------------------------------------------------------------
-
-
-class ErrorSerializer(serializers.Serializer):
-    code = serializers.CharField()
-    message = serializers.CharField()
-    extra = serializers.DictField()
 
 
 class UserRefSerializer(serializers.Serializer):
@@ -199,12 +194,16 @@ class WorklistApi(APIView):
         filters.is_valid(raise_exception=True)
         queryset = selectors.worklist_for_reader(user=request.user, **filters.validated_data)
         paginator, page = _paginate(self, request, queryset)
+        lists_open_first = (paginator.page.number == 1  # type: ignore[union-attr]
+                            and filters.validated_data.get("state") in (None, "", "open")
+                            and not filters.validated_data.get("kind"))
         data = {
             "count": paginator.page.paginator.count,  # type: ignore[union-attr]
             "next": paginator.get_next_link(), "previous": paginator.get_previous_link(),
             "results": [assignment_summary(a, admin=False) for a in page],
             "next_assignment": selectors.next_assignment_id(user=request.user,
-                                                            project=filters.validated_data.get("project")),
+                                                            project=filters.validated_data.get("project"),
+                                                            first_page=page if lists_open_first else None),
         }
         return Response(self.OutputSerializer(data).data)
 
@@ -322,7 +321,7 @@ class ReadSaveApi(APIView):
         result = services.read_save(actor=request.user, assignment_id=assignment_id,  # type: ignore[arg-type]
                                     **payload.validated_data)
         data = {"version": result.assignment.version, "state": result.assignment.state,
-                "read": selectors.read_payload(result.read), "warnings": [v.as_dict() for v in result.warnings]}
+                "read": result.payload, "warnings": [v.as_dict() for v in result.warnings]}
         return Response(self.OutputSerializer(data).data)
 
 

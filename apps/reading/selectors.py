@@ -14,7 +14,19 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
-from django.db.models import Case, Count, Prefetch, QuerySet, Value, When
+from django.db.models import (
+    Case,
+    Count,
+    F,
+    OuterRef,
+    Prefetch,
+    QuerySet,
+    Subquery,
+    Value,
+    When,
+    prefetch_related_objects,
+)
+from django.db.models.functions import Coalesce
 
 from apps.accounts.roles import is_admin
 from apps.common.errors import NotFoundError
@@ -38,11 +50,24 @@ User = AbstractBaseUser | AnonymousUser
 _VIEW_ORDER = {"CC": 0, "MLO": 1}
 
 
+def _breasts_queryset() -> QuerySet[BreastAssessment]:
+    return BreastAssessment.objects.order_by("-laterality")
+
+
+def _findings_queryset() -> QuerySet[Finding]:
+    # The payload needs only the image's laterality: a joined column, not the whole image row.
+    return Finding.objects.annotate(image_laterality=F("image__laterality")).order_by("id")
+
+
 def _read_queryset() -> QuerySet[Read]:
-    return Read.objects.prefetch_related(
-        Prefetch("breasts", queryset=BreastAssessment.objects.order_by("-laterality")),
-        Prefetch("findings", queryset=Finding.objects.select_related("image").order_by("id")),
-    )
+    return Read.objects.prefetch_related(Prefetch("breasts", queryset=_breasts_queryset()),
+                                         Prefetch("findings", queryset=_findings_queryset()))
+
+
+def read_parts(*, read_id: int) -> tuple[list[BreastAssessment], list[Finding]]:
+    """Internal: the breasts and findings of a read, in payload order (two queries)."""
+    return (list(_breasts_queryset().filter(read_id=read_id)),
+            list(_findings_queryset().filter(read_id=read_id)))
 
 
 def read_get(*, read_id: int) -> Read:
@@ -69,17 +94,25 @@ def finding_key(finding: Finding) -> str:
 
 def read_payload(read: Read) -> dict[str, Any]:
     """The documented Read JSON (docs/api.md), from a read fetched with `read_get`."""
-    by_side = {b.laterality: b for b in read.breasts.all()}
+    return read_payload_of(read, breasts=read.breasts.all(), findings=read.findings.all())
+
+
+def read_payload_of(read: Read, *, breasts: Iterable[BreastAssessment], findings: Iterable[Finding]) -> dict[str, Any]:
+    """The Read JSON from parts already in memory (`read_save` builds it without re-reading).
+
+    Findings carry `image_laterality` (`_findings_queryset`, or set by the caller)."""
+    by_side = {b.laterality: b for b in breasts}
     return {
         "id": read.pk,
         "origin": read.origin,
         "breasts": [{"laterality": lat,
                      "birads": by_side[lat].birads if lat in by_side else None,
                      "density": by_side[lat].density if lat in by_side else None} for lat in ("R", "L")],
-        "findings": [{"id": f.pk, "key": finding_key(f), "image": f.image_id, "laterality": f.image.laterality,
+        "findings": [{"id": f.pk, "key": finding_key(f), "image": f.image_id,
+                      "laterality": f.image_laterality,  # type: ignore[attr-defined]
                       "xmin": f.xmin, "ymin": f.ymin, "xmax": f.xmax, "ymax": f.ymax,
                       "categories": list(f.categories), "birads": f.birads,
-                      "source_finding": f.source_finding_id} for f in read.findings.all()],
+                      "source_finding": f.source_finding_id} for f in findings],
     }
 
 
@@ -125,15 +158,18 @@ def _assignment_queryset() -> QuerySet[Assignment]:
     return Assignment.objects.select_related("study__project", "reader")
 
 
-def assignment_get_for_user(*, user: User, assignment_id: int) -> Assignment:
-    """The assignment if `user` holds it or is an admin; otherwise not found."""
-    queryset = _assignment_queryset()
+def _assignment_get_for_user(*, user: User, assignment_id: int, queryset: QuerySet[Assignment]) -> Assignment:
     if not is_admin(user):
         queryset = queryset.filter(reader_id=user.pk)
     try:
         return queryset.get(pk=assignment_id)
     except Assignment.DoesNotExist:
         raise NotFoundError() from None
+
+
+def assignment_get_for_user(*, user: User, assignment_id: int) -> Assignment:
+    """The assignment if `user` holds it or is an admin; otherwise not found."""
+    return _assignment_get_for_user(user=user, assignment_id=assignment_id, queryset=_assignment_queryset())
 
 
 @dataclass
@@ -148,10 +184,14 @@ class ExamForReading:
 
 
 def exam_for_reading(*, user: User, assignment_id: int) -> ExamForReading:
-    """Everything the read screen needs, in a constant number of queries."""
-    assignment = assignment_get_for_user(user=user, assignment_id=assignment_id)
+    """Everything the read screen needs, in a constant number of queries (four for a first or
+    second read: assignment with its read, images, breasts, findings)."""
+    assignment = _assignment_get_for_user(user=user, assignment_id=assignment_id,
+                                          queryset=_assignment_queryset().select_related("read"))
     images = study_images(study_id=assignment.study_id)
-    read = _read_queryset().get(assignment=assignment)
+    read = assignment.read
+    prefetch_related_objects([read], Prefetch("breasts", queryset=_breasts_queryset()),
+                             Prefetch("findings", queryset=_findings_queryset()))
     exam = ExamForReading(assignment=assignment, images=images, read=read,
                           violations=read_validate(read_data(read), images_info(images)),
                           show_identities=is_admin(user))
@@ -172,7 +212,11 @@ def read_get_for_user(*, user: User, assignment_id: int) -> Read:
 
 
 def _with_image_count(queryset: QuerySet[Assignment]) -> QuerySet[Assignment]:
-    return queryset.annotate(image_count=Count("study__images", distinct=True))
+    # A correlated subquery, not a join + GROUP BY: the paginator's count() then drops it (unused
+    # annotations are stripped) and counts plain assignment rows.
+    images = (Image.objects.filter(study_id=OuterRef("study_id")).order_by().values("study_id")
+              .annotate(n=Count("pk")).values("n"))
+    return queryset.annotate(image_count=Coalesce(Subquery(images), 0))
 
 
 def worklist_for_reader(*, user: User, state: str | None = None, project: str | None = None,
@@ -191,7 +235,13 @@ def worklist_for_reader(*, user: User, state: str | None = None, project: str | 
     return _with_image_count(queryset).order_by(submitted_last, "created_at", "id")
 
 
-def next_assignment_id(*, user: User, project: str | None = None) -> int | None:
+def next_assignment_id(*, user: User, project: str | None = None, first_page: list[Assignment] | None = None
+                       ) -> int | None:
+    """The oldest open assignment. `first_page`: the first page of an unfiltered (or state=open)
+    worklist of the same project, which lists open assignments first, oldest first: its first open
+    row is the answer without another query."""
+    if first_page is not None:
+        return next((a.pk for a in first_page if a.state != AssignmentState.SUBMITTED), None)
     queryset = Assignment.objects.filter(reader_id=user.pk).exclude(state=AssignmentState.SUBMITTED)
     if project:
         queryset = queryset.filter(study__project__slug=project)

@@ -46,7 +46,15 @@ from apps.reading.rules import (
     save_warnings,
     submit_blockers,
 )
-from apps.reading.selectors import images_info, read_data, read_get, read_payload, study_images
+from apps.reading.selectors import (
+    images_info,
+    read_data,
+    read_get,
+    read_parts,
+    read_payload,
+    read_payload_of,
+    study_images,
+)
 from apps.reading.workflow import (
     EXAM_NOT_OPEN,
     AssignmentAction,
@@ -334,6 +342,7 @@ class SaveResult:
     assignment: Assignment
     read: Read
     warnings: list[Violation]
+    payload: dict[str, Any] = field(default_factory=dict)  # the saved read's JSON (read_payload)
 
 
 def _payload_read_data(*, breasts: Sequence[dict[str, Any]], findings: Sequence[dict[str, Any]]) -> ReadData:
@@ -378,12 +387,16 @@ def read_save(*, actor: User, assignment_id: int, version: int,
     if rejected:
         raise _validation_failed("The read cannot be saved: fix the marked boxes.", rejected)
 
-    read = read_get(read_id=Read.objects.values_list("id", flat=True).get(assignment=assignment))
-    stored = {f.pk: f for f in read.findings.all()}
+    # Autosave is the hottest write: the read's rows are read once here and the response is built
+    # from what was written, never re-read (the assignment lock keeps them ours meanwhile).
+    read = Read.objects.only("id", "study_id", "assignment_id", "origin").get(assignment=assignment)
+    stored_breasts, stored_findings = read_parts(read_id=read.pk)
+    stored = {f.pk: f for f in stored_findings}
     _check_finding_references(assignment=assignment, data=data, stored=stored)
     study_id = assignment.study_id
+    saved: list[Finding] = []
 
-    for breast in read.breasts.all():
+    for breast in stored_breasts:
         new = data.breast(breast.laterality)
         if (breast.birads, breast.density) != (new.birads, new.density):
             before = {"laterality": breast.laterality, "birads": breast.birads, "density": breast.density}
@@ -400,6 +413,8 @@ def read_save(*, actor: User, assignment_id: int, version: int,
                 read=read, image_id=f.image_id, xmin=f.xmin, ymin=f.ymin, xmax=f.xmax, ymax=f.ymax,
                 categories=list(f.categories), birads=f.birads, source_finding_id=f.source_finding_id,
                 client_key=f.key)
+            created.image_laterality = images[f.image_id].laterality  # type: ignore[attr-defined]
+            saved.append(created)
             audit_record(actor=actor, action="finding_create", object_type="finding", object_id=created.pk,
                          study_id=study_id, after={"key": f.key, **_finding_fields(f)})
             continue
@@ -412,9 +427,16 @@ def read_save(*, actor: User, assignment_id: int, version: int,
                 image_id=f.image_id, xmin=f.xmin, ymin=f.ymin, xmax=f.xmax, ymax=f.ymax,
                 categories=list(f.categories), birads=f.birads, source_finding_id=f.source_finding_id,
                 client_key=f.key)
+            updated = Finding(pk=f.id, read_id=read.pk, image_id=f.image_id, xmin=f.xmin, ymin=f.ymin,
+                              xmax=f.xmax, ymax=f.ymax, categories=list(f.categories), birads=f.birads,
+                              source_finding_id=f.source_finding_id, client_key=f.key)
+            updated.image_laterality = images[f.image_id].laterality  # type: ignore[attr-defined]
+            saved.append(updated)
             if before != after:
                 audit_record(actor=actor, action="finding_update", object_type="finding", object_id=f.id,
                              study_id=study_id, before=before, after=after)
+        else:
+            saved.append(existing)
     for finding_id, existing in stored.items():
         if finding_id not in kept:
             audit_record(actor=actor, action="finding_delete", object_type="finding", object_id=finding_id,
@@ -432,7 +454,9 @@ def read_save(*, actor: User, assignment_id: int, version: int,
     assignment.version += 1
     assignment.save(update_fields=update_fields)
     Read.objects.filter(pk=read.pk).update(updated_at=now)
-    return SaveResult(assignment=assignment, read=read_get(read_id=read.pk), warnings=save_warnings(violations))
+    saved.sort(key=lambda finding: finding.pk)
+    return SaveResult(assignment=assignment, read=read, warnings=save_warnings(violations),
+                      payload=read_payload_of(read, breasts=stored_breasts, findings=saved))
 
 
 def _check_finding_references(*, assignment: Assignment, data: ReadData, stored: dict[int, Finding]) -> None:
