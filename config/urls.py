@@ -19,6 +19,8 @@ urlpatterns = [
     path("api/", include("apps.studies.urls")),
     path("api/", include("apps.reading.urls")),
     path("api/", include("apps.datasets.urls")),
+    # DICOMweb (QIDO-RS, WADO-RS, STOW-RS): a standard protocol, documented in docs/dicom.md.
+    path("dicomweb/", include("apps.dicomweb.urls")),
     # Last: the single-page app owns "/" and its client-side routes.
     path("", include("apps.web.urls")),
 ]
