@@ -16,6 +16,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import io
+import logging
 import math
 import os
 import struct
@@ -42,6 +43,11 @@ from pydicom.pixels.processing import apply_voi
 from pydicom.sequence import Sequence as DicomSequence
 from pydicom.tag import Tag
 from pydicom.uid import PYDICOM_IMPLEMENTATION_UID, UID, ExplicitVRLittleEndian
+
+# pydicom sets its logger to WARNING on import and logs each odd value it meets ("End of file
+# reached before delimiter"); ingest turns those into rejection reasons that name the file, so
+# the raw lines are noise on every console (import_dicom, workers).
+logging.getLogger("pydicom").setLevel(logging.ERROR)
 
 # SPEC.md "De-identification" (paper, Tables 6 and 7): the only top-level tags that survive.
 WHITELIST_KEYWORDS: tuple[str, ...] = (

@@ -952,7 +952,8 @@ class BatchSummary:
     exams_with_standard_views: int
 
     def line(self) -> str:
-        counts = ", ".join(f"{self.counts.get(s, 0)} {s}" for s in ImportItemStatus.values)
+        counts = ", ".join(f"{self.counts.get(s, 0)} {s}" for s in ImportItemStatus.values
+                           if s != ImportItemStatus.PENDING or self.counts.get(s))
         return (f"{self.files} file(s): {counts}; {self.exams} exam(s), "
                 f"{self.exams_with_standard_views} with the four standard views")
 
