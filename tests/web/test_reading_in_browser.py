@@ -6,8 +6,10 @@ Screenshots of every screen land in test-output/screenshots/."""
 from __future__ import annotations
 
 from typing import Any
+from urllib.parse import urlparse
 
 import pytest
+from playwright.sync_api import expect
 
 from tests.web.browser import SCREENSHOTS, Demo, Session
 
@@ -42,9 +44,16 @@ def cell_box(s: Session, slot: str) -> dict[str, float]:
     return s.page.locator(f".mv-cell[data-slot={slot}]").bounding_box()
 
 
+def whole_film(s: Session) -> None:
+    """Views open fitted to the breast; Z switches to the whole film, which `expected_image_point`
+    models (test_reading_workstation.py checks the breast fit)."""
+    s.page.keyboard.press("z")
+    s.page.wait_for_selector(".mv-hanging[data-fit-mode=film]")
+
+
 def expected_image_point(image: dict[str, Any], cell: dict[str, float], sx: float, sy: float) -> tuple[float, float]:
-    """Where a click at page (sx, sy) must land in ORIGINAL image pixels, from the hanging rules:
-    fitted whole, left-breast views aligned to the centre line (their cell's left edge), mirrored
+    """Where a click at page (sx, sy) must land in ORIGINAL image pixels, from the hanging rules
+    in whole-film fit: fitted whole, left-breast views aligned to the centre line (their cell's left edge), mirrored
     when display_flip_horizontal says so."""
     scale = min(cell["width"] / image["columns"], cell["height"] / image["rows"])
     shown_w, shown_h = image["columns"] * scale, image["rows"] * scale
@@ -78,6 +87,7 @@ def first_read(s: Session) -> int:
     page = s.page
     assignment_id = open_read_screen(s)
     s.shot("read-empty")
+    whole_film(s)
     detail = api(page, f"/api/assignments/{assignment_id}/")["body"]
     lcc = next(i for i in detail["images"] if i["laterality"] == "L" and i["view_position"] == "CC")
 
@@ -288,6 +298,7 @@ def test_screens_fit_a_laptop_and_work_by_keyboard(demo_exams: Demo, open_sessio
     assert page.inner_text(info) == default_window
 
     # Draw on the mirrored RCC: stored coordinates are unmirrored original pixels.
+    whole_film(s)
     detail = api(page, f"/api/assignments/{assignment_id}/")["body"]
     rcc = next(i for i in detail["images"] if i["laterality"] == "R" and i["view_position"] == "CC")
     assert rcc["display_flip_horizontal"] is True
@@ -339,7 +350,7 @@ def test_screens_fit_a_laptop_and_work_by_keyboard(demo_exams: Demo, open_sessio
 
     # N from the reading screen saves and opens the next unread exam.
     page.keyboard.press("n")
-    page.wait_for_function(f"!location.pathname.endsWith('/{assignment_id}/')")
+    page.wait_for_url(lambda url: not urlparse(url).path.endswith(f"/{assignment_id}/"))
     page.wait_for_selector("#viewer[data-ready=true]")
     assert "/read/" in page.url
     assert s.errors() == []
@@ -355,7 +366,7 @@ def test_a_stale_tab_shows_the_conflict_and_reloads_the_saved_read(demo_exams: D
     # The second tab saves first; the first tab is now stale.
     other.click("label[for='density-L-C']")
     other.wait_for_selector("#save-status[data-state=saved]")
-    other.wait_for_function("document.querySelector('#save-status').textContent.includes('saved')")
+    expect(other.locator("#save-status")).to_contain_text("saved")
     other.wait_for_timeout(1500)
     s.expected_failures.append(f"/api/assignments/{assignment_id}/read/")
     pick(s, "density-L-A")

@@ -120,3 +120,138 @@ def test_submit_lists_its_blockers_labels_stay_on_screen_and_background_boxes_wa
     page.wait_for_url("**/?submitted=*")
     assert api(page, f"/api/assignments/{assignment_id}/")["body"]["state"] == "submitted"
     assert s.errors() == []
+
+
+def tissue_on_page(s: Session, image: dict[str, Any], slot: str) -> dict[str, float]:
+    t = view_transform(s, slot)
+    b = image["tissue_bounds"]
+    (x0, y0), (x1, y1) = page_point(t, b["xmin"], b["ymin"]), page_point(t, b["xmax"], b["ymax"])
+    return {"left": min(x0, x1), "right": max(x0, x1), "top": min(y0, y1), "bottom": max(y0, y1),
+            "scale": t["scale"]}
+
+
+def assert_fitted_to_breast(s: Session, images: dict[str, dict[str, Any]], slots: tuple[str, ...]) -> None:
+    """Each breast inside its cell, its chest wall on the centre line, one scale for all shown."""
+    scales = []
+    for slot in slots:
+        cell = cell_box(s, slot)
+        tissue = tissue_on_page(s, images[slot], slot)
+        assert tissue["left"] >= cell["x"] - 1 and tissue["right"] <= cell["x"] + cell["width"] + 1, slot
+        assert tissue["top"] >= cell["y"] - 1 and tissue["bottom"] <= cell["y"] + cell["height"] + 1, slot
+        if slot.startswith("R"):
+            assert tissue["right"] == pytest.approx(cell["x"] + cell["width"], abs=1.5), slot
+        else:
+            assert tissue["left"] == pytest.approx(cell["x"], abs=1.5), slot
+        # Vertically centred on the breast.
+        assert (tissue["top"] + tissue["bottom"]) / 2 == pytest.approx(cell["y"] + cell["height"] / 2, abs=1.5)
+        scales.append(tissue["scale"])
+    # Same size (no pixel spacing in these files: the same screen px per image px).
+    assert max(scales) == pytest.approx(min(scales), rel=1e-6)
+    # The largest such scale: at least one breast fills its cell's width or height.
+    assert any(
+        (t := tissue_on_page(s, images[slot], slot))["bottom"] - t["top"] >= cell_box(s, slot)["height"] - 2
+        or t["right"] - t["left"] >= cell_box(s, slot)["width"] - 2 for slot in slots)
+
+
+def window_of(s: Session, slot: str) -> dict[str, float]:
+    return s.page.evaluate("(slot) => window.__mammolab.layout.viewport(slot).getWindow()", slot)
+
+
+@pytest.mark.parametrize("size", [(1920, 1080), (1366, 768)])
+def test_views_open_fitted_to_the_breast_with_fit_modes_layouts_and_linked_window(
+        demo_exams: Demo, open_session, size: tuple[int, int]) -> None:  # type: ignore[no-untyped-def]
+    from apps.studies.models import Image
+
+    # The LMLO states a pixel spacing (the others do not), for true size.
+    Image.objects.filter(study_id__in=demo_exams.study_ids, laterality="L", view_position="MLO").update(
+        pixel_spacing_row=0.05, pixel_spacing_col=0.05)
+    s = open_session("reader1", *size)
+    page = s.page
+    assignment_id = open_read_screen(s)
+    detail = api(page, f"/api/assignments/{assignment_id}/")["body"]
+    images = {f"{i['laterality']}{i['view_position']}": i for i in detail["images"]}
+    assert page.get_attribute(".mv-hanging", "data-fit-mode") == "breast"
+    assert_fitted_to_breast(s, images, ("RCC", "LCC", "RMLO", "LMLO"))
+    s.shot("workstation-fit-breast")
+    breast_scale = view_transform(s, "RCC")["scale"]
+
+    # Z: whole film (smaller), true size, 1:1 pixels, back to the breast.
+    page.keyboard.press("z")
+    page.wait_for_selector(".mv-hanging[data-fit-mode=film]")
+    rcc = images["RCC"]
+    cell = cell_box(s, "RCC")
+    film_scale = view_transform(s, "RCC")["scale"]
+    assert film_scale == pytest.approx(min(cell["width"] / rcc["columns"], cell["height"] / rcc["rows"]), rel=1e-3)
+    assert breast_scale > film_scale * 1.2
+    s.shot("workstation-fit-film")
+    page.keyboard.press("z")
+    page.wait_for_selector(".mv-hanging[data-fit-mode=trueSize]")
+    # 1 mm at the detector = 96/25.4 CSS px (CSS reference pixel): 0.05 mm/px -> 0.189 px per px.
+    assert view_transform(s, "LMLO")["scale"] == pytest.approx(0.05 * 96 / 25.4, rel=1e-3)
+    assert "size unknown" in page.inner_text("#fit-mode")  # the other views state no spacing
+    page.keyboard.press("z")
+    page.wait_for_selector(".mv-hanging[data-fit-mode=pixels]")
+    assert view_transform(s, "LCC")["scale"] == pytest.approx(1.0, rel=1e-3)  # device_scale_factor 1
+    page.keyboard.press("z")
+    page.wait_for_selector(".mv-hanging[data-fit-mode=breast]")
+
+    # Window/level is linked across the views by default; L unlinks it.
+    page.keyboard.press("v")
+    lcc = cell_box(s, "LCC")
+    before = window_of(s, "RCC")
+    page.mouse.move(lcc["x"] + lcc["width"] * 0.3, lcc["y"] + lcc["height"] * 0.5)
+    page.mouse.down()
+    page.mouse.move(lcc["x"] + lcc["width"] * 0.3 + 90, lcc["y"] + lcc["height"] * 0.5 + 50, steps=6)
+    page.mouse.up()
+    dragged = window_of(s, "LCC")
+    assert dragged != before
+    for slot in ("RCC", "RMLO", "LMLO"):
+        assert window_of(s, slot) == pytest.approx(dragged)
+    page.keyboard.press("l")
+    assert page.get_attribute("#link-wl", "aria-pressed") == "false"
+    page.mouse.move(lcc["x"] + lcc["width"] * 0.3, lcc["y"] + lcc["height"] * 0.5)
+    page.mouse.down()
+    page.mouse.move(lcc["x"] + lcc["width"] * 0.3 - 60, lcc["y"] + lcc["height"] * 0.5 - 40, steps=6)
+    page.mouse.up()
+    assert window_of(s, "LCC") != dragged and window_of(s, "RCC") == pytest.approx(dragged)
+    # The tissue-derived window: each view gets its own breast's window.
+    page.select_option("#preset", "tissue")
+    for slot in ("RCC", "LCC", "RMLO", "LMLO"):
+        tw = images[slot]["tissue_window"]
+        assert window_of(s, slot) == pytest.approx({"center": tw["center"], "width": tw["width"]})
+    page.keyboard.press("r")
+
+    # Layouts: CC only, MLO only, one view, four views; mirrored and chest-wall-justified in each.
+    page.keyboard.press("c")
+    page.wait_for_selector(".mv-hanging[data-layout=cc]")
+    page.wait_for_timeout(200)  # the cells' resize reaches the viewports on the next frame
+    assert page.locator(".mv-cell[data-slot=RMLO]").is_hidden()
+    grid = page.locator(".mv-hanging-grid").bounding_box()
+    assert cell_box(s, "RCC")["height"] >= grid["height"] - 2
+    assert cell_box(s, "RCC")["x"] < cell_box(s, "LCC")["x"]
+    assert_fitted_to_breast(s, images, ("RCC", "LCC"))
+    s.shot("workstation-layout-cc")
+    page.keyboard.press("m")
+    page.wait_for_selector(".mv-hanging[data-layout=mlo]")
+    page.wait_for_timeout(200)
+    assert page.locator(".mv-cell[data-slot=LCC]").is_hidden()
+    assert_fitted_to_breast(s, images, ("RMLO", "LMLO"))
+    s.shot("workstation-layout-mlo")
+    lmlo = cell_box(s, "LMLO")
+    page.mouse.move(lmlo["x"] + lmlo["width"] / 2, lmlo["y"] + lmlo["height"] / 2)
+    page.keyboard.press("o")
+    page.wait_for_selector(".mv-hanging[data-layout=one]")
+    page.wait_for_timeout(200)
+    assert page.locator(".mv-cell[data-slot=RMLO]").is_hidden()
+    one = cell_box(s, "LMLO")
+    assert one["width"] >= grid["width"] - 2
+    tissue = tissue_on_page(s, images["LMLO"], "LMLO")
+    assert tissue["left"] == pytest.approx(one["x"], abs=1.5)  # left breast: chest wall on the left
+    s.shot("workstation-layout-one")
+    page.keyboard.press("o")
+    page.wait_for_selector(".mv-hanging[data-layout=mlo]")
+    page.keyboard.press("g")
+    page.wait_for_selector(".mv-hanging[data-layout=four]")
+    page.wait_for_timeout(200)
+    assert_fitted_to_breast(s, images, ("RCC", "LCC", "RMLO", "LMLO"))
+    assert s.errors() == []

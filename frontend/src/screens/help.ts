@@ -24,8 +24,14 @@ export const SHORTCUTS: { group: string; items: Shortcut[] }[] = [
     items: [
       { keys: ["R"], what: "Reset window/level" },
       { keys: ["I"], what: "Invert" },
-      { keys: ["F"], what: "Fit all views" },
+      { keys: ["F"], what: "Fit all views (in the current fit mode)" },
+      { keys: ["Z"], what: "Fit mode: breast → whole film → true size → 1:1 pixels" },
       { keys: ["S"], what: "Sync zoom/pan across views on/off" },
+      { keys: ["L"], what: "Link window/level across views on/off" },
+      { keys: ["G"], what: "Layout: four views" },
+      { keys: ["C"], what: "Layout: CC views only" },
+      { keys: ["M"], what: "Layout: MLO views only" },
+      { keys: ["O"], what: "The view under the pointer alone (again: back)" },
     ],
   },
   {

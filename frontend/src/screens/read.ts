@@ -22,7 +22,7 @@ import {
 } from "../annotate/draft";
 import { ReadingPanel, findingLabel } from "../annotate/panel";
 import { type Side, categoryForDigit, needsFindingBirads } from "../annotate/vocabulary";
-import { HangingLayout, type ImageInfo, type Viewport } from "../viewer";
+import { FIT_MODE_NAMES, HangingLayout, nextFitMode, type ImageInfo, type LayoutName, type Viewport } from "../viewer";
 import type { AppContext, Screen } from "./app";
 import { clear, h, isTyping, shortId } from "./dom";
 import { openHelp, SHORTCUTS } from "./help";
@@ -547,15 +547,34 @@ class ReadScreen implements Screen {
       const p = this.detail!.images.find((img) => img.window_presets[i])?.window_presets[i];
       presets.append(h("option", { value: String(i) }, p?.explanation || `Preset ${i + 1}`));
     }
+    if (this.detail!.images.some((img) => img.tissue_window)) {
+      presets.append(h("option", { value: "tissue" }, "Tissue (from the breast's own values)"));
+    }
     presets.addEventListener("change", () => {
-      const i = Number(presets.value);
-      if (presets.value !== "") for (const vp of this.layout?.viewports ?? []) if (vp.presets.length > i) vp.applyPreset(i);
+      if (presets.value === "tissue") {
+        for (const vp of this.layout?.viewports ?? []) {
+          const w = vp.image?.tissue_window;
+          if (w) vp.setWindow(w.center, w.width);
+        }
+      } else if (presets.value !== "") {
+        const i = Number(presets.value);
+        for (const vp of this.layout?.viewports ?? []) if (vp.presets.length > i) vp.applyPreset(i);
+      }
       presets.value = "";
     });
     this.invertButton = action("invert", "Invert", "I", "Invert grey scale", () => this.toggleInvert());
     this.invertButton.setAttribute("aria-pressed", "false");
     this.syncButton = action("sync", "Sync", "S", "Link zoom and pan across the four views", () => this.toggleSync());
     this.syncButton.setAttribute("aria-pressed", "true");
+    this.linkButton = action("link-wl", "Link W/L", "L", "Window/level dragged on one view applies to all", () => this.toggleLinkWindow());
+    this.linkButton.setAttribute("aria-pressed", "true");
+    this.fitModeButton = action("fit-mode", FIT_MODE_NAMES.breast, "Z", "Next fit: breast, whole film, true size, 1:1 pixels", () => this.cycleFitMode());
+    const layoutButton = (name: LayoutName | "one", label: string, key: string, title: string): HTMLButtonElement => {
+      const b = action(`layout-${name}`, label, key, title, () => this.setLayout(name));
+      b.setAttribute("aria-pressed", String(name === "four"));
+      this.layoutButtons.set(name, b);
+      return b;
+    };
     tb.append(
       h("div", { class: "group" },
         presets,
@@ -563,8 +582,16 @@ class ReadScreen implements Screen {
         this.invertButton,
       ),
       h("div", { class: "group" },
-        action("fit", "Fit", "F", "Whole images in view", () => this.layout?.fitAll()),
+        action("fit", "Fit", "F", "Fit every view (in the current fit mode)", () => this.layout?.fitAll()),
+        this.fitModeButton,
         this.syncButton,
+        this.linkButton,
+      ),
+      h("div", { class: "group", role: "group", "aria-label": "Layout" },
+        layoutButton("four", "4 views", "G", "Four views: RCC | LCC over RMLO | LMLO"),
+        layoutButton("cc", "CC", "C", "The two CC views"),
+        layoutButton("mlo", "MLO", "M", "The two MLO views"),
+        layoutButton("one", "1 view", "O", "The view under the pointer alone (again: back)"),
       ),
       h("span", { class: "spacer" }),
       action("next-exam", "Next exam", "N", "Save and open the next unread exam", () => void this.nextExam()),
@@ -584,6 +611,41 @@ class ReadScreen implements Screen {
     this.invert = !this.invert;
     this.layout?.setInvertAll(this.invert);
     this.invertButton?.setAttribute("aria-pressed", String(this.invert));
+  }
+
+  private linkButton: HTMLButtonElement | null = null;
+  private fitModeButton: HTMLButtonElement | null = null;
+  private readonly layoutButtons = new Map<LayoutName | "one", HTMLButtonElement>();
+
+  private toggleLinkWindow(): void {
+    if (!this.layout) return;
+    this.layout.setLinkWindow(!this.layout.linkWindow);
+    this.linkButton?.setAttribute("aria-pressed", String(this.layout.linkWindow));
+  }
+
+  private cycleFitMode(): void {
+    if (!this.layout) return;
+    const mode = nextFitMode(this.layout.fitMode);
+    this.layout.setFitMode(mode);
+    const unknownSize = mode === "trueSize" && this.layout.viewports.some((vp) => !vp.image?.pixel_spacing);
+    if (this.fitModeButton) {
+      this.fitModeButton.firstChild!.textContent = unknownSize ? `${FIT_MODE_NAMES[mode]} (size unknown: breast fit)` : FIT_MODE_NAMES[mode];
+      this.fitModeButton.dataset.mode = mode;
+    }
+  }
+
+  private setLayout(name: LayoutName | "one"): void {
+    const layout = this.layout;
+    if (!layout) return;
+    if (name === "one") {
+      // Again on a single view: back to the layout it came from.
+      if (layout.focusedImageId !== null) layout.focus(null);
+      else layout.focus(layout.activeSlot);
+    } else {
+      layout.setLayout(name);
+    }
+    const current = layout.focusedImageId !== null ? "one" : layout.layoutName;
+    for (const [k, b] of this.layoutButtons) b.setAttribute("aria-pressed", String(k === current));
   }
 
   private toggleSync(): void {
@@ -758,6 +820,12 @@ class ReadScreen implements Screen {
       r: () => this.layout?.resetWindowAll(),
       i: () => this.toggleInvert(),
       f: () => this.layout?.fitAll(),
+      z: () => this.cycleFitMode(),
+      l: () => this.toggleLinkWindow(),
+      g: () => this.setLayout("four"),
+      c: () => this.setLayout("cc"),
+      m: () => this.setLayout("mlo"),
+      o: () => this.setLayout("one"),
       s: () => this.toggleSync(),
       n: () => void this.nextExam(),
       "?": () => openHelp(SHORTCUTS),

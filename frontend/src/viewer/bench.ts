@@ -1,13 +1,17 @@
 // Bench page (bench.html) driven by bench/ui.py in headless Chromium. Modes:
 //   ?mode=viewer&exam=URL  hang the exam with the viewer; record when the four views are drawn
 //                          (8-bit display) and when all four have their 16-bit data on the GPU;
-//   ?mode=img&exam=URL     floor: the same four display PNGs in plain <img> tags.
+//   ?mode=img&exam=URL     floor: the same four display PNGs in plain <img> tags, then the four
+//                          16-bit PNGs fetched and decoded by the browser's own decoder
+//                          (createImageBitmap) and drawn on a bare 2D canvas.
+// Both record the first pixels (first view drawn) too.
 // Times are from navigation start (performance.now()), so they include loading this page's code.
 import { HangingLayout } from "./hanging";
 import type { ImageInfo } from "./types";
 
 interface BenchState {
   mode: string;
+  firstMs: number | null;
   readyMs: number | null;
   fullMs: number | null;
   error: string | null;
@@ -24,6 +28,7 @@ declare global {
 
 const state: BenchState = {
   mode: "",
+  firstMs: null,
   readyMs: null,
   fullMs: null,
   error: null,
@@ -68,14 +73,30 @@ async function run(): Promise<void> {
       host.appendChild(img);
       return img;
     });
-    await Promise.all(tags.map((img) => img.decode()));
+    await Promise.all(tags.map((img) => img.decode().then(() => (state.firstMs ??= performance.now()))));
     await nextFrame();
     state.readyMs = performance.now();
+    const canvas = document.createElement("canvas");
+    canvas.width = 64;
+    canvas.height = 64;
+    const ctx = canvas.getContext("2d")!;
+    await Promise.all(images.slice(0, 4).map(async (image) => {
+      const bitmap = await createImageBitmap(await (await fetch(image.urls.full)).blob());
+      ctx.drawImage(bitmap, 0, 0, 64, 64);
+      bitmap.close();
+    }));
+    await nextFrame();
+    state.fullMs = performance.now();
     return;
   }
 
   const layout = new HangingLayout(host, images);
   state.layout = layout;
+  for (const vp of layout.viewports) {
+    vp.onStatusChange((status) => {
+      if (status === "display" || status === "full") state.firstMs ??= performance.now();
+    });
+  }
   await layout.ready;
   state.readyMs = performance.now();
   const full = await Promise.all(layout.viewports.map((vp) => vp.fullDepthReady));

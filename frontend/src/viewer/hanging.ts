@@ -3,7 +3,8 @@
 //      RCC  | LCC          right breast on the left of the screen, left breast on the right,
 //      RMLO | LMLO         each mirrored per display_flip_horizontal so the chest walls meet
 //                          at the centre line; extra views as thumbnails below.
-import { fromSharedView, toSharedView, type FitAlign, type ViewState } from "./geometry";
+import { fittedView, type FitItem, type FitMode } from "./fit";
+import { fromSharedView, toSharedView, type FitAlign, type Size, type ViewState } from "./geometry";
 import type { ImageInfo, Interaction, Slot } from "./types";
 import { SLOTS } from "./types";
 import { Viewport } from "./viewport";
@@ -25,6 +26,26 @@ const SLOT_POSITION: Record<Slot, { row: number; column: number }> = {
 /** Chest wall towards the centre line: right-breast views hug the right edge of their cell. */
 function alignFor(laterality: string): FitAlign {
   return { x: laterality === "R" ? "end" : "start", y: "center" };
+}
+
+/** Four views, the two CCs, the two MLOs; one view alone is `focus()`. */
+export type LayoutName = "four" | "cc" | "mlo";
+
+/** Which slots a layout shows, and where (CC-only / MLO-only: one row, full height). */
+const LAYOUT_SLOTS: Record<LayoutName, Partial<Record<Slot, { row: string; column: string }>>> = {
+  four: { RCC: { row: "1", column: "1" }, LCC: { row: "1", column: "2" }, RMLO: { row: "2", column: "1" }, LMLO: { row: "2", column: "2" } },
+  cc: { RCC: { row: "1 / span 2", column: "1" }, LCC: { row: "1 / span 2", column: "2" } },
+  mlo: { RMLO: { row: "1 / span 2", column: "1" }, LMLO: { row: "1 / span 2", column: "2" } },
+};
+
+function fitItemOf(image: ImageInfo, viewport: Size): FitItem {
+  const spacing = image.pixel_spacing;
+  return {
+    image: { width: image.columns, height: image.rows },
+    viewport,
+    bounds: image.tissue_bounds ?? null,
+    mmPerPx: spacing && spacing.length === 2 && spacing[1]! > 0 ? spacing[1]! : null,
+  };
 }
 
 function slotOfImage(image: ImageInfo): Slot | null {
@@ -57,8 +78,13 @@ export class HangingLayout {
   private readonly strip: HTMLDivElement;
   private readonly cells = new Map<number, Cell>();
   private readonly slotCells = new Map<Slot, Cell>();
-  private readonly placeholders: HTMLDivElement[] = [];
+  private readonly placeholders = new Map<Slot, HTMLDivElement>();
   private syncOn = true;
+  private linkWindowOn = true;
+  private fitModeValue: FitMode = "breast";
+  private layoutValue: LayoutName = "four";
+  /** The hung view the pointer was last over (the one "one view" shows). */
+  private hovered: Slot | null = null;
   private mode: Interaction = "windowLevel";
   private focused: Cell | null = null;
   /** Guards against sync echo: setView on the others must not re-broadcast. */
@@ -92,6 +118,9 @@ export class HangingLayout {
     this.strip = strip;
     container.appendChild(root);
     this.root = root;
+    root.dataset.fitMode = this.fitModeValue;
+    root.dataset.layout = this.layoutValue;
+    root.dataset.linkWindow = "true";
 
     const loads: Promise<void>[] = [];
     let firstPaintDone = (): void => undefined;
@@ -106,7 +135,7 @@ export class HangingLayout {
           "position:absolute;inset:0;display:flex;align-items:center;justify-content:center;" +
           "color:#888;font:14px system-ui,sans-serif;";
         empty.appendChild(text);
-        this.placeholders.push(empty);
+        this.placeholders.set(slot, empty);
         continue;
       }
       const { cell, loaded } = this.createCell(image, slot);
@@ -114,6 +143,8 @@ export class HangingLayout {
       loads.push(loaded);
     }
     for (const image of extras) this.addThumbnail(image);
+    // Each view was fitted as it was created; "same size" needs them all: fit again.
+    for (const cell of this.slotCells.values()) cell.viewport.refit();
     this.ready = Promise.all(loads).then(() => firstPaintDone());
   }
 
@@ -143,9 +174,17 @@ export class HangingLayout {
     viewport.setInteraction(this.mode);
     const cell: Cell = { element, viewport, image, slot };
     this.cells.set(image.id, cell);
+    viewport.setFitter((size) => this.fitFor(cell, size));
     viewport.onViewChange((view, source) => {
       if (source === "user") this.propagate(cell, view);
     });
+    // Linked window/level: what the reader drags on one view, the others show (same modality
+    // values across the views of one exam); presets and resets stay per view.
+    viewport.onWindowChange((w, source) => {
+      if (source !== "user" || !this.linkWindowOn) return;
+      for (const other of this.cells.values()) if (other !== cell) other.viewport.setWindow(w.center, w.width);
+    });
+    if (slot) element.addEventListener("pointerenter", () => (this.hovered = slot));
     for (const listener of this.viewportListeners) listener(viewport, image);
     // A view that fails says so in its own cell; the others still open.
     return { cell, loaded: viewport.load(image).catch(() => undefined) };
@@ -199,7 +238,91 @@ export class HangingLayout {
     }
   }
 
+  /** The fitted view of one cell in the current fit mode, same size across the views shown. */
+  private fitFor(cell: Cell, size: Size): ViewState {
+    const item = fitItemOf(cell.image, size);
+    const shown = [...this.cells.values()].filter((c) => c !== cell && !c.element.hidden && (this.focused === null || c === this.focused));
+    const group = [item, ...shown.flatMap((c) => {
+      // Live sizes: during a layout change the cells resize one after another.
+      const r = c.element.getBoundingClientRect();
+      return r.width > 0 && r.height > 0 ? [fitItemOf(c.image, { width: r.width, height: r.height })] : [];
+    })];
+    return fittedView(this.fitModeValue, item, cell === this.focused ? [item] : group,
+      cell.image.display_flip_horizontal, alignFor(cell.image.laterality), window.devicePixelRatio || 1);
+  }
+
+  /** Place the cells for the current layout, or the focused view alone. */
+  private arrange(): void {
+    const cell = this.focused;
+    const places = LAYOUT_SLOTS[this.layoutValue];
+    for (const other of this.cells.values()) {
+      if (cell !== null) {
+        other.element.hidden = other !== cell;
+        if (other === cell) {
+          other.element.style.gridRow = "1 / span 2";
+          other.element.style.gridColumn = "1 / span 2";
+        }
+        continue;
+      }
+      const place = other.slot ? places[other.slot] : undefined;
+      other.element.hidden = !place;
+      if (place) {
+        other.element.style.gridRow = place.row;
+        other.element.style.gridColumn = place.column;
+      }
+    }
+    for (const [slot, placeholder] of this.placeholders) {
+      const place = places[slot];
+      placeholder.hidden = cell !== null || !place;
+      if (place) {
+        placeholder.style.gridRow = place.row;
+        placeholder.style.gridColumn = place.column;
+      }
+    }
+    this.root.dataset.layout = cell ? "one" : this.layoutValue;
+    this.fitAll();
+  }
+
   // ---- public API -------------------------------------------------------------------------
+
+  get fitMode(): FitMode {
+    return this.fitModeValue;
+  }
+
+  /** How every view fits: breast (default), whole film, true size, 1:1 pixels; refits all. */
+  setFitMode(mode: FitMode): void {
+    this.fitModeValue = mode;
+    this.root.dataset.fitMode = mode;
+    this.fitAll();
+  }
+
+  get layoutName(): LayoutName {
+    return this.layoutValue;
+  }
+
+  /** Four views, CCs only or MLOs only (leaves a focused single view first). */
+  setLayout(name: LayoutName): void {
+    this.layoutValue = name;
+    this.focused = null;
+    this.root.dataset.focused = "";
+    this.arrange();
+  }
+
+  /** The hung view the pointer was last over, else the first hung view of the layout. */
+  get activeSlot(): Slot | null {
+    const shown = SLOTS.filter((slot) => this.slotCells.has(slot) && LAYOUT_SLOTS[this.layoutValue][slot]);
+    return this.hovered && shown.includes(this.hovered) ? this.hovered : (shown[0] ?? null);
+  }
+
+  get linkWindow(): boolean {
+    return this.linkWindowOn;
+  }
+
+  /** Window/level dragged on one view applies to all (default on). */
+  setLinkWindow(on: boolean): void {
+    this.linkWindowOn = on;
+    this.root.dataset.linkWindow = String(on);
+  }
 
   viewport(slot: Slot): Viewport | null {
     return this.slotCells.get(slot)?.viewport ?? null;
@@ -266,23 +389,7 @@ export class HangingLayout {
     }
     this.focused = cell;
     this.root.dataset.focused = cell ? String(cell.image.id) : "";
-    for (const other of this.cells.values()) {
-      if (cell === null) {
-        other.element.hidden = other.slot === null;
-        if (other.slot) {
-          const position = SLOT_POSITION[other.slot];
-          other.element.style.gridRow = String(position.row);
-          other.element.style.gridColumn = String(position.column);
-        }
-      } else if (other === cell) {
-        other.element.hidden = false;
-        other.element.style.gridRow = "1 / span 2";
-        other.element.style.gridColumn = "1 / span 2";
-      } else {
-        other.element.hidden = true;
-      }
-    }
-    for (const placeholder of this.placeholders) placeholder.hidden = cell !== null;
+    this.arrange();
     for (const button of this.strip.querySelectorAll<HTMLButtonElement>(".mv-thumbnail")) {
       const active = cell !== null && button.dataset.imageId === String(cell.image.id);
       button.style.borderColor = active ? "#4da3ff" : "#444";

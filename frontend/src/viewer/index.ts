@@ -2,4 +2,5 @@
 export * from "./geometry";
 export * from "./types";
 export { Viewport, type ViewportOptions } from "./viewport";
-export { HangingLayout, assignSlots } from "./hanging";
+export { HangingLayout, assignSlots, type LayoutName } from "./hanging";
+export * from "./fit";

@@ -18,6 +18,7 @@ import {
   type FitAlign,
   type Point,
   type Rect,
+  type Size,
   type Transform,
   type ViewState,
   type WindowLevel,
@@ -364,7 +365,29 @@ export class Viewport {
 
   private applyFit(source: ChangeSource): void {
     const t = this.transform();
-    this.updateView(fitView(t.image, t.viewport, t.flipH, this.fitAlign), source);
+    const view = this.fitter ? this.fitter(t.viewport) : fitView(t.image, t.viewport, t.flipH, this.fitAlign);
+    this.updateView(view, source);
+  }
+
+  private fitter: ((viewport: Size) => ViewState) | null = null;
+
+  /**
+   * Replace what "fit" means (default: the whole image, aligned per fitAlign). The hanging
+   * layout sets one that fits the breast, the film, true size or 1:1 (fit.ts). Refits when fitted.
+   */
+  setFitter(fitter: ((viewport: Size) => ViewState) | null): void {
+    this.fitter = fitter;
+    if (this.isFitted && this.currentImage) this.applyFit("api");
+  }
+
+  /** Re-apply the fit when the view is still the fitted one (the fit's inputs changed). */
+  refit(): void {
+    if (this.isFitted && this.currentImage) this.applyFit("api");
+  }
+
+  /** The viewport's size in CSS px as last measured. */
+  get size(): Size {
+    return { ...this.cssSize };
   }
 
   zoomAt(screenPoint: Point, factor: number): void {
