@@ -21,6 +21,8 @@ class ExportAddForm(forms.ModelForm):
     test_fraction = forms.FloatField(initial=services.DEFAULT_TEST_FRACTION, min_value=0.01, max_value=0.99)
     seed = forms.IntegerField(initial=services.DEFAULT_SEED, min_value=0)
     images = forms.ChoiceField(choices=ImagesMode.choices, initial=ImagesMode.NONE)
+    strict_release = forms.BooleanField(required=False, help_text="Refuse exams with values the published "
+                                                                  "release never has (breast BI-RADS 0).")
 
     class Meta:
         model = Export
@@ -42,7 +44,7 @@ class ExportAdmin(admin.ModelAdmin):
 
     def get_fields(self, request: HttpRequest, obj: Export | None = None) -> list[str]:  # type: ignore[override]
         if obj is None:
-            return ["project", "test_fraction", "seed", "images"]
+            return ["project", "test_fraction", "seed", "images", "strict_release"]
         return ["project", "params", "status", "progress", "stage", "error", "downloads", "manifest",
                 "created_by", "created_at", "started_at", "finished_at"]
 
@@ -70,7 +72,7 @@ class ExportAdmin(admin.ModelAdmin):
         created = services.export_create(
             user=request.user, project=form.cleaned_data["project"],
             test_fraction=form.cleaned_data["test_fraction"], seed=form.cleaned_data["seed"],
-            images=form.cleaned_data["images"],
+            images=form.cleaned_data["images"], strict_release=form.cleaned_data["strict_release"],
         )
         obj.pk = created.pk  # the admin redirects to the object the service created
 
@@ -91,7 +93,8 @@ class ExportAdmin(admin.ModelAdmin):
             services.export_create(user=request.user, project=export.project,
                                    test_fraction=params.get("test_fraction", services.DEFAULT_TEST_FRACTION),
                                    seed=params.get("seed", services.DEFAULT_SEED),
-                                   images=params.get("images", ImagesMode.NONE))
+                                   images=params.get("images", ImagesMode.NONE),
+                                   strict_release=params.get("strict_release", False))
         self.message_user(request, f"{queryset.count()} export(s) started.", messages.SUCCESS)
 
 

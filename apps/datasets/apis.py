@@ -50,6 +50,9 @@ class ExportListCreateApi(APIView):
                                                max_value=1.0)
         seed = serializers.IntegerField(default=services.DEFAULT_SEED, min_value=0, max_value=2**32 - 1)
         images = serializers.ChoiceField(choices=ImagesMode.choices, default=ImagesMode.NONE)
+        strict_release = serializers.BooleanField(
+            default=False, help_text="Fail, naming the exams, when an exam holds a value the published "
+                                     "VinDr-Mammo release never has (breast BI-RADS 0).")
 
     @extend_schema(responses=ExportOutputSerializer(many=True))
     def get(self, request: Request, slug: str) -> Response:

@@ -71,3 +71,7 @@ class ImportedImageRow(models.Model):
 class ImportedFindingRow(models.Model):
     finding = models.OneToOneField("reading.Finding", on_delete=models.CASCADE, related_name="imported_row")
     line = models.PositiveIntegerField()
+    # xmin, ymin, xmax, ymax exactly as the imported file spelled them ("2098.0", 17 digits, ...):
+    # written back as long as the box still has the coordinates they parse to, so a release
+    # imported from any public copy exports byte-identical. Empty for rows imported before.
+    box_text = models.JSONField(default=list, blank=True)

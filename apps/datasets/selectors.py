@@ -104,6 +104,13 @@ def exam_labels(*, project: Project) -> dict[int, ExamLabels]:
     return exams
 
 
+def exams_with_unpublished_values(*, project: Project) -> list[str]:
+    """study_ids of final exams with a breast BI-RADS 0: valid in the platform (incomplete, needs
+    more imaging) but absent from the published release, whose readers reject it. One query."""
+    return sorted(set(BreastAssessment.objects.filter(read__final_of_study__project=project, birads=0)
+                      .values_list("read__final_of_study__study_id", flat=True)))
+
+
 # ---- streamed CSV rows ----------------------------------------------------------------------------
 
 def _breast_of(field_name: str, *, read: str, laterality: str) -> Subquery:
@@ -141,6 +148,7 @@ class FindingCsvRow:
     categories: list[str] | None  # None: the image's ['No Finding'] row
     birads: int | None
     box: tuple[float, float, float, float] | None
+    box_text: list[str] | None = None  # the coordinates as an imported file spelled them
 
 
 def finding_rows(*, project: Project) -> Iterator[FindingCsvRow]:
@@ -157,7 +165,7 @@ def finding_rows(*, project: Project) -> Iterator[FindingCsvRow]:
         .order_by("line", *_canonical_image_order("image__"), "pk")
         .values_list("line", *(f"image__{f}" for f in IMAGE_ROW_FIELDS[:7]), "breast_birads",
                      "breast_density", "image__study__split", "pk", "categories", "birads",
-                     "xmin", "ymin", "xmax", "ymax")
+                     "xmin", "ymin", "xmax", "ymax", "imported_row__box_text")
     )
     no_box = Finding.objects.filter(read_id=OuterRef("study__final_read"), image_id=OuterRef("pk"))
     empty_images = (
@@ -175,10 +183,10 @@ def finding_rows(*, project: Project) -> Iterator[FindingCsvRow]:
 
     def keyed_boxes() -> Iterator[tuple[tuple[Any, ...], FindingCsvRow]]:
         for row in boxes.iterator(chunk_size=CHUNK):
-            image, (pk, categories, birads, *box) = row[1:11], row[11:]
+            image, (pk, categories, birads, *box, box_text) = row[1:11], row[11:]
             yield (sort_key(row[0], image, pk),
                    FindingCsvRow(image=image, categories=categories, birads=birads,
-                                 box=(box[0], box[1], box[2], box[3])))
+                                 box=(box[0], box[1], box[2], box[3]), box_text=box_text))
 
     def keyed_empty() -> Iterator[tuple[tuple[Any, ...], FindingCsvRow]]:
         for row in empty_images.iterator(chunk_size=CHUNK):

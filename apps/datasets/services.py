@@ -50,6 +50,7 @@ class ExportErrorCode:
     INVALID_PARAMS = "export_invalid_params"
     NOT_RUNNABLE = "export_not_runnable"
     ALREADY_RUNNING = "export_already_running"
+    NOT_RELEASE_COMPATIBLE = "export_not_release_compatible"
     FAILED = "export_failed"
 
 
@@ -76,7 +77,8 @@ def software_version() -> str:
 # ---- export ---------------------------------------------------------------------------------------
 
 def export_create(*, user: User | None, project: Project, test_fraction: float = DEFAULT_TEST_FRACTION,
-                  seed: int = DEFAULT_SEED, images: str = ImagesMode.NONE, enqueue: bool = True) -> Export:
+                  seed: int = DEFAULT_SEED, images: str = ImagesMode.NONE, strict_release: bool = False,
+                  enqueue: bool = True) -> Export:
     """Record an export of `project` and enqueue its job once the transaction commits.
 
     `user` None means the system (management command). enqueue=False leaves running it to the
@@ -90,7 +92,8 @@ def export_create(*, user: User | None, project: Project, test_fraction: float =
         raise ApplicationError(f"images must be one of {', '.join(ImagesMode.values)}.",
                                code=ExportErrorCode.INVALID_PARAMS, extra={"field": "images"})
     export = Export.objects.create(
-        project=project, params={"test_fraction": test_fraction, "seed": int(seed), "images": images},
+        project=project, params={"test_fraction": test_fraction, "seed": int(seed), "images": images,
+                                 **({"strict_release": True} if strict_release else {})},
         created_by=_actor(user),
     )
     if enqueue:
@@ -214,6 +217,15 @@ def _export_write(*, export: Export, work: Path, progress: Callable[[int, str], 
     images_mode = params.get("images", ImagesMode.NONE)
 
     progress(2, "reading labels")
+    # Values the published release never holds break its readers (the authors' loader raises
+    # "'BI-RADS 0' is not in list"): say so in the manifest, or refuse under strict_release.
+    unpublished = selectors.exams_with_unpublished_values(project=project)
+    if params.get("strict_release") and unpublished:
+        named = ", ".join(unpublished[:20]) + (f" and {len(unpublished) - 20} more" if len(unpublished) > 20 else "")
+        raise ApplicationError(
+            f"strict release: {len(unpublished)} exams hold a breast BI-RADS 0, which the published "
+            f"VinDr-Mammo release never has: {named}", code=ExportErrorCode.NOT_RELEASE_COMPATIBLE,
+            extra={"study_ids": unpublished[:100]})
     exams = selectors.exam_labels(project=project)
     progress(8, "splitting")
     assigned = split.stratify(exam_labels={pk: e.labels for pk, e in exams.items()},
@@ -247,7 +259,8 @@ def _export_write(*, export: Export, work: Path, progress: Callable[[int, str], 
             writer.writerow(vindr_csv.finding_row(
                 study_id=study_id, series_id=series_id, image_id=image_id, laterality=laterality,
                 view_position=view, height=rows, width=columns, birads=birads, density=density, split=subset,
-                categories=finding.categories, finding_birads=finding.birads, box=finding.box))
+                categories=finding.categories, finding_birads=finding.birads, box=finding.box,
+                box_text=finding.box_text))
             if finding.categories is None:
                 counts.no_finding_rows += 1
             else:
@@ -287,6 +300,9 @@ def _export_write(*, export: Export, work: Path, progress: Callable[[int, str], 
             "exams_kept_in_their_split": len(exams) - len(assigned),
         },
         "missing_images": missing,
+        "line_ending": "LF",
+        # Exams holding values the published release never has (readers of the release may fail).
+        "not_in_published_release": {"breast_birads_0": unpublished},
         "files": _checksums(work),
     }
     (work / MANIFEST_FILE).write_text(json.dumps(manifest, indent=2) + "\n", encoding="utf-8")
@@ -564,7 +580,8 @@ def _import_write(*, user: User | None, project: Project, breast_rows: list[vind
             for f in boxes if f.box is not None
         ], batch_size=2000)
         ImportedFindingRow.objects.bulk_create([
-            ImportedFindingRow(finding=finding, line=f.image.line) for finding, f in zip(findings, boxes, strict=True)
+            ImportedFindingRow(finding=finding, line=f.image.line, box_text=list(f.box_text or ()))
+            for finding, f in zip(findings, boxes, strict=True)
         ], batch_size=2000)
         no_finding = {f.image.image_id: f.image.line for f in finding_rows if f.box is None}
         ImportedImageRow.objects.filter(image__in=[images[r.image_id] for r in breast_rows]).delete()

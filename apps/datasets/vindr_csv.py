@@ -11,9 +11,11 @@ Pure functions, no ORM. The published release (PhysioNet, v1.0.0) is the referen
 Box coordinates: the published file holds float32 values printed with 14 significant digits
 (`2355.1398925781`, `1852.75`) and some float64 values with 15 (`321.588748692304`); whole numbers
 have no decimal point (`2098`). We write the shortest decimal that reads back as the same double
-(Python's repr), without exponent and without a trailing ".0". Every published value has at most 15
-significant digits, so it survives parse -> float -> format unchanged: import then export
-reproduces the file byte-for-byte, and our own boxes lose no precision.
+(Python's repr), without exponent and without a trailing ".0". Public copies of the file differ:
+one writes whole numbers as `2098.0` and some values with 16-17 significant digits, which no
+single number format reproduces. So an imported box keeps its coordinates' text
+(ImportedFindingRow.box_text) and is written back with it while the box is unchanged: import then
+export reproduces any copy byte-for-byte, and boxes drawn in the platform use the format above.
 """
 
 from __future__ import annotations
@@ -160,6 +162,7 @@ class FindingRow:
     categories: tuple[str, ...]  # empty for a No Finding row
     birads: int | None
     box: tuple[float, float, float, float] | None
+    box_text: tuple[str, str, str, str] | None = None  # the coordinates as the file spelled them
 
 
 def _parse_image_part(record: dict[str, str], line: int) -> ImageRow:
@@ -206,7 +209,8 @@ def _parse_finding_part(record: dict[str, str], image: ImageRow) -> FindingRow:
                               for text, column in zip(coordinates, ("xmin", "ymin", "xmax", "ymax"), strict=True))
     if not (xmax > xmin and ymax > ymin):
         raise CsvValueError("the box has no area (xmax must exceed xmin and ymax must exceed ymin)")
-    return FindingRow(image=image, categories=tuple(categories), birads=birads, box=(xmin, ymin, xmax, ymax))
+    return FindingRow(image=image, categories=tuple(categories), birads=birads, box=(xmin, ymin, xmax, ymax),
+                      box_text=(coordinates[0], coordinates[1], coordinates[2], coordinates[3]))
 
 
 @dataclass(frozen=True)
@@ -272,13 +276,22 @@ def breast_row(*, study_id: str, series_id: str, image_id: str, laterality: str,
             birads_text(birads), density_text(density), split]
 
 
+def box_texts(box: tuple[float, float, float, float], imported: list[str] | tuple[str, ...] | None) -> list[str]:
+    """The four coordinates as text: as imported while they still parse to the box (the box was
+    not edited since), else in our canonical format."""
+    if imported and len(imported) == 4 and all(
+            parse_coordinate(text, column="box") == value for text, value in zip(imported, box, strict=True)):
+        return list(imported)
+    return [coordinate_text(v) for v in box]
+
+
 def finding_row(*, study_id: str, series_id: str, image_id: str, laterality: str, view_position: str,
                 height: int, width: int, birads: int | None, density: str | None, split: str,
                 categories: list[str] | None, finding_birads: int | None,
-                box: tuple[float, float, float, float] | None) -> list[str]:
+                box: tuple[float, float, float, float] | None,
+                box_text: list[str] | tuple[str, ...] | None = None) -> list[str]:
     image_part = [study_id, series_id, image_id, laterality, view_position, str(height), str(width),
                   birads_text(birads), density_text(density)]
     if categories is None or box is None:
         return [*image_part, categories_text([NO_FINDING]), "", "", "", "", "", split]
-    return [*image_part, categories_text(categories), birads_text(finding_birads),
-            *(coordinate_text(v) for v in box), split]
+    return [*image_part, categories_text(categories), birads_text(finding_birads), *box_texts(box, box_text), split]

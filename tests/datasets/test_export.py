@@ -335,3 +335,22 @@ def test_export_command_refuses_a_folder_with_other_files(tmp_path: Path) -> Non
     with pytest.raises(CommandError, match="new or empty folder"):
         call_command("export_dataset", "--project", "cmd-full", "--out", str(tmp_path))
     assert not Export.objects.exists()
+
+
+def test_an_export_with_birads_0_says_so_and_the_strict_release_option_refuses_it(  # type: ignore[no-untyped-def]
+        tmp_path: Path, capsys) -> None:
+    project = ProjectFactory(slug="birads-zero")
+    zero = final_exam_create(project=project, study_id="needs-more-imaging", right=(0, "B"), left=(1, "B"))
+    final_exam_create(project=project, study_id="ordinary", right=(1, "B"), left=(1, "B"))
+    call_command("export_dataset", "--project", "birads-zero", "--out", str(tmp_path / "plain"))
+    out = capsys.readouterr().out
+    assert "1 exams hold a breast BI-RADS 0" in out and "needs-more-imaging" in out
+    assert "(LF line endings" in out
+    manifest = json.loads((tmp_path / "plain" / services.MANIFEST_FILE).read_text())
+    assert manifest["not_in_published_release"] == {"breast_birads_0": [zero.study_id]}
+
+    with pytest.raises(CommandError, match="strict release: 1 exams hold a breast BI-RADS 0.*needs-more-imaging"):
+        call_command("export_dataset", "--project", "birads-zero", "--out", str(tmp_path / "strict"),
+                     "--strict-release")
+    assert not (tmp_path / "strict").exists()
+    assert Export.objects.filter(status=ExportStatus.FAILED, params__strict_release=True).count() == 1

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import json
 from pathlib import Path
 
 import pytest
@@ -75,6 +76,35 @@ def test_import_then_export_reproduces_both_files_byte_for_byte(tmp_path: Path) 
     _export(project, tmp_path)
     assert (tmp_path / vindr_csv.BREAST_FILE).read_bytes() == breast.encode()
     assert (tmp_path / vindr_csv.FINDING_FILE).read_bytes() == findings.encode()
+
+
+def test_a_copy_that_writes_2098_point_0_and_17_digits_comes_back_byte_for_byte(tmp_path: Path) -> None:
+    # Another public copy of finding_annotations.csv: whole numbers as "2098.0", 16-17 digits.
+    project = ProjectFactory()
+    breast, findings, _ = _published_style_files(project)
+    findings = (findings.replace(",2098,", ",2098.0,")
+                .replace("2355.1398925781,", "2355.139892578125,")
+                .replace(",1852.75,", ",1852.7500000000002,"))
+    assert ",2098.0," in findings and "2355.139892578125" in findings
+    _import(project, breast, findings)
+    _export(project, tmp_path)
+    assert (tmp_path / vindr_csv.FINDING_FILE).read_text(encoding="utf-8") == findings
+    assert (tmp_path / vindr_csv.BREAST_FILE).read_text(encoding="utf-8") == breast
+
+
+def test_a_release_with_crlf_line_endings_is_read_and_the_export_says_it_writes_lf(tmp_path: Path) -> None:
+    project = ProjectFactory()
+    breast, findings, _ = _published_style_files(project)
+    (tmp_path / "b.csv").write_bytes(breast.replace("\n", "\r\n").encode())
+    (tmp_path / "f.csv").write_bytes(findings.replace("\n", "\r\n").encode())
+    result = services.annotations_import_files(user=None, project=project, breast_path=tmp_path / "b.csv",
+                                               finding_path=tmp_path / "f.csv")
+    assert (result.exams, result.images, result.findings) == (3, 12, 4)
+    out = tmp_path / "out"
+    _export(project, out)
+    assert (out / vindr_csv.FINDING_FILE).read_text(encoding="utf-8") == findings
+    manifest = json.loads((out / "manifest.json").read_text())
+    assert manifest["line_ending"] == "LF"
 
 
 def test_imported_rows_become_final_reads_with_their_split() -> None:

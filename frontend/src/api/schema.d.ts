@@ -570,6 +570,12 @@ export interface components {
             birads: number | null;
             source_finding: number | null;
         };
+        /**
+         * @description * `study` - study
+         *     * `patient-id-prefix` - patient-id-prefix
+         * @enum {string}
+         */
+        GroupByEnum: "study" | "patient-id-prefix";
         ImageUrls: {
             display: string;
             thumbnail: string;
@@ -616,10 +622,26 @@ export interface components {
         };
         ImportUploadInput: {
             files: string[];
-            /** Format: uri */
+            /**
+             * Format: uri
+             * @description optional CSV with columns file,exam
+             */
             manifest?: string | null;
             /** @default false */
             keep_ids: boolean;
+            /**
+             * @description how files the manifest does not name form exams (docs/ingest.md)
+             *
+             *     * `study` - study
+             *     * `patient-id-prefix` - patient-id-prefix
+             * @default study
+             */
+            group_by: components["schemas"]["GroupByEnum"];
+            /**
+             * @description group by this regex on PatientID instead
+             * @default
+             */
+            group_regex: string;
         };
         Input: {
             /**
@@ -634,6 +656,11 @@ export interface components {
             seed: number;
             /** @default none */
             images: components["schemas"]["ImagesEnum"];
+            /**
+             * @description Fail, naming the exams, when an exam holds a value the published VinDr-Mammo release never has (breast BI-RADS 0).
+             * @default false
+             */
+            strict_release: boolean;
         };
         /**
          * @description * `R` - R
@@ -1444,6 +1471,13 @@ export interface operations {
                 content: {
                     "application/json": components["schemas"]["ImportBatch"];
                 };
+            };
+            /** @description upload_too_large: over a limit of docs/operations.md */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
             };
         };
     };

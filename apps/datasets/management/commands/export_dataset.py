@@ -21,6 +21,8 @@ class Command(BaseCommand):
         parser.add_argument("--test-fraction", type=float, default=services.DEFAULT_TEST_FRACTION)
         parser.add_argument("--seed", type=int, default=services.DEFAULT_SEED)
         parser.add_argument("--images", choices=ImagesMode.values, default=ImagesMode.NONE)
+        parser.add_argument("--strict-release", action="store_true",
+                            help="refuse values the published VinDr-Mammo release never has (breast BI-RADS 0)")
 
     def handle(self, *args: Any, **options: Any) -> None:
         out: Path = options["out"]
@@ -30,7 +32,8 @@ class Command(BaseCommand):
         try:
             project = selectors.project_get_for_export(user=None, slug=options["project"])
             export = services.export_create(user=None, project=project, test_fraction=options["test_fraction"],
-                                            seed=options["seed"], images=options["images"], enqueue=False)
+                                            seed=options["seed"], images=options["images"],
+                                            strict_release=options["strict_release"], enqueue=False)
             export = services.export_run(
                 export_id=export.pk, out_dir=options["out"],
                 on_progress=lambda value, stage: self.stdout.write(f"{value:3d}% {stage}"))
@@ -42,4 +45,10 @@ class Command(BaseCommand):
         self.stdout.write(self.style.SUCCESS(
             f"Export {export.pk}: {counts['exams']['total']} exams ({counts['exams']['training']} training, "
             f"{counts['exams']['test']} test), {counts['images']} images, {counts['finding_boxes']} boxes "
-            f"-> {options['out']}"))
+            f"-> {options['out']} (LF line endings, UTF-8, no BOM)"))
+        unpublished = export.manifest["not_in_published_release"]["breast_birads_0"]
+        if unpublished:
+            self.stdout.write(self.style.WARNING(
+                f"{len(unpublished)} exams hold a breast BI-RADS 0, which the published release never has; "
+                f"readers written for the release may reject them (use --strict-release to refuse): "
+                f"{', '.join(unpublished[:10])}{' ...' if len(unpublished) > 10 else ''}"))
