@@ -117,10 +117,14 @@ def _stow(request: Request, *, study_uid: str | None) -> Response:
     actor = cast(User, request.user)
     project = services.stow_project(actor=actor, slug=request.query_params.get("project"))
     django_request = request._request
-    boundary, length = services.stow_check_headers(content_type=django_request.META.get("CONTENT_TYPE", ""),
-                                                   content_length=django_request.META.get("CONTENT_LENGTH"))
-    # Django's own request stream (a LimitedStream over wsgi.input): read in chunks, never whole.
-    result = services.stow_store(actor=actor, project=project, stream=django_request, boundary=boundary,
+    meta = django_request.META
+    boundary, length = services.stow_check_headers(
+        content_type=meta.get("CONTENT_TYPE", ""), content_length=meta.get("CONTENT_LENGTH"),
+        input_terminated=bool(meta.get("wsgi.input_terminated")))
+    # Read in chunks, never whole: Django's request stream (a LimitedStream over wsgi.input), or
+    # for a chunked body the server's decoded wsgi.input itself.
+    stream = django_request if length is not None else meta["wsgi.input"]
+    result = services.stow_store(actor=actor, project=project, stream=stream, boundary=boundary,
                                  length=length, study_uid=study_uid)
     body = services.stow_response(result=result, base_url=_base_url(request))
     return Response(body, status=result.http_status, content_type=media.DICOM_JSON)

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import logging
 import tempfile
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
@@ -124,21 +124,44 @@ def stow_project(*, actor: User, slug: str | None) -> Project:
     return project
 
 
-def stow_check_headers(*, content_type: str, content_length: str | None) -> tuple[str, int]:
-    """(boundary, length) of an acceptable STOW-RS body, before a byte of it is read."""
+def stow_check_headers(*, content_type: str, content_length: str | None,
+                       input_terminated: bool = False) -> tuple[str, int | None]:
+    """(boundary, length) of an acceptable STOW-RS body, before a byte of it is read. A chunked
+    body (no Content-Length; dicomweb-client sends one above 1 MB) is taken where the server
+    decodes it and marks the stream terminated (gunicorn: wsgi.input_terminated); its length is
+    then None and the limit is enforced while reading."""
     parsed = media.parse_media_type(content_type or "")
     part_type = parsed.params.get("type", "application/dicom").lower()
     boundary = parsed.params.get("boundary", "")
     if parsed.type != "multipart/related" or part_type != "application/dicom" or not boundary:
         raise UnsupportedMediaType(content_type)
     limit = settings.DICOMWEB_MAX_REQUEST_BYTES
+    if not content_length:
+        if input_terminated:
+            return boundary, None
+        raise InvalidBody("STOW-RS needs a Content-Length header here (this server does not decode chunked "
+                          "bodies; gunicorn does).")
     try:
-        length = int(content_length or "")
+        length = int(content_length)
     except ValueError:
-        raise InvalidBody("STOW-RS needs a Content-Length header (chunked bodies are not accepted).") from None
+        raise InvalidBody(f"Content-Length {content_length!r} is not a number.") from None
     if length > limit:
         raise RequestTooLarge(size=length, limit=limit)
     return boundary, length
+
+
+class _CappedStream:
+    """Counts what is read and stops a body without Content-Length at DICOMWEB_MAX_REQUEST_BYTES."""
+
+    def __init__(self, stream: media.Readable, limit: int) -> None:
+        self.stream, self.limit, self.read_bytes = stream, limit, 0
+
+    def read(self, size: int = -1, /) -> bytes:
+        chunk = self.stream.read(size)
+        self.read_bytes += len(chunk)
+        if self.read_bytes > self.limit:
+            raise RequestTooLarge(size=None, limit=self.limit)
+        return chunk
 
 
 def _identify(path: Path, instance: StowInstance) -> None:
@@ -152,9 +175,10 @@ def _identify(path: Path, instance: StowInstance) -> None:
         return
 
 
-def stow_store(*, actor: User, project: Project, stream: media.Readable, boundary: str, length: int,
+def stow_store(*, actor: User, project: Project, stream: media.Readable, boundary: str, length: int | None,
                study_uid: str | None = None) -> StowResult:
     result = StowResult()
+    stream = _CappedStream(stream, settings.DICOMWEB_MAX_REQUEST_BYTES)
     max_part = settings.DICOMWEB_MAX_INSTANCE_BYTES
     batch = studies_services.batch_open(actor=actor, project=project, source="dicomweb")
     with tempfile.TemporaryDirectory(prefix="stow-", dir=settings.FILE_UPLOAD_TEMP_DIR) as folder:
@@ -191,7 +215,7 @@ def stow_store(*, actor: User, project: Project, stream: media.Readable, boundar
                     path.unlink(missing_ok=True)
                     continue
                 item = studies_services.batch_add(batch=batch, source=studies_services.Source(
-                    name=name, size=part.size, read=path.read_bytes))
+                    name=name, size=part.size, open=_opener(path)))
                 instance.item_id = item.pk
                 path.unlink(missing_ok=True)
         except media.MediaError as error:
@@ -221,6 +245,13 @@ def stow_store(*, actor: User, project: Project, stream: media.Readable, boundar
             instance.failure = FAILURE_OUT_OF_RESOURCES
             instance.reason = f"ingest still running after {settings.DICOM_INGEST_WAIT_S} s; send again later"
     return result
+
+
+def _opener(path: Path) -> Callable[[], IO[bytes]]:
+    def open_staged() -> IO[bytes]:
+        return open(path, "rb")  # staged in chunks by batch_add, then deleted here
+
+    return open_staged
 
 
 def _batch_discard(*, batch: Any) -> None:
