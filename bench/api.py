@@ -105,14 +105,22 @@ def seed(*, readers: int, exams: int) -> None:
 def sessions(readers: int) -> list[str]:
     """One logged-in session per reader (what the login form creates), without the login view."""
     from django.conf import settings
-    from django.contrib.auth import BACKEND_SESSION_KEY, HASH_SESSION_KEY, SESSION_KEY, get_user_model
+    from django.contrib.auth import (
+        BACKEND_SESSION_KEY,
+        HASH_SESSION_KEY,
+        SESSION_KEY,
+        get_user_model,
+        load_backend,
+    )
     from django.contrib.sessions.backends.db import SessionStore
 
+    # The backend that authenticated the user (Axes only guards the login, it loads no users).
+    backend = next(path for path in settings.AUTHENTICATION_BACKENDS if hasattr(load_backend(path), "get_user"))
     keys = []
     for user in get_user_model().objects.filter(username__startswith="bench-reader").order_by("username")[:readers]:
         store = SessionStore()
         store[SESSION_KEY] = str(user.pk)
-        store[BACKEND_SESSION_KEY] = settings.AUTHENTICATION_BACKENDS[0]
+        store[BACKEND_SESSION_KEY] = backend
         store[HASH_SESSION_KEY] = user.get_session_auth_hash()
         store.create()
         keys.append(store.session_key)
