@@ -10,6 +10,7 @@ from datetime import timedelta
 from pathlib import Path
 
 import dj_database_url
+from kombu import Queue
 
 from config.env import ImproperlyConfiguredEnv, env_bool, env_int, env_json, env_list, env_str
 
@@ -200,6 +201,17 @@ CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": env_int("CELERY_VISIBILITY_TIMEOUT", 3600)}
+# One queue per kind of work, each with its own workers (docker-compose.yml), so a 20,000-image
+# import fills only `ingest` and never delays an admin's re-render or export. A worker started
+# without -Q consumes all of them (the single-worker setup). Priorities order a queue's messages
+# (Redis: lower is served first): the stale-item sweep waits behind the files of an import.
+CELERY_TASK_QUEUES = [Queue("celery"), Queue("ingest"), Queue("render"), Queue("export")]
+CELERY_TASK_ROUTES = {
+    "studies.file_ingest": {"queue": "ingest", "priority": 6},
+    "studies.ingest_sweep": {"queue": "ingest", "priority": 9},
+    "studies.image_render": {"queue": "render", "priority": 3},
+    "apps.datasets.tasks.export_run": {"queue": "export", "priority": 3},
+}
 
 # Exports: a running export refreshes its heartbeat at every progress step; one whose heartbeat is
 # older than this lost its worker and may be claimed again by a redelivered job.
