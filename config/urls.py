@@ -1,7 +1,8 @@
 from django.contrib import admin
-from django.urls import include, path
+from django.urls import include, path, re_path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
+from apps.common.errors import api_not_found
 from apps.common.middleware import content_security_policy
 
 # Swagger UI comes from its CDN (drf-spectacular's default); only this page may load from there.
@@ -19,6 +20,8 @@ urlpatterns = [
     path("api/", include("apps.studies.urls")),
     path("api/", include("apps.reading.urls")),
     path("api/", include("apps.datasets.urls")),
+    # After every API route: an unknown /api/ path answers JSON, not the HTML 404 page.
+    re_path(r"^api/(?P<unmatched>.*)$", api_not_found, name="api-not-found"),
     # DICOMweb (QIDO-RS, WADO-RS, STOW-RS): a standard protocol, documented in docs/dicom.md.
     path("dicomweb/", include("apps.dicomweb.urls")),
     # Last: the single-page app owns "/" and its client-side routes.
@@ -26,3 +29,8 @@ urlpatterns = [
 ]
 # No /media/ route in any mode: stored files are served only by views that check the user first
 # (apps.common.files.storage_file_response; issue 9, item 8).
+
+handler400 = "apps.common.errors.handler400"
+handler403 = "apps.common.errors.handler403"
+handler404 = "apps.common.errors.handler404"
+handler500 = "apps.common.errors.handler500"

@@ -10,7 +10,10 @@ from __future__ import annotations
 from typing import Any
 
 from django.core.exceptions import PermissionDenied
-from django.http import Http404
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponsePermanentRedirect, JsonResponse
+from django.urls import Resolver404, resolve
+from django.views import defaults
+from django.views.decorators.csrf import csrf_exempt
 from rest_framework import exceptions, status
 from rest_framework.response import Response
 from rest_framework.views import exception_handler
@@ -95,3 +98,53 @@ def api_exception_handler(exc: Exception, context: dict[str, Any]) -> Response |
         code = codes if isinstance(codes, str) else "error"
         response.data = _error_body(code, str(exc.detail))
     return response
+
+
+# --- Django-level errors under /api/ -------------------------------------------------------------
+# Errors raised outside DRF views (no URL matched, a crash in middleware, a request Django refused
+# before routing) would otherwise answer Django's HTML pages; API clients get the same JSON shape.
+
+def _is_api(request: HttpRequest) -> bool:
+    return request.path.startswith("/api/")
+
+
+@csrf_exempt  # it changes nothing; a CSRF check here would answer Django's HTML 403 page
+def api_not_found(request: HttpRequest, unmatched: str = "") -> HttpResponse:
+    """The last /api/ route: a path no endpoint matches (in every mode, DEBUG included). A GET of an
+    endpoint without its trailing slash is still redirected, as APPEND_SLASH did before this route."""
+    if not request.path.endswith("/"):
+        try:
+            match = resolve(request.path + "/")
+        except Resolver404:
+            match = None
+        if match is not None and match.url_name != "api-not-found":
+            if request.method in ("GET", "HEAD"):
+                return HttpResponsePermanentRedirect(request.get_full_path(force_append_slash=True))
+            return JsonResponse(_error_body("not_found", f"No API endpoint at this path; the endpoint is "
+                                            f"{request.path}/ (with the trailing slash)."), status=404)
+    return JsonResponse(_error_body("not_found", "No API endpoint at this path."), status=404)
+
+
+def handler400(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:
+    if _is_api(request):
+        return JsonResponse(_error_body("bad_request", "The request was refused."), status=400)
+    return defaults.bad_request(request, exception)
+
+
+def handler403(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:
+    if _is_api(request):
+        return JsonResponse(_error_body("permission_denied", "You do not have permission to perform this "
+                                        "action."), status=403)
+    return defaults.permission_denied(request, exception)
+
+
+def handler404(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:
+    if _is_api(request):
+        return api_not_found(request)
+    return defaults.page_not_found(request, exception)
+
+
+def handler500(request: HttpRequest) -> HttpResponse:
+    if _is_api(request):
+        return JsonResponse(_error_body("server_error", "Internal server error."), status=500)
+    return defaults.server_error(request)

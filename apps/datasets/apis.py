@@ -22,6 +22,7 @@ from rest_framework.views import APIView
 from apps.accounts.permissions import IsAdminRole
 from apps.common.files import CACHE_DOWNLOADS, storage_file_response
 from apps.common.pagination import DefaultPagination
+from apps.common.schema import ErrorSerializer, page_of
 from apps.datasets import selectors, services
 from apps.datasets.models import Export, ImagesMode
 
@@ -54,7 +55,7 @@ class ExportListCreateApi(APIView):
             default=False, help_text="Fail, naming the exams, when an exam holds a value the published "
                                      "VinDr-Mammo release never has (breast BI-RADS 0).")
 
-    @extend_schema(responses=ExportOutputSerializer(many=True))
+    @extend_schema(responses=page_of(ExportOutputSerializer, "ExportPage"))
     def get(self, request: Request, slug: str) -> Response:
         project = selectors.project_get_for_export(user=request.user, slug=slug)
         paginator = DefaultPagination()
@@ -83,7 +84,7 @@ class ExportDetailApi(APIView):
 class ExportFileApi(APIView):
     permission_classes = [IsAdminRole]
 
-    @extend_schema(responses={(200, "application/octet-stream"): OpenApiTypes.BINARY})
+    @extend_schema(responses={(200, "application/octet-stream"): OpenApiTypes.BINARY, 409: ErrorSerializer})
     def get(self, request: Request, export_id: int, name: str) -> HttpResponse:
         export = selectors.export_get_for_user(user=request.user, export_id=export_id)
         storage_name, filename = services.export_file_name(export=export, name=name)

@@ -19,9 +19,10 @@ from rest_framework.views import APIView
 from apps.accounts.permissions import IsAdminRole
 from apps.common.files import CACHE_DOWNLOADS, CACHE_RENDERS, storage_file_response
 from apps.common.pagination import DefaultPagination
+from apps.common.schema import ErrorSerializer, page_of
 from apps.studies import selectors, services
 from apps.studies.errors import FileNotAvailable, InvalidManifest, UploadTooLarge
-from apps.studies.models import Image
+from apps.studies.models import Image, ImportItemStatus
 
 # A manifest names files and exams: a few MB at most for any real archive.
 MANIFEST_MAX_BYTES = 16 * 1024 * 1024
@@ -50,13 +51,13 @@ class ProjectListCreateApi(APIView):
         study_count = serializers.IntegerField(required=False)
         created_at = serializers.DateTimeField()
 
-    @extend_schema(responses=OutputSerializer(many=True))
+    @extend_schema(responses=page_of(OutputSerializer, "ProjectPage"))
     def get(self, request: Request) -> Response:
         paginator = DefaultPagination()
         page = paginator.paginate_queryset(selectors.project_list(user=request.user), request, view=self)
         return paginator.get_paginated_response(self.OutputSerializer(page, many=True).data)
 
-    @extend_schema(request=InputSerializer, responses={201: OutputSerializer})
+    @extend_schema(request=InputSerializer, responses={201: OutputSerializer, 409: ErrorSerializer})
     def post(self, request: Request) -> Response:
         data = self.InputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
@@ -141,33 +142,43 @@ class ImportCreateApi(APIView):
         return Response(BatchOutputSerializer(batch).data, status=status.HTTP_201_CREATED)
 
 
+@extend_schema_serializer(component_name="ImportItem")
+class ImportItemSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    filename = serializers.CharField()
+    exam_key = serializers.CharField()
+    status = serializers.CharField()
+    reason = serializers.CharField()
+    image = serializers.IntegerField(source="image_id", allow_null=True)
+    image_id = serializers.CharField(source="image.image_id", default=None, allow_null=True)
+
+
 class BatchDetailApi(APIView):
     """A batch's progress (counts per status) and its per-file results, paginated."""
 
     permission_classes = [IsAdminRole]
 
-    @extend_schema_serializer(component_name="ImportItem")
-    class ItemSerializer(serializers.Serializer):
-        id = serializers.IntegerField()
-        filename = serializers.CharField()
-        exam_key = serializers.CharField()
-        status = serializers.CharField()
-        reason = serializers.CharField()
-        image = serializers.IntegerField(source="image_id", allow_null=True)
-        image_id = serializers.CharField(source="image.image_id", default=None)
+    ItemSerializer = ImportItemSerializer
 
     @extend_schema_serializer(component_name="ImportBatchDetail")
     class OutputSerializer(BatchOutputSerializer):
-        items = serializers.DictField(help_text="page of ImportItem: {count, next, previous, results}")
+        items = page_of(ImportItemSerializer, "ImportItemPage")()
 
-    @extend_schema(parameters=[OpenApiParameter("status", str, description="only items with this status"),
-                               OpenApiParameter("page", int), OpenApiParameter("page_size", int)],
+    @extend_schema_serializer(component_name="ImportBatchFilter")
+    class FilterSerializer(serializers.Serializer):
+        status = serializers.ChoiceField(choices=ImportItemStatus.values, required=False, allow_blank=True,
+                                         help_text="only items with this status")
+
+    @extend_schema(parameters=[FilterSerializer, OpenApiParameter("page", int), OpenApiParameter("page_size", int)],
                    responses=OutputSerializer)
     def get(self, request: Request, pk: int) -> Response:
+        filters = self.FilterSerializer(data=request.query_params)
+        filters.is_valid(raise_exception=True)
         batch = selectors.batch_get(user=request.user, batch_id=pk)
         paginator = DefaultPagination()
         items = paginator.paginate_queryset(
-            selectors.batch_items(batch=batch, status=request.query_params.get("status")), request, view=self)
+            selectors.batch_items(batch=batch, status=filters.validated_data.get("status") or None), request,
+            view=self)
         body = dict(BatchOutputSerializer(batch).data)
         body["items"] = paginator.get_paginated_response(self.ItemSerializer(items, many=True).data).data
         return Response(body)
@@ -214,11 +225,16 @@ class ReviewImageListApi(APIView):
         def get_urls(self, image: Image) -> dict[str, str]:
             return selectors.image_urls(image)
 
-    @extend_schema(parameters=[OpenApiParameter("project", str, description="project slug")],
-                   responses=OutputSerializer(many=True))
+    @extend_schema_serializer(component_name="ReviewImageFilter")
+    class FilterSerializer(serializers.Serializer):
+        project = serializers.SlugField(required=False, allow_blank=True, help_text="project slug")
+
+    @extend_schema(parameters=[FilterSerializer], responses=page_of(OutputSerializer, "ReviewImagePage"))
     def get(self, request: Request) -> Response:
+        filters = self.FilterSerializer(data=request.query_params)
+        filters.is_valid(raise_exception=True)
         images = selectors.images_awaiting_review(user=request.user,
-                                                  project_slug=request.query_params.get("project"))
+                                                  project_slug=filters.validated_data.get("project") or None)
         paginator = DefaultPagination()
         page = paginator.paginate_queryset(images, request, view=self)
         return paginator.get_paginated_response(self.OutputSerializer(page, many=True).data)

@@ -11,7 +11,7 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        get: operations["assignments_retrieve"];
+        get: operations["api_assignments_retrieve"];
         put?: never;
         post?: never;
         delete?: never;
@@ -28,7 +28,7 @@ export interface paths {
             cookie?: never;
         };
         get?: never;
-        put: operations["assignments_read_update"];
+        put: operations["api_assignments_read_update"];
         post?: never;
         delete?: never;
         options?: never;
@@ -45,7 +45,7 @@ export interface paths {
         };
         get?: never;
         put?: never;
-        post: operations["assignments_reassign_create"];
+        post: operations["api_assignments_reassign_create"];
         delete?: never;
         options?: never;
         head?: never;
@@ -61,7 +61,7 @@ export interface paths {
         };
         get?: never;
         put?: never;
-        post: operations["assignments_reopen_create"];
+        post: operations["api_assignments_reopen_create"];
         delete?: never;
         options?: never;
         head?: never;
@@ -77,7 +77,7 @@ export interface paths {
         };
         get?: never;
         put?: never;
-        post: operations["assignments_submit_create"];
+        post: operations["api_assignments_submit_create"];
         delete?: never;
         options?: never;
         head?: never;
@@ -91,7 +91,7 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        get: operations["exports_retrieve"];
+        get: operations["api_exports_retrieve"];
         put?: never;
         post?: never;
         delete?: never;
@@ -107,7 +107,7 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        get: operations["exports_files_retrieve"];
+        get: operations["api_exports_files_retrieve"];
         put?: never;
         post?: never;
         delete?: never;
@@ -124,7 +124,7 @@ export interface paths {
             cookie?: never;
         };
         /** @description The de-identified DICOM and the renders of an image (contract: docs/ingest.md). */
-        get: operations["images_file_retrieve"];
+        get: operations["api_images_file_retrieve"];
         put?: never;
         post?: never;
         delete?: never;
@@ -141,7 +141,7 @@ export interface paths {
             cookie?: never;
         };
         /** @description A batch's progress (counts per status) and its per-file results, paginated. */
-        get: operations["imports_retrieve"];
+        get: operations["api_imports_retrieve"];
         put?: never;
         post?: never;
         delete?: never;
@@ -157,7 +157,7 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        get: operations["me_retrieve"];
+        get: operations["api_me_retrieve"];
         put?: never;
         post?: never;
         delete?: never;
@@ -173,9 +173,9 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        get: operations["projects_list"];
+        get: operations["api_projects_retrieve"];
         put?: never;
-        post: operations["projects_create"];
+        post: operations["api_projects_create"];
         delete?: never;
         options?: never;
         head?: never;
@@ -189,7 +189,7 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        get: operations["projects_agreement_retrieve"];
+        get: operations["api_projects_agreement_retrieve"];
         put?: never;
         post?: never;
         delete?: never;
@@ -207,7 +207,7 @@ export interface paths {
         };
         get?: never;
         put?: never;
-        post: operations["projects_assign_create"];
+        post: operations["api_projects_assign_create"];
         delete?: never;
         options?: never;
         head?: never;
@@ -221,7 +221,7 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        get: operations["projects_assignments_retrieve"];
+        get: operations["api_projects_assignments_retrieve"];
         put?: never;
         post?: never;
         delete?: never;
@@ -237,9 +237,9 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        get: operations["projects_exports_list"];
+        get: operations["api_projects_exports_retrieve"];
         put?: never;
-        post: operations["projects_exports_create"];
+        post: operations["api_projects_exports_create"];
         delete?: never;
         options?: never;
         head?: never;
@@ -256,7 +256,7 @@ export interface paths {
         get?: never;
         put?: never;
         /** @description Upload DICOM files (or .zip archives) into a new import batch of a project. */
-        post: operations["projects_imports_create"];
+        post: operations["api_projects_imports_create"];
         delete?: never;
         options?: never;
         head?: never;
@@ -270,7 +270,7 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        get: operations["projects_progress_retrieve"];
+        get: operations["api_projects_progress_retrieve"];
         put?: never;
         post?: never;
         delete?: never;
@@ -287,7 +287,7 @@ export interface paths {
             cookie?: never;
         };
         /** @description Images awaiting the de-identification review (rendered, not yet reviewed). */
-        get: operations["review_images_list"];
+        get: operations["api_review_images_retrieve"];
         put?: never;
         post?: never;
         delete?: never;
@@ -306,7 +306,7 @@ export interface paths {
         get?: never;
         put?: never;
         /** @description Bulk: mark images as reviewed; exams with all four views and every image reviewed become ready. */
-        post: operations["review_images_mark_reviewed_create"];
+        post: operations["api_review_images_mark_reviewed_create"];
         delete?: never;
         options?: never;
         head?: never;
@@ -320,7 +320,7 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        get: operations["studies_audit_retrieve"];
+        get: operations["api_studies_audit_retrieve"];
         put?: never;
         post?: never;
         delete?: never;
@@ -336,7 +336,7 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        get: operations["worklist_retrieve"];
+        get: operations["api_worklist_retrieve"];
         put?: never;
         post?: never;
         delete?: never;
@@ -464,8 +464,10 @@ export interface components {
             image: number | null;
         };
         Error: {
+            /** @description Stable error code; clients branch on it. */
             code: string;
             message: string;
+            /** @description Details of this code (fields, violations, current state). */
             extra: {
                 [key: string]: unknown;
             };
@@ -536,6 +538,14 @@ export interface components {
             started_at?: string | null;
             /** Format: date-time */
             finished_at?: string | null;
+        };
+        ExportPage: {
+            count: number;
+            /** Format: uri */
+            next: string | null;
+            /** Format: uri */
+            previous: string | null;
+            results: components["schemas"]["ExportOutput"][];
         };
         FindingIn: {
             key: string;
@@ -615,10 +625,24 @@ export interface components {
             readonly counts: {
                 [key: string]: number;
             };
-            /** @description page of ImportItem: {count, next, previous, results} */
-            items: {
-                [key: string]: unknown;
-            };
+            items: components["schemas"]["ImportItemPage"];
+        };
+        ImportItem: {
+            id: number;
+            filename: string;
+            exam_key: string;
+            status: string;
+            reason: string;
+            image: number | null;
+            image_id?: string | null;
+        };
+        ImportItemPage: {
+            count: number;
+            /** Format: uri */
+            next: string | null;
+            /** Format: uri */
+            previous: string | null;
+            results: components["schemas"]["ImportItem"][];
         };
         ImportUploadInput: {
             files: string[];
@@ -717,6 +741,14 @@ export interface components {
             slug: string;
             name?: string;
         };
+        ProjectPage: {
+            count: number;
+            /** Format: uri */
+            next: string | null;
+            /** Format: uri */
+            previous: string | null;
+            results: components["schemas"]["Project"][];
+        };
         ReadOut: {
             id: number;
             origin: string;
@@ -765,6 +797,14 @@ export interface components {
             readonly urls: {
                 [key: string]: string;
             };
+        };
+        ReviewImagePage: {
+            count: number;
+            /** Format: uri */
+            next: string | null;
+            /** Format: uri */
+            previous: string | null;
+            results: components["schemas"]["ReviewImage"][];
         };
         ReviewMarkInput: {
             image_ids: number[];
@@ -880,7 +920,7 @@ export interface components {
 }
 export type $defs = Record<string, never>;
 export interface operations {
-    assignments_retrieve: {
+    api_assignments_retrieve: {
         parameters: {
             query?: never;
             header?: never;
@@ -899,6 +939,22 @@ export interface operations {
                     "application/json": components["schemas"]["ExamForReading"];
                 };
             };
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
             404: {
                 headers: {
                     [name: string]: unknown;
@@ -909,7 +965,7 @@ export interface operations {
             };
         };
     };
-    assignments_read_update: {
+    api_assignments_read_update: {
         parameters: {
             query?: never;
             header?: never;
@@ -968,7 +1024,7 @@ export interface operations {
             };
         };
     };
-    assignments_reassign_create: {
+    api_assignments_reassign_create: {
         parameters: {
             query?: never;
             header?: never;
@@ -1001,6 +1057,14 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
             404: {
                 headers: {
                     [name: string]: unknown;
@@ -1019,7 +1083,7 @@ export interface operations {
             };
         };
     };
-    assignments_reopen_create: {
+    api_assignments_reopen_create: {
         parameters: {
             query?: never;
             header?: never;
@@ -1044,6 +1108,22 @@ export interface operations {
                     "application/json": components["schemas"]["AssignmentSummary"];
                 };
             };
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
             404: {
                 headers: {
                     [name: string]: unknown;
@@ -1062,7 +1142,7 @@ export interface operations {
             };
         };
     };
-    assignments_submit_create: {
+    api_assignments_submit_create: {
         parameters: {
             query?: never;
             header?: never;
@@ -1121,7 +1201,7 @@ export interface operations {
             };
         };
     };
-    exports_retrieve: {
+    api_exports_retrieve: {
         parameters: {
             query?: never;
             header?: never;
@@ -1140,9 +1220,33 @@ export interface operations {
                     "application/json": components["schemas"]["ExportOutput"];
                 };
             };
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
         };
     };
-    exports_files_retrieve: {
+    api_exports_files_retrieve: {
         parameters: {
             query?: never;
             header?: never;
@@ -1162,9 +1266,41 @@ export interface operations {
                     "application/octet-stream": string;
                 };
             };
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
         };
     };
-    images_file_retrieve: {
+    api_images_file_retrieve: {
         parameters: {
             query?: never;
             header?: never;
@@ -1185,15 +1321,46 @@ export interface operations {
                     "application/dicom": string;
                 };
             };
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
         };
     };
-    imports_retrieve: {
+    api_imports_retrieve: {
         parameters: {
             query?: {
                 page?: number;
                 page_size?: number;
-                /** @description only items with this status */
-                status?: string;
+                /**
+                 * @description only items with this status
+                 *
+                 *     * `pending` - pending
+                 *     * `imported` - imported
+                 *     * `duplicate` - duplicate
+                 *     * `rejected` - rejected
+                 */
+                status?: "pending" | "imported" | "duplicate" | "rejected" | "";
             };
             header?: never;
             path: {
@@ -1211,9 +1378,33 @@ export interface operations {
                     "application/json": components["schemas"]["ImportBatchDetail"];
                 };
             };
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
         };
     };
-    me_retrieve: {
+    api_me_retrieve: {
         parameters: {
             query?: never;
             header?: never;
@@ -1230,9 +1421,33 @@ export interface operations {
                     "application/json": components["schemas"]["MeOutput"];
                 };
             };
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
         };
     };
-    projects_list: {
+    api_projects_retrieve: {
         parameters: {
             query?: never;
             header?: never;
@@ -1246,12 +1461,36 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["Project"][];
+                    "application/json": components["schemas"]["ProjectPage"];
+                };
+            };
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
                 };
             };
         };
     };
-    projects_create: {
+    api_projects_create: {
         parameters: {
             query?: never;
             header?: never;
@@ -1274,9 +1513,41 @@ export interface operations {
                     "application/json": components["schemas"]["Project"];
                 };
             };
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
         };
     };
-    projects_agreement_retrieve: {
+    api_projects_agreement_retrieve: {
         parameters: {
             query?: never;
             header?: never;
@@ -1303,6 +1574,14 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
             404: {
                 headers: {
                     [name: string]: unknown;
@@ -1313,7 +1592,7 @@ export interface operations {
             };
         };
     };
-    projects_assign_create: {
+    api_projects_assign_create: {
         parameters: {
             query?: never;
             header?: never;
@@ -1346,6 +1625,14 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
             404: {
                 headers: {
                     [name: string]: unknown;
@@ -1356,7 +1643,7 @@ export interface operations {
             };
         };
     };
-    projects_assignments_retrieve: {
+    api_projects_assignments_retrieve: {
         parameters: {
             query?: {
                 /**
@@ -1391,6 +1678,22 @@ export interface operations {
                     "application/json": components["schemas"]["AssignmentPage"];
                 };
             };
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
             404: {
                 headers: {
                     [name: string]: unknown;
@@ -1401,7 +1704,7 @@ export interface operations {
             };
         };
     };
-    projects_exports_list: {
+    api_projects_exports_retrieve: {
         parameters: {
             query?: never;
             header?: never;
@@ -1417,12 +1720,36 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["ExportOutput"][];
+                    "application/json": components["schemas"]["ExportPage"];
+                };
+            };
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
                 };
             };
         };
     };
-    projects_exports_create: {
+    api_projects_exports_create: {
         parameters: {
             query?: never;
             header?: never;
@@ -1447,9 +1774,33 @@ export interface operations {
                     "application/json": components["schemas"]["ExportOutput"];
                 };
             };
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
         };
     };
-    projects_imports_create: {
+    api_projects_imports_create: {
         parameters: {
             query?: never;
             header?: never;
@@ -1472,6 +1823,30 @@ export interface operations {
                     "application/json": components["schemas"]["ImportBatch"];
                 };
             };
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
             /** @description upload_too_large: over a limit of docs/operations.md */
             413: {
                 headers: {
@@ -1481,7 +1856,7 @@ export interface operations {
             };
         };
     };
-    projects_progress_retrieve: {
+    api_projects_progress_retrieve: {
         parameters: {
             query?: never;
             header?: never;
@@ -1500,6 +1875,22 @@ export interface operations {
                     "application/json": components["schemas"]["Progress"];
                 };
             };
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
             404: {
                 headers: {
                     [name: string]: unknown;
@@ -1510,7 +1901,7 @@ export interface operations {
             };
         };
     };
-    review_images_list: {
+    api_review_images_retrieve: {
         parameters: {
             query?: {
                 /** @description project slug */
@@ -1527,12 +1918,36 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["ReviewImage"][];
+                    "application/json": components["schemas"]["ReviewImagePage"];
+                };
+            };
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
                 };
             };
         };
     };
-    review_images_mark_reviewed_create: {
+    api_review_images_mark_reviewed_create: {
         parameters: {
             query?: never;
             header?: never;
@@ -1555,9 +1970,33 @@ export interface operations {
                     "application/json": components["schemas"]["ReviewMarkResult"];
                 };
             };
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
         };
     };
-    studies_audit_retrieve: {
+    api_studies_audit_retrieve: {
         parameters: {
             query?: never;
             header?: never;
@@ -1576,6 +2015,22 @@ export interface operations {
                     "application/json": components["schemas"]["AuditPage"];
                 };
             };
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
             404: {
                 headers: {
                     [name: string]: unknown;
@@ -1586,7 +2041,7 @@ export interface operations {
             };
         };
     };
-    worklist_retrieve: {
+    api_worklist_retrieve: {
         parameters: {
             query?: {
                 /**
@@ -1617,6 +2072,30 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["WorklistPage"];
+                };
+            };
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
                 };
             };
         };
