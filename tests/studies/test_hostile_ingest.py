@@ -432,3 +432,21 @@ def test_a_bad_grouping_rule_is_refused() -> None:
         services.group_rule_parse(group_by="by-moon-phase")
     assert services.PATIENT_ID_SUFFIX.sub("", "Mass-Test_P_00173_LEFT_CC") == "Mass-Test_P_00173"
     assert services.PATIENT_ID_SUFFIX.sub("", "Calc-Training_P_01234_RIGHT_MLO") == "Calc-Training_P_01234"
+
+
+def test_an_uploaded_zip_streams_from_the_upload_and_labels_members_neutrally(
+        api_for, admin_user, project, django_capture_on_commit_callbacks) -> None:  # type: ignore[no-untyped-def]
+    good = cbis_cases()[0]["rcc"].read_bytes()
+    upload = io.BytesIO(zip_bytes([("Mass-Test_P_00173_RIGHT_CC/1-132.dcm", good), ("..\\..\\x.dcm", good)]))
+    upload.name = "Mass-Test_P_00173.zip"
+    with django_capture_on_commit_callbacks(execute=True):
+        response = api_for(admin_user).post(f"/api/projects/{project.slug}/imports/", {"files": [upload]},
+                                            format="multipart")
+    assert response.status_code == 201, response.content
+    items = {i.filename: i for i in ImportBatch.objects.get(pk=response.json()["id"]).items.all()}
+    assert set(items) == {"upload-1/member-1", "upload-1/member-2"}
+    assert items["upload-1/member-1"].status == ImportItemStatus.IMPORTED
+    assert items["upload-1/member-2"].status == ImportItemStatus.REJECTED
+    assert "unsafe path" in items["upload-1/member-2"].reason
+    assert not any("P_00173" in f"{i.reason} {i.exam_key}" for i in items.values())
+    assert staging_files() == []
