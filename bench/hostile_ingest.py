@@ -85,10 +85,15 @@ def _inputs(probe: str, work: Path, args: argparse.Namespace) -> list[Path]:
         path.write_bytes(hostile.zip_bytes([(f"m{i}.dcm", b"not a dicom file" * 4) for i in range(count)]))
         return [path]
     if probe == "fuzz":
-        base = as_mammogram(pydicom_file("MR_small_RLE.dcm"), work / "base.dcm").read_bytes()
+        import pydicom
+
         rng = random.Random(0)
         paths = []
         for i in range(300):
+            # Each copy its own SOPInstanceUID: otherwise every copy after the first is a
+            # duplicate, found before any decoder runs.
+            base = as_mammogram(pydicom_file("MR_small_RLE.dcm"), work / "base.dcm",
+                                SOPInstanceUID=pydicom.uid.generate_uid(entropy_srcs=[str(i)])).read_bytes()
             paths.append(work / f"fuzz-{i}.dcm")
             paths[-1].write_bytes(hostile.byte_flips(base, rng, flips=rng.randint(1, 8)))
         return paths
