@@ -104,6 +104,23 @@ def _inputs(probe: str, work: Path, args: argparse.Namespace) -> list[Path]:
     raise SystemExit(f"unknown probe {probe}")
 
 
+def _panics(path: Path) -> bool:
+    """Whether pylibjpeg-rle alone panics on this file (what the ingest had to contain)."""
+    import io
+
+    import pydicom
+    from pydicom.pixels import get_decoder
+
+    try:
+        ds = pydicom.dcmread(io.BytesIO(path.read_bytes()))
+        get_decoder(ds.file_meta.TransferSyntaxUID).as_array(ds, decoding_plugin="pylibjpeg")
+    except Exception:
+        return False
+    except BaseException as exc:
+        return type(exc).__name__ == "PanicException"
+    return False
+
+
 def run_probe(probe: str, args: argparse.Namespace) -> dict[str, object]:
     """In the child: set up Django on a fresh SQLite database, ingest, measure."""
     import django
@@ -154,7 +171,8 @@ def run_probe(probe: str, args: argparse.Namespace) -> dict[str, object]:
     wall = time.perf_counter() - started
     stop.set()
     sampler.join()
-    return {"probe": probe, "wall_s": round(wall, 2), "rss_delta_mb": round(max(peak["rss"], _rss_mb()) - baseline, 1),
+    extra = {"pylibjpeg_panics": sum(_panics(path) for path in paths)} if probe in ("fuzz", "panic") else {}
+    return {**extra, "probe": probe, "wall_s": round(wall, 2), "rss_delta_mb": round(max(peak["rss"], _rss_mb()) - baseline, 1),
             "peak_staging_bytes": peak["staging"], "staging_left_bytes": _staging_bytes(media),
             "batch_state": state, "counts": counts, "top_reasons": dict(sorted(reasons.items(),
                                                                                 key=lambda kv: -kv[1])[:4]),
