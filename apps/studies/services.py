@@ -414,11 +414,38 @@ def _printable(text: str) -> str:
 class _LimitedReader:
     """A read()-only view of a stream that fails once more than `limit` bytes came out."""
 
+    # Django's File and S3 uploads (django-storages) ask these of any stream they are given.
+    closed = False
+
+    closed = False  # what Django's File and storage backends (S3) ask of a stream
+
     def __init__(self, stream: IO[bytes], *, limit: int, message: str) -> None:
         self.stream, self.limit, self.message, self.count = stream, limit, message, 0
 
+    def readable(self) -> bool:
+        return True
+
+    def seekable(self) -> bool:
+        return False
+
+    def seek(self, *_: Any) -> int:
+        raise io.UnsupportedOperation("a staging stream is read once")
+
+    def readable(self) -> bool:
+        return True
+
+    def seekable(self) -> bool:
+        return False
+
     def read(self, size: int = -1) -> bytes:
-        chunk = self.stream.read(1 << 20 if size is None or size < 0 else min(size, 1 << 20))
+        if size is not None and size > 1 << 20:
+            # Fill the request: S3 uploads (s3transfer) take a short read of a stream as its end.
+            parts = []
+            while size > 0 and (part := self.read(min(size, 1 << 20))):
+                parts.append(part)
+                size -= len(part)
+            return b"".join(parts)
+        chunk = self.stream.read(1 << 20 if size is None or size < 0 else size)
         self.count += len(chunk)
         if self.count > self.limit:
             raise SourceTooLarge(self.message)
@@ -917,9 +944,11 @@ def ingest_sweep(*, stale_after_s: int | None = None, grace_s: int | None = None
 
 
 def _staging_files() -> Iterator[str]:
-    if not default_storage.exists("staging"):
+    # Not exists(): on object storage a "folder" is only a key prefix, never an object.
+    try:
+        folders, files = default_storage.listdir("staging")
+    except FileNotFoundError:
         return
-    folders, files = default_storage.listdir("staging")
     yield from (f"staging/{name}" for name in files)
     for folder in folders:
         _, inner = default_storage.listdir(f"staging/{folder}")

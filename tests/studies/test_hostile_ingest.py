@@ -346,22 +346,24 @@ def test_an_upload_with_too_many_files_is_refused_with_413(api_for, admin_user, 
 # --- no original outlives its ingest; no batch stays running -------------------------------------
 
 
+@pytest.mark.usefixtures("any_storage")
 def test_the_sweep_gives_up_stale_items_deletes_orphans_and_finishes_idle_batches(project: Project) -> None:
+    from django.core.files.base import ContentFile
+    from django.core.files.storage import default_storage
+
     batch = services.batch_open(actor=None, project=project)
     item = services.batch_add(batch=batch, source=services.Source(name="a.dcm", size=3, read=lambda: b"PHI"))
-    assert len(staging_files()) == 1
     idle = services.batch_open(actor=None, project=project)
     ImportBatch.objects.filter(pk=idle.pk).update(state=ImportBatchState.RUNNING)
-    orphan = Path(settings.MEDIA_ROOT) / "staging" / "424242" / "orphan.dcm"
-    orphan.parent.mkdir(parents=True, exist_ok=True)
-    orphan.write_bytes(b"PHI")
+    default_storage.save("staging/424242/orphan.dcm", ContentFile(b"PHI"))
+    assert len(list(services._staging_files())) == 2
     fresh = services.ingest_sweep(stale_after_s=3600, grace_s=3600)
     assert fresh.items_abandoned == fresh.staged_deleted == fresh.batches_finished == 0
     result = services.ingest_sweep(stale_after_s=0, grace_s=0)
     assert (result.items_abandoned, result.staged_deleted, result.batches_finished) == (1, 1, 1)
     item.refresh_from_db()
     assert item.status == ImportItemStatus.REJECTED and "a.dcm" in item.reason
-    assert staging_files() == []
+    assert list(services._staging_files()) == []
     assert set(ImportBatch.objects.values_list("state", flat=True)) == {ImportBatchState.DONE}
 
 
