@@ -417,8 +417,6 @@ class _LimitedReader:
     # Django's File and S3 uploads (django-storages) ask these of any stream they are given.
     closed = False
 
-    closed = False  # what Django's File and storage backends (S3) ask of a stream
-
     def __init__(self, stream: IO[bytes], *, limit: int, message: str) -> None:
         self.stream, self.limit, self.message, self.count = stream, limit, message, 0
 
@@ -430,12 +428,6 @@ class _LimitedReader:
 
     def seek(self, *_: Any) -> int:
         raise io.UnsupportedOperation("a staging stream is read once")
-
-    def readable(self) -> bool:
-        return True
-
-    def seekable(self) -> bool:
-        return False
 
     def read(self, size: int = -1) -> bytes:
         if size is not None and size > 1 << 20:
