@@ -195,6 +195,8 @@ class MetadataApi(_RetrieveApi):
             metadata = dict(headers[image.pk].metadata)
             url = f"{base}/studies/{study_uid}/series/{image.series.series_uid}/instances/{image.sop_uid}"
             metadata["7FE00010"] = {"vr": "OW", "BulkDataURI": f"{url}/frames/1"}
+            # The file meta group is not in the data set; viewers (OHIF) read the syntax here.
+            metadata["00020010"] = {"vr": "UI", "Value": [media.EXPLICIT_VR_LITTLE_ENDIAN]}
             results.append(metadata)
         return _json_response(results)
 
