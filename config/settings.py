@@ -114,9 +114,29 @@ STATICFILES_DIRS = [FRONTEND_DIST_DIR] if FRONTEND_DIST_DIR.exists() else []
 
 MEDIA_URL = "/media/"
 MEDIA_ROOT = Path(env_str("MEDIA_ROOT", str(VAR_DIR / "media")))
+# Every stored file goes through this storage. FILE_STORAGE_BACKEND=s3: a private bucket of any
+# S3-compatible store (django-storages), so web and workers share no disk; files reach browsers
+# only through the authorising views (apps/common/files.py), never a public bucket URL.
+FILE_STORAGE_BACKEND = env_str("FILE_STORAGE_BACKEND", "django.core.files.storage.FileSystemStorage")
+if FILE_STORAGE_BACKEND in ("s3", "storages.backends.s3.S3Storage"):
+    DEFAULT_FILE_STORAGE_CONFIG: dict = {"BACKEND": "storages.backends.s3.S3Storage", "OPTIONS": {
+        "bucket_name": env_str("S3_BUCKET", "mammolab"),
+        "location": env_str("S3_PREFIX", ""),
+        "endpoint_url": env_str("S3_ENDPOINT_URL") or None,
+        "region_name": env_str("S3_REGION") or None,
+        # Unset: boto3's own chain (AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY, instance role).
+        "access_key": env_str("S3_ACCESS_KEY_ID") or None,
+        "secret_key": env_str("S3_SECRET_ACCESS_KEY") or None,
+        "default_acl": "private",
+        "querystring_auth": True,
+        "querystring_expire": env_int("S3_URL_EXPIRE_S", 300),
+        # Storage names are deterministic (re-runs replace their files): never rename on collision.
+        "file_overwrite": True,
+    }}
+else:
+    DEFAULT_FILE_STORAGE_CONFIG = {"BACKEND": FILE_STORAGE_BACKEND}
 STORAGES = {
-    # Every stored file goes through this storage; point it at S3 (django-storages) by config.
-    "default": {"BACKEND": env_str("FILE_STORAGE_BACKEND", "django.core.files.storage.FileSystemStorage")},
+    "default": DEFAULT_FILE_STORAGE_CONFIG,
     "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
 }
 

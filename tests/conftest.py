@@ -16,6 +16,7 @@ from rest_framework.test import APIClient
 
 from apps.accounts.roles import ROLE_ADMIN, ROLE_READER, ROLE_SENIOR
 from apps.accounts.services import user_create
+from tests.storage import any_storage, s3_endpoint  # noqa: F401  (fixtures: FileSystem and S3 runs)
 
 START_COMMANDS = {
     "postgresql": "pg_ctlcluster --skip-systemctl-redirect $(ls /etc/postgresql) main start",

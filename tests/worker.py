@@ -19,6 +19,8 @@ from pathlib import Path
 
 from django.conf import settings
 
+from tests.storage import worker_storage_env
+
 REPO = Path(__file__).resolve().parents[1]
 
 
@@ -53,7 +55,7 @@ def celery_worker(*, tmp_path: Path, name: str, task_pattern: str) -> Iterator[R
     from config.celery import app
 
     queue = f"{name}-{uuid.uuid4().hex[:8]}"
-    env = {**os.environ, "DATABASE_URL": _database_url(), "MEDIA_ROOT": str(settings.MEDIA_ROOT),
+    env = {**os.environ, "DATABASE_URL": _database_url(), **worker_storage_env(settings),
            "CELERY_BROKER_URL": settings.CELERY_BROKER_URL, "CELERY_TASK_ALWAYS_EAGER": "false",
            "DEID_SECRET": settings.DEID_SECRET, "DJANGO_SETTINGS_MODULE": "config.settings"}
     log_path = tmp_path / "worker.log"

@@ -228,6 +228,7 @@ def test_export_command_writes_the_dataset_into_the_folder(tmp_path: Path) -> No
     assert Export.objects.get(project=project).params == {"test_fraction": 0.5, "seed": 7, "images": "none"}
 
 
+@pytest.mark.usefixtures("any_storage")
 def test_real_ingested_mammograms_are_exported_as_dicom_and_full_resolution_png(  # type: ignore[no-untyped-def]
         tmp_path: Path, django_capture_on_commit_callbacks) -> None:
     import pydicom

@@ -16,6 +16,7 @@ from tests.worker import celery_worker
 
 @pytest.mark.worker
 @pytest.mark.django_db(transaction=True)
+@pytest.mark.usefixtures("any_storage")
 def test_a_real_worker_runs_an_export_created_through_the_api(tmp_path: Path, admin_user, api_for) -> None:  # type: ignore[no-untyped-def]
     with celery_worker(tmp_path=tmp_path, name="export-e2e", task_pattern="apps.datasets.tasks.*") as worker:
         project = ProjectFactory(slug="worker-export")

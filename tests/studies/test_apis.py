@@ -82,6 +82,7 @@ def test_other_users_are_denied_upload_and_batch_detail(api_for, reader1, projec
 
 
 @pytest.mark.django_db
+@pytest.mark.usefixtures("any_storage")
 def test_admin_gets_every_kind_of_image_file(api_for, admin_user, imported) -> None:  # type: ignore[no-untyped-def]
     client = api_for(admin_user)
     display = client.get(f"/api/images/{imported.pk}/file/display/")

@@ -6,7 +6,7 @@ import time
 from pathlib import Path
 
 import pytest
-from django.conf import settings
+from django.core.files.storage import default_storage
 
 from apps.studies import services
 from apps.studies.models import Image, ImageState, ImportBatch, ImportBatchState, Project, StudyState
@@ -16,6 +16,7 @@ from tests.worker import celery_worker
 
 @pytest.mark.worker
 @pytest.mark.django_db(transaction=True)
+@pytest.mark.usefixtures("any_storage")
 def test_a_real_worker_ingests_and_renders_an_exam_from_the_queue(tmp_path: Path) -> None:
     with celery_worker(tmp_path=tmp_path, name="ingest-e2e", task_pattern="studies.*") as worker:
         project = Project.objects.create(slug="e2e", name="e2e")
@@ -34,8 +35,8 @@ def test_a_real_worker_ingests_and_renders_an_exam_from_the_queue(tmp_path: Path
         assert len(images) == 4
         assert {i.state for i in images} == {ImageState.RENDERED}
         for image in images:
-            assert (Path(settings.MEDIA_ROOT) / image.display_file).is_file()
-            assert (Path(settings.MEDIA_ROOT) / image.full_depth_file).is_file()
+            assert default_storage.exists(image.display_file)
+            assert default_storage.exists(image.full_depth_file)
         study = images[0].study
         assert study.state == StudyState.AWAITING_REVIEW and study.has_standard_views
         assert ImportBatch.objects.get().items.filter(status="imported").count() == 4
