@@ -231,11 +231,23 @@ CELERY_TASK_ROUTES = {
     "studies.ingest_sweep": {"queue": "ingest", "priority": 9},
     "studies.image_render": {"queue": "render", "priority": 3},
     "apps.datasets.tasks.export_run": {"queue": "export", "priority": 3},
+    # Not behind a long export on its own queue: the sweep must run while the export worker is busy.
+    "datasets.exports_sweep": {"queue": "celery"},
 }
 
 # Exports: a running export refreshes its heartbeat at every progress step; one whose heartbeat is
 # older than this lost its worker and may be claimed again by a redelivered job.
 EXPORT_LEASE_S = env_int("EXPORT_LEASE_S", 300)
+# A live run beats every EXPORT_HEARTBEAT_S from a thread of its own (also through slow stages);
+# `exports_sweep` (beat, every EXPORT_SWEEP_INTERVAL_S) re-queues an export whose
+# beat is older than the lease, at most EXPORT_MAX_ATTEMPTS runs: a killed worker's export resumes
+# within EXPORT_LEASE_S + EXPORT_SWEEP_INTERVAL_S, not the broker's visibility timeout.
+EXPORT_HEARTBEAT_S = env_int("EXPORT_HEARTBEAT_S", 30)
+EXPORT_SWEEP_INTERVAL_S = env_int("EXPORT_SWEEP_INTERVAL_S", 60)
+EXPORT_MAX_ATTEMPTS = env_int("EXPORT_MAX_ATTEMPTS", 3)
+if not 0 < EXPORT_HEARTBEAT_S * 3 <= EXPORT_LEASE_S:
+    raise ImproperlyConfiguredEnv(f"EXPORT_HEARTBEAT_S={EXPORT_HEARTBEAT_S} must be positive and at most a third of "
+                                  f"EXPORT_LEASE_S={EXPORT_LEASE_S}, or live exports would look lost")
 
 # Ingest
 INGEST_ALLOWED_MODALITIES = env_list("INGEST_ALLOWED_MODALITIES", ["MG"])
@@ -256,6 +268,7 @@ INGEST_STAGING_GRACE_S = env_int("INGEST_STAGING_GRACE_S", 600)
 INGEST_SWEEP_INTERVAL_S = env_int("INGEST_SWEEP_INTERVAL_S", 900)
 CELERY_BEAT_SCHEDULE = {
     "ingest-sweep": {"task": "studies.ingest_sweep", "schedule": float(INGEST_SWEEP_INTERVAL_S)},
+    "exports-sweep": {"task": "datasets.exports_sweep", "schedule": float(EXPORT_SWEEP_INTERVAL_S)},
 }
 # Burned-in text masks: list of [x0, y0, x1, y1] fractions of the image, applied at each corner
 # the list names. Default: a 12% x 6% box at each of the four corners.

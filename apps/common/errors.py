@@ -125,20 +125,20 @@ def api_not_found(request: HttpRequest, unmatched: str = "") -> HttpResponse:
     return JsonResponse(_error_body("not_found", "No API endpoint at this path."), status=404)
 
 
-def handler400(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:
+def handler400(request: HttpRequest, exception: Exception) -> HttpResponse:
     if _is_api(request):
         return JsonResponse(_error_body("bad_request", "The request was refused."), status=400)
     return defaults.bad_request(request, exception)
 
 
-def handler403(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:
+def handler403(request: HttpRequest, exception: Exception) -> HttpResponse:
     if _is_api(request):
         return JsonResponse(_error_body("permission_denied", "You do not have permission to perform this "
                                         "action."), status=403)
     return defaults.permission_denied(request, exception)
 
 
-def handler404(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:
+def handler404(request: HttpRequest, exception: Exception) -> HttpResponse:
     if _is_api(request):
         return api_not_found(request)
     return defaults.page_not_found(request, exception)

@@ -39,6 +39,9 @@ class Export(models.Model):
     # Refreshed at every progress step of a running export: a run whose heartbeat is older than
     # EXPORT_LEASE_S lost its worker and may be claimed again; a fresh one may not (no double run).
     heartbeat_at = models.DateTimeField(null=True, blank=True)
+    # Runs started (claims). A run whose worker died is re-queued by `exports_sweep` until this
+    # reaches EXPORT_MAX_ATTEMPTS; then the export fails instead of looping on a job that kills it.
+    attempts = models.PositiveSmallIntegerField(default=0)
     finished_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:

@@ -13,10 +13,13 @@ import json
 import logging
 import shutil
 import tempfile
+import threading
 from collections import defaultdict
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import timedelta
+from functools import partial
 from importlib import metadata as importlib_metadata
 from pathlib import Path
 from typing import IO, Any
@@ -25,8 +28,8 @@ from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
 from django.core.files import File
 from django.core.files.storage import default_storage
-from django.db import transaction
-from django.db.models import Q
+from django.db import DatabaseError, connection, transaction
+from django.db.models import F, Q
 from django.utils import timezone
 
 from apps.common.errors import ApplicationError, ConflictError, NotFoundError
@@ -118,10 +121,76 @@ def _export_claim(export: Export) -> bool:
         status=ExportStatus.RUNNING, heartbeat_at__lt=stale)
     claimed = Export.objects.filter(claimable, pk=export.pk).update(
         status=ExportStatus.RUNNING, started_at=now, heartbeat_at=now, error="", progress=0, stage="starting",
-        finished_at=None)
+        finished_at=None, attempts=F("attempts") + 1)
     if claimed == 1:
         export.status, export.started_at = ExportStatus.RUNNING, now
     return claimed == 1
+
+
+@contextmanager
+def _heartbeat(*, export_id: int) -> Iterator[None]:
+    """Keep the running export's heartbeat fresh every EXPORT_HEARTBEAT_S while this process runs it,
+    also through a stage that reports no progress for long (statistics, copying images), so that
+    `exports_sweep` never takes a live run for a lost one. The thread dies with the process: a
+    killed worker's export goes stale EXPORT_LEASE_S after its last beat."""
+    stop = threading.Event()
+
+    def beat() -> None:
+        try:
+            while not stop.wait(settings.EXPORT_HEARTBEAT_S):
+                try:
+                    Export.objects.filter(pk=export_id, status=ExportStatus.RUNNING).update(
+                        heartbeat_at=timezone.now())
+                except DatabaseError:
+                    logger.warning("Export %s: heartbeat not written", export_id, exc_info=True)
+        finally:
+            connection.close()  # this thread's own connection
+
+    thread = threading.Thread(target=beat, name=f"export-{export_id}-heartbeat", daemon=True)
+    thread.start()
+    try:
+        yield
+    finally:
+        stop.set()
+        thread.join()
+
+
+@dataclass
+class ExportSweepResult:
+    requeued: list[int]
+    failed: list[int]
+
+
+def exports_sweep() -> ExportSweepResult:
+    """Recover the exports of workers that died (docs/operations.md, "Exports"): a RUNNING export
+    whose heartbeat is older than EXPORT_LEASE_S has no live run. It goes back to PENDING and its
+    job is queued again, or, after EXPORT_MAX_ATTEMPTS runs, it fails with the reason (its files
+    are removed). Runs periodically (CELERY_BEAT_SCHEDULE), so recovery
+    takes at most EXPORT_LEASE_S + EXPORT_SWEEP_INTERVAL_S instead of the broker's visibility
+    timeout. Guarded updates: two sweeps at once re-queue an export once."""
+    from apps.datasets.tasks import export_run as export_run_task
+
+    stale = timezone.now() - timedelta(seconds=settings.EXPORT_LEASE_S)
+    lost = Q(status=ExportStatus.RUNNING) & (Q(heartbeat_at__lt=stale) | Q(heartbeat_at__isnull=True,
+                                                                          started_at__lt=stale))
+    result = ExportSweepResult(requeued=[], failed=[])
+    for export in Export.objects.filter(lost).only("pk", "attempts", "heartbeat_at").order_by("pk"):
+        still_lost = Export.objects.filter(lost, pk=export.pk)
+        if export.attempts >= settings.EXPORT_MAX_ATTEMPTS:
+            reason = (f"The worker running this export was lost {export.attempts} times (killed or out of "
+                      f"memory); it was not started again.")
+            if still_lost.update(status=ExportStatus.FAILED, error=reason, finished_at=timezone.now()) == 1:
+                _storage_delete_tree(export.storage_prefix)
+                logger.error("Export %s failed: %s", export.pk, reason)
+                result.failed.append(export.pk)
+            continue
+        if still_lost.update(status=ExportStatus.PENDING, stage="queued again after a lost worker",
+                             heartbeat_at=None) == 1:
+            transaction.on_commit(partial(export_run_task.delay, export.pk))
+            logger.warning("Export %s lost its worker (last heartbeat %s); queued again.", export.pk,
+                           export.heartbeat_at)
+            result.requeued.append(export.pk)
+    return result
 
 
 def _failure_reason(exc: BaseException) -> str:
@@ -177,7 +246,7 @@ def export_run(*, export_id: int, out_dir: Path | None = None,
 
     created_out_dir = out_dir is not None and not Path(out_dir).exists()
     try:
-        with tempfile.TemporaryDirectory(prefix=f"export-{export.pk}-") as tmp:
+        with _heartbeat(export_id=export.pk), tempfile.TemporaryDirectory(prefix=f"export-{export.pk}-") as tmp:
             work = Path(out_dir) if out_dir is not None else Path(tmp)
             work.mkdir(parents=True, exist_ok=True)
             manifest = _export_write(export=export, work=work, progress=progress)

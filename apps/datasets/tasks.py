@@ -24,3 +24,12 @@ def export_run(export_id: int) -> None:
         if exc.code != services.ExportErrorCode.ALREADY_RUNNING:
             raise
         logger.info("Export %s: a live run already holds it; this delivery ends here.", export_id)
+
+
+@shared_task(name="datasets.exports_sweep")
+def exports_sweep() -> dict[str, list[int]]:
+    """Periodic (CELERY_BEAT_SCHEDULE): re-queue or fail exports whose worker died. Not run at worker
+    start: a worker restarted at once finds its export's heartbeat still within the lease."""
+    result = services.exports_sweep()
+    return {"requeued": result.requeued, "failed": result.failed}
+
