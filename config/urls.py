@@ -5,10 +5,10 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 from apps.common.errors import api_not_found
 from apps.common.middleware import content_security_policy
 
-# Swagger UI comes from its CDN (drf-spectacular's default); only this page may load from there.
-DOCS_POLICY = ("default-src 'self'; script-src 'self' https://cdn.jsdelivr.net; "
-               "style-src 'self' 'unsafe-inline' https://cdn.jsdelivr.net; img-src 'self' data: https://cdn.jsdelivr.net; "
-               "object-src 'none'; base-uri 'self'; frame-ancestors 'none'")
+# Swagger UI (served from the installed sidecar package) starts from an inline script: only this
+# page allows inline scripts; every other response gets settings.CONTENT_SECURITY_POLICY.
+DOCS_POLICY = ("default-src 'self'; script-src 'self' 'unsafe-inline'; style-src 'self' 'unsafe-inline'; "
+               "img-src 'self' data:; object-src 'none'; base-uri 'self'; frame-ancestors 'none'")
 
 urlpatterns = [
     path("admin/", admin.site.urls),
