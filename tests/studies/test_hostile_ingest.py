@@ -41,7 +41,7 @@ from tests.studies.hostile import (
     zip_bomb,
     zip_bytes,
 )
-from tests.worker import REPO, _database_url, celery_worker
+from tests.worker import REPO, celery_worker
 
 Ingest = Callable[..., ImportBatch]
 
@@ -387,30 +387,34 @@ def test_an_ingest_that_runs_out_of_retries_gives_the_item_up(project: Project,
 # --- issue 8 items 3 and 6: grouping without a manifest, clean command output --------------------
 
 
-@pytest.mark.django_db(transaction=True)
 def test_import_dicom_groups_cbis_views_into_four_view_exams_with_clean_output(tmp_path: Path) -> None:
-    """Run as a user runs it (a subprocess on the embedded eager setup, this test database):
-    the output holds the per-file lines and the summary only."""
+    """Run as a user runs it: the command in its own process on the embedded default (a fresh
+    SQLite database, Celery eager), whichever database this suite runs on. The output holds the
+    per-file lines and the summary only."""
     paths = [p for case in cbis_cases() for p in case.values()]
     bad = _write(tmp_path, "bad-vr.dcm", rows_unknown_vr(paths[0]))
     truncated = _write(tmp_path, "cut.dcm", paths[0].read_bytes()[:200_000])
-    env = {**os.environ, "DATABASE_URL": _database_url(), "CELERY_BROKER_URL": "", "CELERY_TASK_ALWAYS_EAGER": "true",
-           "MEDIA_ROOT": str(settings.MEDIA_ROOT), "DEID_SECRET": settings.DEID_SECRET}
+    var = tmp_path / "var"
+    var.mkdir()  # bin/demo creates it
+    env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "CELERY_BROKER_URL", "MEDIA_ROOT")}
+    env.update({"MAMMOLAB_VAR_DIR": str(var), "DJANGO_SETTINGS_MODULE": "config.settings"})
+    manage = [sys.executable, "manage.py"]
+    subprocess.run([*manage, "migrate", "--verbosity", "0"], cwd=REPO, env=env, check=True, timeout=300)
     run = subprocess.run(
-        [sys.executable, "manage.py", "import_dicom", *map(str, paths[:4]), str(bad), *map(str, paths[4:]),
+        [*manage, "import_dicom", *map(str, paths[:4]), str(bad), *map(str, paths[4:]),
          str(truncated), "--project", "cbis", "--group-by", "patient-id-prefix"],
         cwd=REPO, env=env, capture_output=True, text=True, timeout=600)
     output = run.stdout + run.stderr
     print(output)
     assert run.returncode == 1, output
     assert "10 file(s): 8 imported, 0 duplicate, 2 rejected; 2 exam(s), 2 with the four standard views" in output
+    assert f"rejected  {bad}: Rows (0028,0010) cannot be read" in output
     assert f"{truncated}: file is truncated" in output
     for noise in ("No hostname was supplied", "Task studies.", "End of file reached", "Traceback", "Warning"):
         assert noise not in output, output
     assert len(output.strip().splitlines()) == 11, output
-    studies = list(Study.objects.filter(project__slug="cbis"))
-    assert len(studies) == 2 and all(s.has_standard_views and s.images.count() == 4 for s in studies)
-    assert staging_files() == []
+    staging = var / "media" / "staging"
+    assert not staging.exists() or not [p for p in staging.rglob("*") if p.is_file()]
 
 
 def test_a_grouping_regex_on_patient_id_forms_exams(project: Project, tmp_path: Path,
@@ -452,3 +456,26 @@ def test_an_uploaded_zip_streams_from_the_upload_and_labels_members_neutrally(
     assert "unsafe path" in items["upload-1/member-2"].reason
     assert not any("P_00173" in f"{i.reason} {i.exam_key}" for i in items.values())
     assert staging_files() == []
+
+
+def test_the_upload_api_groups_by_patient_id_prefix_and_refuses_a_bad_rule(
+        api_for, admin_user, project, django_capture_on_commit_callbacks) -> None:  # type: ignore[no-untyped-def]
+    case = cbis_cases()[0]
+    files = []
+    for view in ("rcc", "lcc"):
+        upload = io.BytesIO(case[view].read_bytes())
+        upload.name = f"{view}.dcm"
+        files.append(upload)
+    client = api_for(admin_user)
+    with django_capture_on_commit_callbacks(execute=True):
+        response = client.post(f"/api/projects/{project.slug}/imports/",
+                               {"files": files, "group_by": "patient-id-prefix"}, format="multipart")
+    assert response.status_code == 201, response.content
+    assert ImportBatch.objects.get(pk=response.json()["id"]).group_rule == "patient-id-prefix"
+    assert Study.objects.get().images.count() == 2
+    bad = io.BytesIO(b"x")
+    bad.name = "x.dcm"
+    refused = client.post(f"/api/projects/{project.slug}/imports/", {"files": [bad], "group_regex": "(unclosed"},
+                          format="multipart")
+    assert refused.status_code == 400 and refused.json()["code"] == "invalid_group_rule"
+    assert ImportBatch.objects.count() == 1
