@@ -22,7 +22,7 @@ from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
 from django.db.models import Count, Max, Min, QuerySet
 from pydicom.datadict import dictionary_VR, keyword_for_tag, tag_for_keyword
 
-from apps.accounts.roles import is_admin
+from apps.accounts.roles import is_admin, is_reader
 from apps.common.errors import NotFoundError
 from apps.dicomweb.errors import InvalidQuery
 from apps.dicomweb.media import element
@@ -45,6 +45,8 @@ def studies_visible(*, user: User) -> QuerySet[Study]:
         return Study.objects.none()
     if is_admin(user):
         return Study.objects.all()
+    if not is_reader(user):
+        return Study.objects.none()  # a former reader keeps no access through old assignments
     return Study.objects.filter(pk__in=worklist_for_reader(user=user).values("study_id"))
 
 

@@ -228,7 +228,12 @@ def stow_store(*, actor: User, project: Project, stream: media.Readable, boundar
     if not result.instances:
         _batch_discard(batch=batch)
         raise InvalidBody("The multipart body has no parts.")
-    studies_services.batch_submit(batch=batch)
+    try:
+        studies_services.batch_submit(batch=batch)
+    except Exception:
+        # Eager ingest raised past its own error handling (a database or storage error): the
+        # items left pending are answered as failures below; the request itself does not fail.
+        logger.exception("STOW-RS batch %s: ingest failed", batch.pk)
     studies_selectors.batch_wait(batch_id=batch.pk, timeout_s=settings.DICOM_INGEST_WAIT_S, poll_s=0.2)
     items = {i.pk: i for i in ImportItem.objects.filter(batch=batch).select_related("image__study", "image__series")}
     for instance in result.instances:

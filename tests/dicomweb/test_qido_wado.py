@@ -142,6 +142,9 @@ def test_readers_see_only_the_exams_they_are_assigned_and_only_while_assigned(
         client_for(reader1).retrieve_study(exams.first.study_uid)
     assert gone.value.response.status_code == 404
     assert uids(client_for(senior).search_for_studies()) == [exams.first.study_uid]
+    # No longer a reader: the assignment alone opens nothing.
+    reader2.groups.clear()
+    assert client_for(reader2).search_for_studies() == []
 
 
 def test_anonymous_callers_get_nothing(exams: Exams, live_server) -> None:  # type: ignore[no-untyped-def]
