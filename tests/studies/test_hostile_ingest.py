@@ -479,3 +479,18 @@ def test_the_upload_api_groups_by_patient_id_prefix_and_refuses_a_bad_rule(
                           format="multipart")
     assert refused.status_code == 400 and refused.json()["code"] == "invalid_group_rule"
     assert ImportBatch.objects.count() == 1
+
+
+def test_an_import_interrupted_while_staging_keeps_no_original_and_no_running_batch(project: Project) -> None:
+    good = cbis_cases()[0]["rcc"]
+
+    def sources():  # type: ignore[no-untyped-def]
+        yield from services.sources_from_paths([good])
+        raise KeyboardInterrupt  # Ctrl-C (or a dropped connection) between two files
+
+    with pytest.raises(KeyboardInterrupt):
+        services.batch_create(actor=None, project=project, sources=sources())
+    item = ImportItem.objects.get()
+    assert item.status == ImportItemStatus.REJECTED and "stopped before this file was queued" in item.reason
+    assert ImportBatch.objects.get().state == ImportBatchState.DONE
+    assert staging_files() == []
