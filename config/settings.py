@@ -308,5 +308,8 @@ LOGGING = {
     "handlers": {"console": {"class": "logging.StreamHandler"}},
     "root": {"handlers": ["console"], "level": env_str("LOG_LEVEL", "INFO")},
     # pydicom logs every odd value it meets; ingest turns those into rejection reasons.
-    "loggers": {"pydicom": {"level": "ERROR"}},
+    "loggers": {"pydicom": {"level": "ERROR"},
+                # Eager Celery (the embedded default) logs "Task ... succeeded" per file among a
+                # command's results; the commands print their own per-file outcome.
+                "celery.app.trace": {"level": env_str("CELERY_TRACE_LOG_LEVEL", "WARNING")}},
 }

@@ -39,3 +39,20 @@ class Session:
 class Demo:
     users: dict[str, User]
     study_ids: list[int]
+
+
+def session_open(browser: Any, base_url: str, username: str, *, password: str | None = None,
+                 width: int = 1920, height: int = 1080) -> tuple[Any, Session]:
+    """A new browser context logged in through the login form: (context, session)."""
+    context = browser.new_context(viewport={"width": width, "height": height}, base_url=base_url)
+    page = context.new_page()
+    page.set_default_timeout(30_000)
+    session = Session(page=page, size=f"{width}x{height}")
+    page.on("console", lambda m: session.console.append((m.type, m.text, m.location.get("url", ""))))
+    page.on("pageerror", lambda e: session.console.append(("pageerror", str(e), "")))
+    page.goto("/")
+    page.fill("#id_username", username)
+    page.fill("#id_password", password or username)
+    page.click("button[type=submit]")
+    page.wait_for_selector("#whoami")
+    return context, session

@@ -13,7 +13,7 @@ from django.conf import settings
 from django.contrib.auth.models import User
 from django.core.management import call_command
 
-from tests.web.browser import Demo, Session
+from tests.web.browser import Demo, Session, session_open
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
@@ -56,17 +56,7 @@ def open_session(browser, live_server) -> Iterator[Callable[..., Session]]:  # t
     sessions: list[tuple[Any, Session]] = []
 
     def _open(username: str, width: int = 1920, height: int = 1080) -> Session:
-        context = browser.new_context(viewport={"width": width, "height": height}, base_url=live_server.url)
-        page = context.new_page()
-        page.set_default_timeout(30_000)
-        session = Session(page=page, size=f"{width}x{height}")
-        page.on("console", lambda m: session.console.append((m.type, m.text, m.location.get("url", ""))))
-        page.on("pageerror", lambda e: session.console.append(("pageerror", str(e), "")))
-        page.goto("/")
-        page.fill("#id_username", username)
-        page.fill("#id_password", username)
-        page.click("button[type=submit]")
-        page.wait_for_selector("#whoami")
+        context, session = session_open(browser, live_server.url, username, width=width, height=height)
         sessions.append((context, session))
         return session
 
