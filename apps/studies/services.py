@@ -519,8 +519,16 @@ def batch_submit(*, batch: ImportBatch) -> None:
     from apps.studies import tasks  # tasks import services; import late to avoid a cycle
 
     def enqueue() -> None:
-        for item_id in pending:
-            tasks.file_ingest.delay(item_id)
+        try:
+            for item_id in pending:
+                tasks.file_ingest.delay(item_id)
+        except Exception as error:
+            # The broker is unreachable (or, eager, the database went away): the items that
+            # were not queued would wait forever with their originals in staging.
+            logger.error("queueing batch %s failed: %s: %s", batch.pk, type(error).__name__, error)
+            batch_abort(batch=batch, reason=f"could not be queued for ingest ({type(error).__name__}); "
+                                            "import the file again")
+            return
         if not pending:
             _batch_refresh(batch_id=batch.pk)
 

@@ -494,3 +494,24 @@ def test_an_import_interrupted_while_staging_keeps_no_original_and_no_running_ba
     assert item.status == ImportItemStatus.REJECTED and "stopped before this file was queued" in item.reason
     assert ImportBatch.objects.get().state == ImportBatchState.DONE
     assert staging_files() == []
+
+
+@pytest.mark.django_db(transaction=True)
+def test_an_unreachable_broker_rejects_the_unqueued_files_instead_of_leaving_them_pending(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    from kombu.exceptions import OperationalError as BrokerDown
+
+    from apps.studies import tasks
+
+    def down(*_: object, **__: object) -> None:
+        raise BrokerDown("Error 111 connecting to 127.0.0.1:6379. Connection refused.")
+
+    monkeypatch.setattr(tasks.file_ingest, "delay", down)
+    project = services.project_get_or_create(actor=None, slug="broker-down")
+    batch = services.batch_create(actor=None, project=project,
+                                  sources=services.sources_from_paths([cbis_cases()[0]["rcc"]]))
+    batch.refresh_from_db()
+    item = batch.items.get()
+    assert item.status == ImportItemStatus.REJECTED and "could not be queued" in item.reason
+    assert batch.state == ImportBatchState.DONE
+    assert staging_files() == []
