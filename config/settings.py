@@ -266,6 +266,9 @@ INGEST_ZIP_MAX_RATIO = env_int("INGEST_ZIP_MAX_RATIO", 100)
 INGEST_STALE_AFTER_S = env_int("INGEST_STALE_AFTER_S", 6 * 3600)
 INGEST_STAGING_GRACE_S = env_int("INGEST_STAGING_GRACE_S", 600)
 INGEST_SWEEP_INTERVAL_S = env_int("INGEST_SWEEP_INTERVAL_S", 900)
+# One file's ingest on a worker (prefork pool) is interrupted after this long and the file
+# rejected; the decode of the largest accepted image takes a few seconds.
+INGEST_TASK_SOFT_TIME_LIMIT_S = env_int("INGEST_TASK_SOFT_TIME_LIMIT_S", 600)
 CELERY_BEAT_SCHEDULE = {
     "ingest-sweep": {"task": "studies.ingest_sweep", "schedule": float(INGEST_SWEEP_INTERVAL_S)},
     "exports-sweep": {"task": "datasets.exports_sweep", "schedule": float(EXPORT_SWEEP_INTERVAL_S)},

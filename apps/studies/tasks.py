@@ -2,7 +2,8 @@
 mid-job leaves the message on the broker and the re-delivered run finishes the job once.
 
 `file_ingest` retries failures of the infrastructure (database, storage) and, when the retries
-are spent, gives the item up (rejected, original deleted) so that no batch waits forever; bad
+are spent, gives the item up; past INGEST_TASK_SOFT_TIME_LIMIT_S Celery raises
+SoftTimeLimitExceeded inside it, which services.file_ingest turns into a rejection (rejected, original deleted) so that no batch waits forever; bad
 input never raises here (services.file_ingest rejects it). `ingest_sweep` cleans up after a
 process that died: it runs when a worker starts and periodically (CELERY_BEAT_SCHEDULE).
 """
@@ -14,6 +15,7 @@ from typing import Any
 
 from celery import shared_task
 from celery.signals import worker_ready
+from django.conf import settings
 from django.db import OperationalError
 
 from apps.studies import services
@@ -23,7 +25,7 @@ RETRYABLE = (OperationalError, OSError, ConnectionError)
 
 
 @shared_task(bind=True, acks_late=True, reject_on_worker_lost=True, max_retries=5,
-             name="studies.file_ingest")
+             soft_time_limit=settings.INGEST_TASK_SOFT_TIME_LIMIT_S, name="studies.file_ingest")
 def file_ingest(self, item_id: int) -> str:  # type: ignore[no-untyped-def]
     try:
         return services.file_ingest(item_id=item_id).status

@@ -515,3 +515,22 @@ def test_an_unreachable_broker_rejects_the_unqueued_files_instead_of_leaving_the
     assert item.status == ImportItemStatus.REJECTED and "could not be queued" in item.reason
     assert batch.state == ImportBatchState.DONE
     assert staging_files() == []
+
+
+def test_an_ingest_past_its_time_limit_rejects_the_file_and_keeps_nothing(
+        project: Project, ingest: Ingest, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Celery raises SoftTimeLimitExceeded inside the task after INGEST_TASK_SOFT_TIME_LIMIT_S."""
+    from celery.exceptions import SoftTimeLimitExceeded
+
+    from apps.studies import tasks
+
+    assert tasks.file_ingest.soft_time_limit == settings.INGEST_TASK_SOFT_TIME_LIMIT_S
+
+    def slow(*_: object, **__: object) -> None:
+        raise SoftTimeLimitExceeded()
+
+    monkeypatch.setattr(dicom, "decode", slow)
+    batch = ingest([cbis_cases()[0]["rcc"]], project=project)
+    item = batch.items.get()
+    assert item.status == ImportItemStatus.REJECTED and "SoftTimeLimitExceeded" in item.reason
+    assert batch.state == ImportBatchState.DONE and staging_files() == [] and not Image.objects.exists()
