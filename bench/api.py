@@ -209,13 +209,45 @@ async def load(base: str, keys: list[str], *, think: float, duration: float, see
     return stats
 
 
+def serial(base: str, session_key: str, *, rounds: int) -> dict[str, list[float]]:
+    """Service time: one reader, one request at a time, no think time (no queueing in the server)."""
+    import httpx
+
+    cookies = {"sessionid": session_key, "csrftoken": CSRF}
+    headers = {"X-CSRFToken": CSRF, "Referer": base + "/"}
+    times: dict[str, list[float]] = defaultdict(list)
+    with httpx.Client(base_url=base, cookies=cookies, headers=headers, timeout=60) as client:
+
+        def call(name: str, method: str, url: str, **kw):  # type: ignore[no-untyped-def]
+            start = time.perf_counter()
+            response = client.request(method, url, **kw)
+            times[name].append(time.perf_counter() - start)
+            response.raise_for_status()
+            return response
+
+        assignment = call("worklist", "GET", "/api/worklist/?state=open").json()["next_assignment"]
+        exam = call("open exam", "GET", f"/api/assignments/{assignment}/").json()
+        version, image = exam["version"], exam["images"][0]
+        for step in range(rounds):
+            call("trivial", "GET", "/api/bench/trivial/")
+            call("worklist", "GET", "/api/worklist/?state=open")
+            call("open exam", "GET", f"/api/assignments/{assignment}/")
+            call("render", "GET", image["urls"]["display"])
+            body = {"version": version, "breasts": [{"laterality": "R", "birads": 4, "density": "C"},
+                                                    {"laterality": "L", "birads": 1, "density": "C"}],
+                    "findings": [{"key": "k1", "image": image["id"], "xmin": 100.0 + step, "ymin": 200.0,
+                                  "xmax": 400.0, "ymax": 500.0, "categories": ["Mass"], "birads": 4}]}
+            version = call("save", "PUT", f"/api/assignments/{assignment}/read/", json=body).json()["version"]
+    return times
+
+
 def wait_up(base: str, timeout: float = 60) -> None:
     import httpx
 
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         try:
-            httpx.get(base + "/api/schema/", timeout=5)
+            httpx.get(base + "/api/bench/trivial/", timeout=5)
             return
         except httpx.HTTPError:
             time.sleep(0.3)
@@ -231,6 +263,7 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=4)
     parser.add_argument("--port", type=int, default=8765)
     parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--serial", type=int, default=30, help="requests per endpoint of the service-time pass")
     args = parser.parse_args()
     if not os.environ.get("DATABASE_URL", "").startswith("postgres"):
         raise SystemExit("Set DATABASE_URL to a PostgreSQL database (see the docstring).")
@@ -256,6 +289,7 @@ def main() -> None:
         started = time.monotonic()
         stats = asyncio.run(load(base, keys, think=args.think, duration=args.duration, seed=args.seed))
         elapsed = time.monotonic() - started
+        service = serial(base, keys[-1], rounds=args.serial)
     finally:
         server.send_signal(signal.SIGTERM)
         server.wait(timeout=30)
@@ -275,6 +309,8 @@ def main() -> None:
               f"{_pct(values, 0.95):>8.1f} {p99:>8.1f} {p99 / trivial_p99:>10.2f}x")
     for name, errors in stats.errors.items():
         print(f"errors of {name} (first 3): {errors[:3]}")
+    print(f"\nservice time (one request at a time, {args.serial} each, after the load): "
+          + ", ".join(f"{name} p50 {_pct(values, 0.5):.1f} ms" for name, values in service.items()))
     print("targets: save, worklist p99 <= 50 ms and <= 2x trivial p99; open exam p99 <= 100 ms; 0 errors")
 
 
