@@ -18,6 +18,7 @@ from rest_framework.views import APIView
 from apps.accounts.permissions import IsAdminRole, IsReaderRole
 from apps.accounts.roles import is_admin
 from apps.common.errors import ApplicationError
+from apps.common.fields import DbIdField
 from apps.common.pagination import DefaultPagination
 from apps.common.schema import ErrorSerializer
 from apps.reading import selectors, services
@@ -270,15 +271,15 @@ class AssignmentDetailApi(APIView):
 
 class FindingInSerializer(serializers.Serializer):
     key = serializers.CharField(max_length=64)
-    id = serializers.IntegerField(required=False, allow_null=True)
-    image = serializers.IntegerField()
+    id = DbIdField(required=False, allow_null=True)
+    image = DbIdField()
     xmin = serializers.FloatField()
     ymin = serializers.FloatField()
     xmax = serializers.FloatField()
     ymax = serializers.FloatField()
     categories = serializers.ListField(child=serializers.CharField(max_length=64), max_length=20)
     birads = serializers.IntegerField(required=False, allow_null=True, min_value=0, max_value=6)
-    source_finding = serializers.IntegerField(required=False, allow_null=True)
+    source_finding = DbIdField(required=False, allow_null=True)
 
 
 class ReadSaveInputSerializer(serializers.Serializer):
@@ -411,7 +412,7 @@ class ProjectAssignmentsFilterSerializer(serializers.Serializer):
     state = serializers.ChoiceField(choices=AssignmentState.values, required=False, allow_blank=True)
     kind = serializers.ChoiceField(choices=AssignmentKind.values, required=False, allow_blank=True)
     reader = serializers.CharField(required=False, allow_blank=True)
-    study = serializers.IntegerField(required=False)
+    study = DbIdField(required=False)
 
 
 class AssignmentPageSerializer(serializers.Serializer):
@@ -439,7 +440,7 @@ class ProjectAssignmentsApi(APIView):
 class AssignInputSerializer(serializers.Serializer):
     readers = serializers.ListField(child=serializers.CharField(), min_length=2)
     seniors = serializers.ListField(child=serializers.CharField(), required=False, allow_null=True, default=None)
-    study_ids = serializers.ListField(child=serializers.IntegerField(), required=False, allow_null=True,
+    study_ids = serializers.ListField(child=DbIdField(), required=False, allow_null=True,
                                       default=None)
     limit = serializers.IntegerField(required=False, allow_null=True, min_value=1, default=None)
 

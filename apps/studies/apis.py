@@ -17,6 +17,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from apps.accounts.permissions import IsAdminRole
+from apps.common.fields import DbIdField
 from apps.common.files import CACHE_DOWNLOADS, CACHE_RENDERS, storage_file_response
 from apps.common.pagination import DefaultPagination
 from apps.common.schema import ErrorSerializer, page_of
@@ -247,7 +248,7 @@ class ReviewMarkApi(APIView):
 
     @extend_schema_serializer(component_name="ReviewMarkInput")
     class InputSerializer(serializers.Serializer):
-        image_ids = serializers.ListField(child=serializers.IntegerField(), allow_empty=False, max_length=5000)
+        image_ids = serializers.ListField(child=DbIdField(), allow_empty=False, max_length=5000)
 
     @extend_schema_serializer(component_name="ReviewMarkResult")
     class OutputSerializer(serializers.Serializer):

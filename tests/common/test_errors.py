@@ -79,3 +79,12 @@ def test_the_schema_documents_pages_and_error_answers(admin_user) -> None:
     assert "409" in schema["paths"]["/api/assignments/{assignment_id}/submit/"]["post"]["responses"]
     assert "409" in schema["paths"]["/api/exports/{export_id}/files/{name}"]["get"]["responses"]
     assert "409" in schema["paths"]["/api/projects/"]["post"]["responses"]
+
+
+def test_an_id_too_large_for_the_database_is_a_400_naming_the_field(admin_user) -> None:
+    client = APIClient()
+    client.force_authenticate(admin_user)
+    marked = client.post("/api/review/images/mark-reviewed/", {"image_ids": [1, 2**70]}, format="json")
+    assigned = client.post("/api/projects/none/assign/", {"readers": ["a", "b"], "study_ids": [-1]}, format="json")
+    assert marked.status_code == 400 and "image_ids" in marked.json()["extra"]["fields"]
+    assert assigned.status_code == 400 and "study_ids" in assigned.json()["extra"]["fields"]

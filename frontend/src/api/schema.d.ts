@@ -549,7 +549,9 @@ export interface components {
         };
         FindingIn: {
             key: string;
+            /** Format: int64 */
             id?: number | null;
+            /** Format: int64 */
             image: number;
             /** Format: double */
             xmin: number;
@@ -561,6 +563,7 @@ export interface components {
             ymax: number;
             categories: string[];
             birads?: number | null;
+            /** Format: int64 */
             source_finding?: number | null;
         };
         FindingOut: {
