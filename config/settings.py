@@ -163,6 +163,9 @@ AUTH_PASSWORD_VALIDATORS = [
 # Sessions end after this much idle time: requests renew them, so only inactivity ends a session.
 SESSION_COOKIE_AGE = env_int("SESSION_IDLE_TIMEOUT_S", 3600)
 SESSION_SAVE_EVERY_REQUEST = True
+# ... but the session row is written at most once per SESSION_RENEW_AFTER_S (apps/accounts/sessions.py).
+SESSION_ENGINE = "apps.accounts.sessions"
+SESSION_RENEW_AFTER_S = env_int("SESSION_RENEW_AFTER_S", 60)
 SESSION_COOKIE_HTTPONLY = True
 # HTTPS=true behind TLS (production): secure cookies, redirect to https, HSTS. Off by default so
 # the demo (bin/demo) and the test servers keep working over plain http.

@@ -92,6 +92,10 @@ def test_a_session_ends_after_the_idle_time_and_activity_renews_it(reader1) -> N
     key = client.cookies[settings.SESSION_COOKIE_NAME].value
     assert client.cookies[settings.SESSION_COOKIE_NAME]["max-age"] == settings.SESSION_COOKIE_AGE
 
+    stored = Session.objects.get(pk=key).expire_date
+    assert client.get("/api/me/").status_code == 200
+    assert Session.objects.get(pk=key).expire_date == stored  # renewed less than a minute ago: no write
+
     Session.objects.filter(pk=key).update(expire_date=timezone.now() + timedelta(seconds=5))
     assert client.get("/api/me/").status_code == 200
     renewed = Session.objects.get(pk=key).expire_date
