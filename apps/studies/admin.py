@@ -19,7 +19,16 @@ from django.utils.html import format_html
 from apps.accounts.roles import is_admin
 from apps.common.errors import ApplicationError
 from apps.studies import selectors, services
-from apps.studies.models import Image, ImportBatch, ImportItem, ImportItemStatus, Project, Series, Study
+from apps.studies.models import (
+    Image,
+    ImportBatch,
+    ImportItem,
+    ImportItemStatus,
+    Project,
+    Series,
+    Study,
+    StudyState,
+)
 
 REVIEW_EXAMS_PER_PAGE = 20
 
@@ -55,6 +64,10 @@ class RoleAdmin(admin.ModelAdmin):
         fields = list(super().get_readonly_fields(request, obj))
         names = {f.name for f in self.model._meta.get_fields()}
         return fields + [f for f in self.workflow_fields if f in names and f not in fields]
+
+
+# Exams before reading may be deleted in the admin (a wrong import); from assignment on never.
+DELETABLE_STUDY_STATES = (StudyState.IMPORTING, StudyState.AWAITING_REVIEW, StudyState.READY)
 
 
 def _thumbnail_url(image: Image) -> str:
@@ -110,6 +123,18 @@ class StudyAdmin(RoleAdmin):
     workflow_fields = ("state", "has_standard_views", "split")
     actions = ["release_for_reading"]
 
+    # An assigned exam carries reads and their audit trail: it is never deleted here (no bulk
+    # delete either, which would skip this per-exam check).
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        if obj is not None and obj.state not in DELETABLE_STUDY_STATES:
+            return False
+        return super().has_delete_permission(request, obj)
+
+    def get_actions(self, request: HttpRequest) -> dict[str, Any]:
+        actions = super().get_actions(request)
+        actions.pop("delete_selected", None)
+        return actions
+
     @admin.action(description="Release reviewed exams for reading (also without all four views)")
     def release_for_reading(self, request: HttpRequest, queryset: QuerySet[Study]) -> None:
         for study in queryset:
@@ -133,6 +158,16 @@ class ImageAdmin(RoleAdmin):
                        "reviewed_at", "dicom_file", "display_file", "thumbnail_file", "full_depth_file")
     workflow_fields = ("state", "error")
     actions = ["mark_reviewed", "rerender"]
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        if obj is not None and obj.study.state not in DELETABLE_STUDY_STATES:
+            return False
+        return super().has_delete_permission(request, obj)
+
+    def get_actions(self, request: HttpRequest) -> dict[str, Any]:
+        actions = super().get_actions(request)
+        actions.pop("delete_selected", None)
+        return actions
 
     @admin.display(description="thumbnail")
     def thumbnail(self, image: Image) -> str:

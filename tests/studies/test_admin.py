@@ -81,3 +81,22 @@ def test_every_admin_shows_workflow_state_read_only(admin_user, reader1, reader2
         assert not state_fields & _editable_inputs(page.content.decode()), model
         checked.append(model.__name__)
     assert sorted(checked) == ["Assignment", "Export", "Image", "ImportBatch", "Study"]
+
+
+def test_an_assigned_exam_and_its_images_cannot_be_deleted_in_the_admin(admin_user, reader1, reader2) -> None:
+    study = _final_study(admin_user, reader1, reader2)
+    untouched = exam_create(project=study.project)
+    client = _login(admin_user)
+    delete_url = reverse("admin:studies_study_delete", args=[study.pk])
+    image_url = reverse("admin:studies_image_delete", args=[study.images.first().pk])
+
+    assert client.get(delete_url).status_code == 403
+    assert client.post(delete_url, {"post": "yes"}).status_code == 403
+    assert client.post(image_url, {"post": "yes"}).status_code == 403
+    bulk = client.post(reverse("admin:studies_study_changelist"), {
+        "action": "delete_selected", "_selected_action": [study.pk], "post": "yes"})
+    assert bulk.status_code in (200, 302)
+    assert Study.objects.filter(pk=study.pk).exists() and study.images.count() == 4
+    assert b"delete_selected" not in client.get(reverse("admin:studies_study_changelist")).content
+    removed = client.post(reverse("admin:studies_study_delete", args=[untouched.pk]), {"post": "yes"})
+    assert removed.status_code == 302 and not Study.objects.filter(pk=untouched.pk).exists()
