@@ -185,6 +185,10 @@ def test_the_readme_journey_runs_as_written_through_the_browser_to_the_exported_
 
     # 9. The export, as the README writes it; then the CSVs row by row against what was entered.
     export_out = _run(commands[-1], env)
+    printed[commands[-1]] = export_out
+    log = REPO / "test-output" / f"journey-{settings.DATABASES['default']['ENGINE'].rsplit('.', 1)[-1]}.txt"
+    log.parent.mkdir(parents=True, exist_ok=True)
+    log.write_text("".join(f"$ {cmd}\n{out}\n" for cmd, out in printed.items()))
     assert "Export 1: 1 exams" in export_out, export_out
     out = Path(os.path.expandvars(shlex.split(commands[-1])[-1].replace("${MAMMOLAB_VAR_DIR:-var}",
                                                                          env["MAMMOLAB_VAR_DIR"])))
