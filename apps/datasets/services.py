@@ -114,10 +114,12 @@ def _set_progress(export: Export, progress: int, stage: str) -> None:
 def _export_claim(export: Export) -> bool:
     """Move the export to RUNNING if no live run holds it: one guarded UPDATE, so two deliveries
     of the same job (or two admins pressing "run") cannot both win. A RUNNING export whose
-    heartbeat is older than the lease lost its worker and is claimed again."""
+    heartbeat is older than the lease lost its worker and is claimed again. FAILED is final: a
+    late redelivery of its job (the broker's visibility timeout) must not run it again; the admin
+    starts a new export ("run again")."""
     now = timezone.now()
     stale = now - timedelta(seconds=settings.EXPORT_LEASE_S)
-    claimable = Q(status__in=[ExportStatus.PENDING, ExportStatus.FAILED]) | Q(
+    claimable = Q(status=ExportStatus.PENDING) | Q(
         status=ExportStatus.RUNNING, heartbeat_at__lt=stale)
     claimed = Export.objects.filter(claimable, pk=export.pk).update(
         status=ExportStatus.RUNNING, started_at=now, heartbeat_at=now, error="", progress=0, stage="starting",
@@ -236,6 +238,9 @@ def export_run(*, export_id: int, out_dir: Path | None = None,
         export.refresh_from_db()
         if export.status == ExportStatus.DONE:
             return export
+        if export.status == ExportStatus.FAILED:
+            raise ConflictError(f"Export {export.pk} failed and is not run again: {export.error}",
+                                code=ExportErrorCode.NOT_RUNNABLE, extra={"export_id": export.pk})
         raise ConflictError(f"Export {export.pk} is already running ({export.progress}% {export.stage}).",
                                code=ExportErrorCode.ALREADY_RUNNING, extra={"export_id": export.pk})
 

@@ -21,9 +21,9 @@ def export_run(export_id: int) -> None:
     except services.ExportFailedError:
         return
     except services.ApplicationError as exc:
-        if exc.code != services.ExportErrorCode.ALREADY_RUNNING:
+        if exc.code not in (services.ExportErrorCode.ALREADY_RUNNING, services.ExportErrorCode.NOT_RUNNABLE):
             raise
-        logger.info("Export %s: a live run already holds it; this delivery ends here.", export_id)
+        logger.info("Export %s: %s; this delivery ends here.", export_id, exc.message)
 
 
 @shared_task(name="datasets.exports_sweep")

@@ -320,6 +320,18 @@ def test_an_export_held_by_a_live_run_is_not_run_a_second_time(tmp_path: Path) -
     assert (export.status, export.progress) == (ExportStatus.RUNNING, 35)
 
 
+def test_a_late_redelivery_of_a_failed_export_does_not_run_it_again(tmp_path: Path) -> None:
+    project = ProjectFactory()
+    final_exam_create(project=project)
+    export = services.export_create(user=None, project=project, enqueue=False)
+    Export.objects.filter(pk=export.pk).update(status=ExportStatus.FAILED, error="disk full")
+    from apps.datasets.tasks import export_run as export_run_task
+
+    export_run_task.apply(args=(export.pk,)).get()  # the broker's redelivery, an hour later
+    export.refresh_from_db()
+    assert (export.status, export.error, export.files) == (ExportStatus.FAILED, "disk full", [])
+
+
 def test_an_export_whose_worker_died_is_claimed_again_once_its_lease_ran_out(tmp_path: Path, settings) -> None:  # type: ignore[no-untyped-def]
     project = ProjectFactory()
     final_exam_create(project=project)
