@@ -23,6 +23,7 @@ from apps.common.pagination import DefaultPagination
 from apps.common.schema import ErrorSerializer
 from apps.reading import selectors, services
 from apps.reading.errors import ReadingErrorCode
+from apps.reading.measurements import MAX_MEASUREMENTS_PER_READ
 from apps.reading.models import Assignment, AssignmentKind, AssignmentState
 from apps.reading.vocabulary import BREAST_BIRADS, DENSITIES, LATERALITIES
 
@@ -74,6 +75,10 @@ class ExamImageSerializer(serializers.Serializer):
     tissue_window = WindowPresetSerializer(allow_null=True)
     pixel_spacing = serializers.ListField(child=serializers.FloatField(), min_length=2, max_length=2,
                                           allow_null=True)
+    pixel_spacing_source = serializers.ChoiceField(
+        choices=["PixelSpacing", "ImagerPixelSpacing"], allow_null=True,
+        help_text="The tag pixel_spacing came from; ImagerPixelSpacing: lengths are at the detector. "
+                  "Null: no spacing, or not recorded (imported before; a re-render records it).")
 
 
 class BreastSerializer(serializers.Serializer):
@@ -96,11 +101,24 @@ class FindingOutSerializer(serializers.Serializer):
     source_finding = serializers.IntegerField(allow_null=True)
 
 
+class MeasurementOutSerializer(serializers.Serializer):
+    key = serializers.CharField()
+    image = serializers.IntegerField()
+    x1 = serializers.FloatField()
+    y1 = serializers.FloatField()
+    x2 = serializers.FloatField()
+    y2 = serializers.FloatField()
+    length_mm = serializers.FloatField(allow_null=True, help_text="From the image's pixel spacing; null without one.")
+    spacing_source = serializers.CharField(allow_blank=True,
+                                           help_text="PixelSpacing, ImagerPixelSpacing (at the detector) or blank.")
+
+
 class ReadOutSerializer(serializers.Serializer):
     id = serializers.IntegerField()
     origin = serializers.CharField()
     breasts = BreastSerializer(many=True)
     findings = FindingOutSerializer(many=True)
+    measurements = MeasurementOutSerializer(many=True)
 
 
 class ViolationSerializer(serializers.Serializer):
@@ -282,10 +300,30 @@ class FindingInSerializer(serializers.Serializer):
     source_finding = DbIdField(required=False, allow_null=True)
 
 
+class MeasurementInSerializer(serializers.Serializer):
+    key = serializers.CharField(max_length=64)
+    image = DbIdField()
+    x1 = serializers.FloatField()
+    y1 = serializers.FloatField()
+    x2 = serializers.FloatField()
+    y2 = serializers.FloatField()
+
+
 class ReadSaveInputSerializer(serializers.Serializer):
     version = serializers.IntegerField(min_value=1)
     breasts = BreastSerializer(many=True)
     findings = FindingInSerializer(many=True)
+    measurements = MeasurementInSerializer(
+        many=True, required=False,
+        help_text="Replaces the read's length measurements; omit to leave them as they are.")
+
+    def validate_measurements(self, value: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        if len(value) > MAX_MEASUREMENTS_PER_READ:
+            raise serializers.ValidationError(f"At most {MAX_MEASUREMENTS_PER_READ} measurements per read.")
+        keys = [m["key"] for m in value]
+        if len(set(keys)) != len(keys):
+            raise serializers.ValidationError("Measurement keys must be unique within the read.")
+        return value
 
     def validate_breasts(self, value: list[dict[str, Any]]) -> list[dict[str, Any]]:
         if sorted(b["laterality"] for b in value) != ["L", "R"]:

@@ -15,3 +15,4 @@ class ReadingErrorCode(StrEnum):
     UNKNOWN_FINDING = "unknown_finding"
     INVALID_SOURCE_FINDING = "invalid_source_finding"
     INVALID_PROJECT_SETTINGS = "invalid_project_settings"
+    INVALID_MEASUREMENT = "invalid_measurement"

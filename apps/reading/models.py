@@ -62,6 +62,11 @@ class Read(models.Model):
         Assignment, null=True, blank=True, on_delete=models.CASCADE, related_name="read"
     )
     origin = models.CharField(max_length=16, choices=ReadOrigin.choices, default=ReadOrigin.READER)
+    # Length measurements (issue 12): [{"key", "image", "x1", "y1", "x2", "y2", "length_mm",
+    # "spacing_source"}], endpoints in original image pixels, length computed by read_save from
+    # the image's pixel spacing. A JSON list on the read, not a table: a read has a handful and
+    # the hottest paths (autosave, the exam payload) then cost no extra query.
+    measurements = models.JSONField(default=list, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 

@@ -113,11 +113,12 @@ def read_payload_of(read: Read, *, breasts: Iterable[BreastAssessment], findings
                       "xmin": f.xmin, "ymin": f.ymin, "xmax": f.xmax, "ymax": f.ymax,
                       "categories": list(f.categories), "birads": f.birads,
                       "source_finding": f.source_finding_id} for f in findings],
+        "measurements": list(read.measurements or []),
     }
 
 
 def image_payload(image: Image) -> dict[str, Any]:
-    """The cross-team image JSON (contracts.md #2)."""
+    """An image as the reading API returns it (docs/api.md)."""
     return {
         "id": image.pk, "image_id": image.image_id, "series_id": image.series.series_id,
         "laterality": image.laterality, "view_position": image.view_position,
@@ -137,6 +138,7 @@ def image_payload(image: Image) -> dict[str, Any]:
         # mm per pixel (row, column) from PixelSpacing, else ImagerPixelSpacing (at the detector).
         "pixel_spacing": ([image.pixel_spacing_row, image.pixel_spacing_col]
                           if image.pixel_spacing_row and image.pixel_spacing_col else None),
+        "pixel_spacing_source": image.pixel_spacing_source or None,
     }
 
 
@@ -203,12 +205,6 @@ def exam_for_reading(*, user: User, assignment_id: int) -> ExamForReading:
         exam.read_a = reads.get(AssignmentKind.FIRST)
         exam.read_b = reads.get(AssignmentKind.SECOND)
     return exam
-
-
-def read_get_for_user(*, user: User, assignment_id: int) -> Read:
-    """The read of an assignment the user holds (or any, for admins)."""
-    assignment = assignment_get_for_user(user=user, assignment_id=assignment_id)
-    return _read_queryset().get(assignment=assignment)
 
 
 def _with_image_count(queryset: QuerySet[Assignment]) -> QuerySet[Assignment]:

@@ -25,6 +25,7 @@ from apps.accounts.roles import ROLE_SENIOR, is_admin, is_reader, is_senior
 from apps.common.errors import ApplicationError, ConflictError, ForbiddenError, NotFoundError
 from apps.reading.concordance import DiscordanceRules, Reason, reads_compare, reads_merge
 from apps.reading.errors import ReadingErrorCode
+from apps.reading.measurements import ImageGeometry, measurements_normalize
 from apps.reading.models import (
     Assignment,
     AssignmentKind,
@@ -357,39 +358,52 @@ def _payload_read_data(*, breasts: Sequence[dict[str, Any]], findings: Sequence[
     )
 
 
-def _finding_fields(f: FindingData) -> dict[str, Any]:
+def _finding_fields(f: FindingData | Finding) -> dict[str, Any]:
+    """A finding's audited fields, the same for a payload box and a stored one (so they compare)."""
     return {"image": f.image_id, "xmin": f.xmin, "ymin": f.ymin, "xmax": f.xmax, "ymax": f.ymax,
             "categories": list(f.categories), "birads": f.birads, "source_finding": f.source_finding_id}
 
 
-def _stored_finding_fields(f: Finding) -> dict[str, Any]:
-    return {"image": f.image_id, "xmin": f.xmin, "ymin": f.ymin, "xmax": f.xmax, "ymax": f.ymax,
-            "categories": list(f.categories), "birads": f.birads, "source_finding": f.source_finding_id}
+def _image_geometry(images: Sequence[Any]) -> dict[int, ImageGeometry]:
+    return {i.pk: ImageGeometry(columns=i.columns, rows=i.rows,
+                                spacing=(i.pixel_spacing_row, i.pixel_spacing_col)
+                                if i.pixel_spacing_row and i.pixel_spacing_col else None,
+                                spacing_source=i.pixel_spacing_source) for i in images}
 
 
 @transaction.atomic
 def read_save(*, actor: User, assignment_id: int, version: int,
-              breasts: Sequence[dict[str, Any]], findings: Sequence[dict[str, Any]]) -> SaveResult:
+              breasts: Sequence[dict[str, Any]], findings: Sequence[dict[str, Any]],
+              measurements: Sequence[dict[str, Any]] | None = None) -> SaveResult:
     """Replace the holder's read with the payload (whole-read save, idempotent for autosave).
 
     Preconditions checked here: holder, editable state, current version, mechanical rules.
     Findings with an `id` update that finding of this read; without one they are created; stored
-    findings absent from the payload are deleted.
+    findings absent from the payload are deleted. `measurements` replaces the read's length
+    measurements (None: left as they are, for clients that do not measure).
     """
     assignment = _lock_assignment_for_holder(actor=actor, assignment_id=assignment_id)
     new_state = assignment_transition(action=AssignmentAction.SAVE, state=assignment.state)
     _check_version(assignment, version)
 
-    images = images_info(study_images(study_id=assignment.study_id))
+    exam_images = study_images(study_id=assignment.study_id)
+    images = images_info(exam_images)
     data = _payload_read_data(breasts=breasts, findings=findings)
     violations = read_validate(data, images)
     rejected = save_rejections(violations)
     if rejected:
         raise _validation_failed("The read cannot be saved: fix the marked boxes.", rejected)
+    new_measurements: list[dict[str, Any]] | None = None
+    if measurements is not None:
+        new_measurements, problems = measurements_normalize(measurements, _image_geometry(exam_images))
+        if problems:
+            raise ApplicationError(
+                "The read cannot be saved: " + "; ".join(f"measurement {k}: {p}" for k, p in problems.items()) + ".",
+                code=ReadingErrorCode.INVALID_MEASUREMENT, extra={"measurements": problems})
 
     # Autosave is the hottest write: the read's rows are read once here and the response is built
     # from what was written, never re-read (the assignment lock keeps them ours meanwhile).
-    read = Read.objects.only("id", "study_id", "assignment_id", "origin").get(assignment=assignment)
+    read = Read.objects.only("id", "study_id", "assignment_id", "origin", "measurements").get(assignment=assignment)
     stored_breasts, stored_findings = read_parts(read_id=read.pk)
     stored = {f.pk: f for f in stored_findings}
     _check_finding_references(assignment=assignment, data=data, stored=stored)
@@ -420,7 +434,7 @@ def read_save(*, actor: User, assignment_id: int, version: int,
             continue
         kept.add(f.id)
         existing = stored[f.id]
-        before = _stored_finding_fields(existing)
+        before = _finding_fields(existing)
         after = _finding_fields(f)
         if before != after or existing.client_key != f.key:
             Finding.objects.filter(pk=f.id).update(
@@ -440,10 +454,15 @@ def read_save(*, actor: User, assignment_id: int, version: int,
     for finding_id, existing in stored.items():
         if finding_id not in kept:
             audit_record(actor=actor, action="finding_delete", object_type="finding", object_id=finding_id,
-                         study_id=study_id, before=_stored_finding_fields(existing))
+                         study_id=study_id, before=_finding_fields(existing))
             existing.delete()
 
     now = timezone.now()
+    read_fields: dict[str, Any] = {"updated_at": now}
+    if new_measurements is not None and new_measurements != read.measurements:
+        audit_record(actor=actor, action="measurements_update", object_type="read", object_id=read.pk,
+                     study_id=study_id, before=read.measurements, after=new_measurements)
+        read.measurements = read_fields["measurements"] = new_measurements
     update_fields = ["state", "version"]
     if assignment.started_at is None:
         assignment.started_at = now
@@ -453,7 +472,7 @@ def read_save(*, actor: User, assignment_id: int, version: int,
     assignment.state = new_state
     assignment.version += 1
     assignment.save(update_fields=update_fields)
-    Read.objects.filter(pk=read.pk).update(updated_at=now)
+    Read.objects.filter(pk=read.pk).update(**read_fields)
     saved.sort(key=lambda finding: finding.pk)
     return SaveResult(assignment=assignment, read=read, warnings=save_warnings(violations),
                       payload=read_payload_of(read, breasts=stored_breasts, findings=saved))

@@ -173,6 +173,10 @@ class Header:
     manufacturer_model: str
     # Only for a batch's grouping rule (services.group_key); never stored or written.
     patient_id: str = ""
+    # Which tag `pixel_spacing` came from: "PixelSpacing" (calibrated to the patient, or equal
+    # to the detector's) or "ImagerPixelSpacing" (at the detector plane: a length measured with
+    # it is magnified by the source-to-breast geometry); "" when there is no spacing.
+    pixel_spacing_source: str = ""
 
 
 @dataclass(frozen=True)
@@ -198,6 +202,8 @@ class Renders:
     # pixels, end-exclusive, and a window over the tissue's values; None when no tissue is found.
     tissue_bounds: list[int] | None = None
     tissue_window: dict[str, Any] | None = None
+    # Set by `render_stored` (re-renders of images imported before the source was recorded).
+    pixel_spacing_source: str = ""
 
 
 @dataclass
@@ -411,6 +417,19 @@ def _age(value: Any) -> int | None:
     return None
 
 
+def spacing_source(ds: Dataset) -> str:
+    """The tag a usable pixel spacing comes from (PixelSpacing first), or "" when neither is."""
+    for keyword in ("PixelSpacing", "ImagerPixelSpacing"):
+        value = ds.get(keyword)
+        if value:
+            try:
+                ok = len(value) == 2 and min(float(v) for v in value) > 0
+            except (TypeError, ValueError):
+                ok = False
+            return keyword if ok else ""
+    return ""
+
+
 def read_header(ds: Dataset, *, filename: str) -> Header:
     laterality, view = classify(ds)
     if not laterality:
@@ -443,6 +462,7 @@ def read_header(ds: Dataset, *, filename: str) -> Header:
         manufacturer=str(ds.get("Manufacturer", "") or "")[:128],
         manufacturer_model=str(ds.get("ManufacturerModelName", "") or "")[:128],
         patient_id=str(ds.get("PatientID", "") or "")[:64],
+        pixel_spacing_source=spacing_source(ds) if pixel_spacing is not None else "",
     )
 
 
@@ -1066,6 +1086,8 @@ def render_stored(data: bytes, *, laterality: str, patient_orientation: str, dis
     except Exception as exc:  # a damaged stored file: say so instead of a codec traceback
         raise DicomRejected(f"stored file: unreadable DICOM ({type(exc).__name__})") from None
     arr = decode(ds, filename="stored file")
-    return render(ds, arr, laterality=laterality, patient_orientation=patient_orientation,
-                  display_max_side=display_max_side, thumbnail_max_side=thumbnail_max_side,
-                  background=background_value(ds, arr))
+    renders = render(ds, arr, laterality=laterality, patient_orientation=patient_orientation,
+                     display_max_side=display_max_side, thumbnail_max_side=thumbnail_max_side,
+                     background=background_value(ds, arr))
+    renders.pixel_spacing_source = spacing_source(ds)
+    return renders

@@ -113,6 +113,9 @@ class Image(models.Model):
     columns = models.PositiveIntegerField()
     pixel_spacing_row = models.FloatField(null=True, blank=True)
     pixel_spacing_col = models.FloatField(null=True, blank=True)
+    # The tag the spacing came from ("PixelSpacing" | "ImagerPixelSpacing"; "" = no spacing, or
+    # imported before this was recorded): lengths from ImagerPixelSpacing are "at the detector".
+    pixel_spacing_source = models.CharField(max_length=24, blank=True, default="")
     photometric_interpretation = models.CharField(max_length=16)
     bits_stored = models.PositiveSmallIntegerField(default=16)
     manufacturer = models.CharField(max_length=128, blank=True)

@@ -737,6 +737,7 @@ def _ingest_commit(*, item: ImportItem, project: Project, header: dicom.Header, 
         sop_class_uid=header.sop_class_uid[:64], laterality=header.laterality,
         view_position=header.view_position, rows=header.rows, columns=header.columns,
         pixel_spacing_row=spacing[0] if spacing else None, pixel_spacing_col=spacing[1] if spacing else None,
+        pixel_spacing_source=header.pixel_spacing_source,
         photometric_interpretation=header.photometric_interpretation[:16], bits_stored=header.bits_stored,
         manufacturer=header.manufacturer, manufacturer_model=header.manufacturer_model,
         window_presets=renders.window_presets, patient_orientation=header.patient_orientation,
@@ -821,6 +822,9 @@ def image_render(*, image_id: int) -> Image:
     fields = ["display_file", "thumbnail_file", "full_depth_file", "window_presets",
               "display_flip_horizontal", "full_depth_scale", "full_depth_offset", "tissue_bounds",
               "tissue_window", "error"]
+    if renders.pixel_spacing_source and not image.pixel_spacing_source:
+        image.pixel_spacing_source = renders.pixel_spacing_source
+        fields.append("pixel_spacing_source")
     image.error = ""
     if image.state in (ImageState.RECEIVED, ImageState.DEIDENTIFIED, ImageState.FAILED):
         image.state = ImageState.RENDERED

@@ -207,7 +207,7 @@ def test_the_exam_payload_has_study_images_and_my_read_in_the_contract_shape(wor
     assert set(image) == {"id", "image_id", "series_id", "laterality", "view_position", "rows", "columns",
                           "photometric_interpretation", "window_presets", "display_flip_horizontal",
                           "full_depth_scale", "full_depth_offset", "urls", "tissue_bounds", "tissue_window",
-                          "pixel_spacing"}
+                          "pixel_spacing", "pixel_spacing_source"}
     assert image["urls"] == {kind: f"/api/images/{image['id']}/file/{kind}/"
                              for kind in ("display", "thumbnail", "full")}
     assert image["window_presets"] == [{"center": 2047.0, "width": 4096.0, "explanation": ""}]

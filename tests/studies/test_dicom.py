@@ -89,6 +89,23 @@ def test_a_file_naming_no_laterality_is_rejected_with_its_name() -> None:
         dicom.read_header(ds, filename="odd.dcm")
 
 
+def test_the_header_says_which_tag_the_pixel_spacing_came_from() -> None:
+    def header(**tags: object) -> dicom.Header:
+        ds = Dataset()
+        ds.ImageLaterality, ds.ViewPosition, ds.Rows, ds.Columns = "L", "CC", 10, 10
+        ds.StudyInstanceUID = ds.SeriesInstanceUID = ds.SOPInstanceUID = "1.2.3"
+        for keyword, value in tags.items():
+            setattr(ds, keyword, value)
+        return dicom.read_header(ds, filename="x.dcm")
+
+    imager = header(ImagerPixelSpacing=[0.07, 0.07])
+    assert imager.pixel_spacing == (0.07, 0.07) and imager.pixel_spacing_source == "ImagerPixelSpacing"
+    both = header(ImagerPixelSpacing=[0.07, 0.07], PixelSpacing=[0.065, 0.065])
+    assert both.pixel_spacing == (0.065, 0.065) and both.pixel_spacing_source == "PixelSpacing"
+    none = header()
+    assert none.pixel_spacing is None and none.pixel_spacing_source == ""
+
+
 def test_whitelist_keeps_exactly_the_listed_tags(tmp_path: Path) -> None:
     source = cbis_cases()[0]["rcc"]
     original = pydicom.dcmread(source)

@@ -17,7 +17,7 @@ import {
   roundBox,
 } from "./boxgeom";
 
-export type Tool = "select" | "pan" | "box";
+export type Tool = "select" | "pan" | "box" | "measure";
 
 export interface LayerBox {
   key: string;
@@ -139,8 +139,10 @@ export class BoxLayer {
 
   private pointerDown(e: PointerEvent): void {
     if (e.button !== 0 || !this.vp.image) return;
-    const s = this.screenPoint(e);
     const tool = this.opts.tool();
+    // The length tool draws over boxes too (measuring a mass inside its box): not ours.
+    if (tool === "measure") return;
+    const s = this.screenPoint(e);
     const handle = tool !== "pan" ? this.hitHandle(s) : null;
     if (handle) {
       const origin = this.opts.boxes().find((b) => b.key === handle.key)!.box;

@@ -21,9 +21,18 @@ export interface DraftFinding {
   sourceFindingId: number | null;
 }
 
+/** A length measurement: two original-image points (the server computes its mm). */
+export interface DraftMeasurement {
+  key: string;
+  imageId: number;
+  a: { x: number; y: number };
+  b: { x: number; y: number };
+}
+
 export interface Draft {
   breasts: Record<Side, DraftBreast>;
   findings: DraftFinding[];
+  measurements: DraftMeasurement[];
 }
 
 export interface Violation {
@@ -41,15 +50,14 @@ export function newFindingKey(): string {
   return `new-${Date.now().toString(36)}-${keySeq}`;
 }
 
-export function emptyDraft(): Draft {
-  return { breasts: { R: { birads: null, density: null }, L: { birads: null, density: null } }, findings: [] };
+/** Measurement keys start with "m-" so one selection can hold a box or a measurement. */
+export function newMeasurementKey(): string {
+  keySeq += 1;
+  return `m-${Date.now().toString(36)}-${keySeq}`;
 }
 
-export function cloneDraft(d: Draft): Draft {
-  return {
-    breasts: { R: { ...d.breasts.R }, L: { ...d.breasts.L } },
-    findings: d.findings.map((f) => ({ ...f, box: { ...f.box }, categories: [...f.categories] })),
-  };
+export function emptyDraft(): Draft {
+  return { breasts: { R: { birads: null, density: null }, L: { birads: null, density: null } }, findings: [], measurements: [] };
 }
 
 /** Stable serialisation for "did anything change since the last save?" checks. */
@@ -57,6 +65,7 @@ export function draftFingerprint(d: Draft): string {
   return JSON.stringify({
     b: SIDES.map((s) => [d.breasts[s].birads, d.breasts[s].density]),
     f: d.findings.map((f) => [f.key, f.imageId, f.box, [...f.categories].sort(), f.birads]),
+    m: d.measurements.map((m) => [m.key, m.imageId, m.a, m.b]),
   });
 }
 

@@ -3,7 +3,7 @@
 // about pixels or the viewer; rule messages from the server appear next to what they concern.
 
 import { h, clear } from "../screens/dom";
-import { type Draft, type DraftFinding, type PlacedViolations, type Violation, breastSlot, toggleCategory } from "./draft";
+import { type Draft, type DraftFinding, type DraftMeasurement, type PlacedViolations, type Violation, breastSlot, toggleCategory } from "./draft";
 import {
   BIRADS_MEANING,
   BREAST_BIRADS,
@@ -25,6 +25,11 @@ export interface PanelOptions {
   onDelete: (key: string) => void;
   /** Extra lines under each breast (arbitration: what read A and B said). */
   breastNote?: (side: Side) => Node | null;
+  /** A box's width x height in mm ("12.3 × 8.1 mm at detector"), null without a spacing. */
+  boxSize?: (f: DraftFinding) => string | null;
+  /** A measurement's length label; with onDeleteMeasurement, the panel lists measurements. */
+  measurementLabel?: (m: DraftMeasurement) => string;
+  onDeleteMeasurement?: (key: string) => void;
 }
 
 function messages(list: readonly Violation[] | undefined, id?: string): HTMLElement | null {
@@ -103,6 +108,7 @@ export class ReadingPanel {
     clear(this.el);
     for (const side of SIDES) this.el.append(this.breastSection(side));
     this.el.append(this.findingsSection());
+    if (this.opts.measurementLabel) this.el.append(this.measurementsSection());
     const general = messages(this.placed.general);
     if (general) this.el.append(h("section", { class: "panel-section" }, h("h3", {}, "Other messages"), general));
     this.el.scrollTop = scrollTop;
@@ -145,6 +151,7 @@ export class ReadingPanel {
           h("span", { class: "view-tag" }, this.opts.viewName(f.imageId)),
           " ",
           findingLabel(f, i).replace(/^\d+\. /, `Box ${i + 1}: `),
+          ...this.sizeOf(f),
         ),
       );
       item.querySelector("button")!.addEventListener("click", () => this.opts.onSelect(f.key === this.selected ? null : f.key));
@@ -157,6 +164,32 @@ export class ReadingPanel {
       h("h3", {}, "Findings", h("span", { class: "count" }, String(this.draft.findings.length))),
       this.draft.findings.length === 0
         ? h("p", { class: "muted small" }, "No boxes. Press ", h("kbd", {}, "B"), " and drag on an image to mark a finding.")
+        : list,
+    );
+  }
+
+  private sizeOf(f: DraftFinding): HTMLElement[] {
+    const size = this.opts.boxSize?.(f);
+    return size ? [h("span", { class: "finding-size", "data-size": f.key }, size)] : [];
+  }
+
+  private measurementsSection(): HTMLElement {
+    const label = this.opts.measurementLabel!;
+    const list = h("ul", { class: "measurement-list", id: "measurement-list" });
+    this.draft.measurements.forEach((m, i) => {
+      const del = h("button", { type: "button", class: "btn btn-small", "data-delete-measurement": m.key, disabled: this.readOnly, title: "Delete this measurement (select it, Del)" }, "×");
+      del.addEventListener("click", () => this.opts.onDeleteMeasurement?.(m.key));
+      const pick = h("button", { type: "button", class: "finding-select", "aria-pressed": m.key === this.selected ? "true" : "false" },
+        h("span", { class: "view-tag" }, this.opts.viewName(m.imageId)), ` L${i + 1}: `, h("span", { class: "measurement-length" }, label(m)));
+      pick.addEventListener("click", () => this.opts.onSelect(m.key === this.selected ? null : m.key));
+      list.append(h("li", { class: m.key === this.selected ? "selected" : "", "data-key": m.key }, pick, del));
+    });
+    return h(
+      "section",
+      { class: "panel-section measurements" },
+      h("h3", {}, "Measurements", h("span", { class: "count" }, String(this.draft.measurements.length))),
+      this.draft.measurements.length === 0
+        ? h("p", { class: "muted small" }, "None. Press ", h("kbd", {}, "D"), " and drag on an image to measure a length.")
         : list,
     );
   }

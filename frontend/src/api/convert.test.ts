@@ -13,6 +13,7 @@ const read: ApiRead = {
     { id: 31, key: "c-1", image: 12, laterality: "L", xmin: 100, ymin: 200.5, xmax: 180, ymax: 260, categories: ["Mass"], birads: 4, source_finding: null },
     { id: 32, key: "", image: 12, laterality: "L", xmin: 1, ymin: 2, xmax: 3, ymax: 4, categories: ["Skin Thickening"], birads: null, source_finding: 9 },
   ],
+  measurements: [{ key: "m-1", image: 12, x1: 10, y1: 20, x2: 30.5, y2: 40, length_mm: 2.1, spacing_source: "ImagerPixelSpacing" }],
 };
 
 describe("read <-> draft", () => {
@@ -25,5 +26,7 @@ describe("read <-> draft", () => {
     expect(body.breasts.map((b) => b.laterality)).toEqual(["R", "L"]);
     expect(body.findings[0]).toEqual({ key: "c-1", id: 31, image: 12, xmin: 100, ymin: 200.5, xmax: 180, ymax: 260, categories: ["Mass"], birads: 4, source_finding: null });
     expect(body.findings[1]?.source_finding).toBe(9);
+    // Measurements go back as their endpoints only: the server computes the mm.
+    expect(body.measurements).toEqual([{ key: "m-1", image: 12, x1: 10, y1: 20, x2: 30.5, y2: 40 }]);
   });
 });

@@ -18,6 +18,12 @@ export function draftFromRead(read: ApiRead): Draft {
       sourceFindingId: f.source_finding,
     }),
   );
+  d.measurements = (read.measurements ?? []).map((m) => ({
+    key: m.key,
+    imageId: m.image,
+    a: { x: m.x1, y: m.y1 },
+    b: { x: m.x2, y: m.y2 },
+  }));
   return d;
 }
 
@@ -38,5 +44,6 @@ export function saveBodyFromDraft(d: Draft, version: number): ReadSaveBody {
       birads: f.birads,
       source_finding: f.sourceFindingId,
     })),
+    measurements: d.measurements.map((m) => ({ key: m.key, image: m.imageId, x1: m.a.x, y1: m.a.y, x2: m.b.x, y2: m.b.y })),
   };
 }

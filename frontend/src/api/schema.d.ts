@@ -507,6 +507,13 @@ export interface components {
             tissue_bounds: components["schemas"]["TissueBounds"] | null;
             tissue_window: components["schemas"]["WindowPreset"] | null;
             pixel_spacing: number[] | null;
+            /**
+             * @description The tag pixel_spacing came from; ImagerPixelSpacing: lengths are at the detector. Null: no spacing, or not recorded (imported before; a re-render records it).
+             *
+             *     * `PixelSpacing` - PixelSpacing
+             *     * `ImagerPixelSpacing` - ImagerPixelSpacing
+             */
+            pixel_spacing_source: (components["schemas"]["PixelSpacingSourceEnum"] | components["schemas"]["NullEnum"]) | null;
         };
         ExamStudy: {
             id: number;
@@ -700,6 +707,38 @@ export interface components {
             username: string;
             roles: string[];
         };
+        MeasurementIn: {
+            key: string;
+            /** Format: int64 */
+            image: number;
+            /** Format: double */
+            x1: number;
+            /** Format: double */
+            y1: number;
+            /** Format: double */
+            x2: number;
+            /** Format: double */
+            y2: number;
+        };
+        MeasurementOut: {
+            key: string;
+            image: number;
+            /** Format: double */
+            x1: number;
+            /** Format: double */
+            y1: number;
+            /** Format: double */
+            x2: number;
+            /** Format: double */
+            y2: number;
+            /**
+             * Format: double
+             * @description From the image's pixel spacing; null without one.
+             */
+            length_mm: number | null;
+            /** @description PixelSpacing, ImagerPixelSpacing (at the detector) or blank. */
+            spacing_source: string;
+        };
         /** @enum {unknown} */
         NullEnum: null;
         /**
@@ -722,6 +761,12 @@ export interface components {
             reader_a: components["schemas"]["UserRef"];
             reader_b: components["schemas"]["UserRef"];
         };
+        /**
+         * @description * `PixelSpacing` - PixelSpacing
+         *     * `ImagerPixelSpacing` - ImagerPixelSpacing
+         * @enum {string}
+         */
+        PixelSpacingSourceEnum: "PixelSpacing" | "ImagerPixelSpacing";
         Progress: {
             project: string;
             studies: {
@@ -757,11 +802,14 @@ export interface components {
             origin: string;
             breasts: components["schemas"]["Breast"][];
             findings: components["schemas"]["FindingOut"][];
+            measurements: components["schemas"]["MeasurementOut"][];
         };
         ReadSaveInput: {
             version: number;
             breasts: components["schemas"]["Breast"][];
             findings: components["schemas"]["FindingIn"][];
+            /** @description Replaces the read's length measurements; omit to leave them as they are. */
+            measurements?: components["schemas"]["MeasurementIn"][];
         };
         ReadSaveOutput: {
             version: number;

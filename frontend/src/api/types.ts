@@ -58,11 +58,24 @@ export interface ApiFinding {
   source_finding: number | null;
 }
 
+export interface ApiMeasurement {
+  key: string;
+  image: number;
+  x1: number;
+  y1: number;
+  x2: number;
+  y2: number;
+  /** Computed by the server from the image's spacing; null without one. */
+  length_mm?: number | null;
+  spacing_source?: string;
+}
+
 export interface ApiRead {
   id: number;
   origin: string;
   breasts: ApiBreast[];
   findings: ApiFinding[];
+  measurements: ApiMeasurement[];
 }
 
 export interface DiscordanceReason {
@@ -104,6 +117,7 @@ export interface ReadSaveBody {
   version: number;
   breasts: ApiBreast[];
   findings: Omit<ApiFinding, "laterality">[];
+  measurements?: Omit<ApiMeasurement, "length_mm" | "spacing_source">[];
 }
 
 export interface ReadSaveResponse {

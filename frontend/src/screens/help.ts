@@ -15,6 +15,7 @@ export const SHORTCUTS: { group: string; items: Shortcut[] }[] = [
       { keys: ["V"], what: "Select boxes; drag on the image for window/level" },
       { keys: ["P"], what: "Pan" },
       { keys: ["B"], what: "Draw a box" },
+      { keys: ["D"], what: "Length: drag to measure in mm (click a line, Del removes it)" },
       { keys: ["Wheel"], what: "Zoom about the cursor" },
       { keys: ["Middle drag"], what: "Pan with any tool" },
     ],
@@ -39,7 +40,7 @@ export const SHORTCUTS: { group: string; items: Shortcut[] }[] = [
     items: [
       ...FINDING_CATEGORIES.map((c, i) => ({ keys: [categoryShortcut(i)], what: `Toggle ${c}` })),
       { keys: ["Shift", "3 / 4 / 5"], what: "Finding BI-RADS 3, 4, 5" },
-      { keys: ["Del"], what: "Delete the box" },
+      { keys: ["Del"], what: "Delete the selected box or measurement" },
       { keys: ["Esc"], what: "Deselect" },
     ],
   },

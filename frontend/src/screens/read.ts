@@ -8,7 +8,9 @@ import { draftFromRead, saveBodyFromDraft } from "../api/convert";
 import type { ApiFinding, ApiRead, AssignmentDetail, DiscordanceReason } from "../api/types";
 import { Autosaver, type SaveState, StaleVersion } from "../annotate/autosave";
 import { BoxLayer, type LayerBox, type Tool } from "../annotate/boxlayer";
-import type { Box } from "../annotate/boxgeom";
+import type { Box, Point } from "../annotate/boxgeom";
+import { boxSizeLabel, lengthLabel } from "../annotate/measure";
+import { type LayerLine, MeasureLayer } from "../annotate/measurelayer";
 import {
   type Draft,
   type Violation,
@@ -17,6 +19,7 @@ import {
   missingBeforeSubmit,
   submitBlockers,
   newFindingKey,
+  newMeasurementKey,
   placeViolations,
   toggleCategory,
 } from "../annotate/draft";
@@ -56,6 +59,7 @@ class ReadScreen implements Screen {
   private tool: Tool = "select";
   private layout: HangingLayout | null = null;
   private readonly layers = new Map<number, BoxLayer>();
+  private readonly measureLayers = new Map<number, MeasureLayer>();
   private saver: Autosaver | null = null;
   private panel: ReadingPanel | null = null;
   private images = new Map<number, ImageInfo>();
@@ -180,6 +184,68 @@ class ReadScreen implements Screen {
       onCommit: () => this.changed(),
     });
     this.layers.set(image.id, layer);
+    // After the box layer: its capture listener runs first and claims presses on boxes.
+    this.measureLayers.set(image.id, new MeasureLayer(vp, {
+      columns: image.columns,
+      rows: image.rows,
+      lines: () => this.linesFor(image.id),
+      selected: () => this.selected,
+      active: () => this.tool === "measure",
+      readOnly: () => this.readOnly || this.saver?.current === "conflict",
+      preview: (a, b) => this.lengthText(image.id, a, b),
+      onSelect: (key) => this.select(key),
+      onCreate: (a, b) => this.createMeasurement(image.id, a, b),
+    }));
+  }
+
+  /** "23.4 mm at detector" from the image's own spacing (the server stores the same figure). */
+  private lengthText(imageId: number, a: Point, b: Point): string {
+    const image = this.images.get(imageId);
+    return lengthLabel(a, b, image?.pixel_spacing, image?.pixel_spacing_source);
+  }
+
+  private boxSizeText(imageId: number, box: Box): string | null {
+    const image = this.images.get(imageId);
+    return boxSizeLabel(box, image?.pixel_spacing, image?.pixel_spacing_source);
+  }
+
+  private linesFor(imageId: number): LayerLine[] {
+    const out: LayerLine[] = [];
+    const detail = this.detail;
+    if (!detail || !this.draft) return out;
+    const ref = (read: ApiRead | null, tag: "a" | "b", show: boolean): void => {
+      if (!read || !show) return;
+      for (const m of read.measurements ?? []) {
+        if (m.image !== imageId) continue;
+        const a = { x: m.x1, y: m.y1 };
+        const b = { x: m.x2, y: m.y2 };
+        out.push({ key: `${tag}:${m.key}`, a, b, cls: `meas-${tag}`, label: `${tag.toUpperCase()}: ${this.lengthText(imageId, a, b)}`, editable: false });
+      }
+    };
+    ref(detail.read_a, "a", this.showA);
+    ref(detail.read_b, "b", this.showB);
+    if (this.showOwn) {
+      for (const m of this.draft.measurements) {
+        if (m.imageId === imageId) out.push({ key: m.key, a: m.a, b: m.b, cls: "meas-own", label: this.lengthText(imageId, m.a, m.b), editable: true });
+      }
+    }
+    return out;
+  }
+
+  private createMeasurement(imageId: number, a: Point, b: Point): void {
+    if (!this.draft || this.readOnly) return;
+    const round = (p: Point): Point => ({ x: Math.round(p.x * 100) / 100, y: Math.round(p.y * 100) / 100 });
+    const key = newMeasurementKey();
+    this.draft.measurements.push({ key, imageId, a: round(a), b: round(b) });
+    this.selected = key;
+    this.changed();
+  }
+
+  private deleteMeasurement(key: string): void {
+    if (!this.draft || this.readOnly) return;
+    this.draft.measurements = this.draft.measurements.filter((m) => m.key !== key);
+    if (this.selected === key) this.selected = null;
+    this.changed();
   }
 
   private boxesFor(imageId: number): LayerBox[] {
@@ -222,6 +288,7 @@ class ReadScreen implements Screen {
 
   private renderBoxes(): void {
     for (const layer of this.layers.values()) layer.render();
+    for (const layer of this.measureLayers.values()) layer.render();
   }
 
   private select(key: string | null): void {
@@ -400,6 +467,9 @@ class ReadScreen implements Screen {
       onSelect: (key) => this.select(key),
       onDelete: (key) => this.deleteFinding(key),
       breastNote: detail.kind === "arbitration" ? (side) => this.readsNote(side) : undefined,
+      boxSize: (f) => this.boxSizeText(f.imageId, f.box),
+      measurementLabel: (m) => this.lengthText(m.imageId, m.a, m.b),
+      onDeleteMeasurement: (key) => this.deleteMeasurement(key),
     });
     this.side.append(this.panel.el);
     const submit = h("button", { type: "button", class: "btn btn-primary btn-wide", id: "submit", disabled: this.readOnly, title: "Submit (Ctrl+Enter)" },
@@ -534,6 +604,7 @@ class ReadScreen implements Screen {
         tool("select", "Select · W/L", "V", "Select boxes; drag elsewhere for window/level"),
         tool("pan", "Pan", "P", "Drag to pan"),
         tool("box", "Box", "B", "Draw a finding box"),
+        tool("measure", "Length", "D", "Measure a length in mm: drag on an image"),
       ),
     );
     const action = (id: string, label: string, key: string, title: string, fn: () => void): HTMLButtonElement => {
@@ -604,7 +675,7 @@ class ReadScreen implements Screen {
     this.tool = t;
     for (const [k, b] of this.toolButtons) b.setAttribute("aria-pressed", String(k === t));
     this.viewerHost.dataset.tool = t;
-    this.layout?.setInteraction(t === "pan" ? "pan" : t === "box" ? "none" : "windowLevel");
+    this.layout?.setInteraction(t === "pan" ? "pan" : t === "box" || t === "measure" ? "none" : "windowLevel");
   }
 
   private toggleInvert(): void {
@@ -817,6 +888,7 @@ class ReadScreen implements Screen {
       v: () => this.setTool("select"),
       p: () => this.setTool("pan"),
       b: () => this.setTool("box"),
+      d: () => this.setTool("measure"),
       r: () => this.layout?.resetWindowAll(),
       i: () => this.toggleInvert(),
       f: () => this.layout?.fitAll(),
@@ -829,8 +901,8 @@ class ReadScreen implements Screen {
       s: () => this.toggleSync(),
       n: () => void this.nextExam(),
       "?": () => openHelp(SHORTCUTS),
-      Delete: () => sel && this.deleteFinding(sel.key),
-      Backspace: () => sel && this.deleteFinding(sel.key),
+      Delete: () => this.deleteSelected(),
+      Backspace: () => this.deleteSelected(),
       Escape: () => this.select(null),
     };
     const fn = actions[k.length === 1 ? k.toLowerCase() : k];
@@ -838,6 +910,13 @@ class ReadScreen implements Screen {
       e.preventDefault();
       fn();
     }
+  }
+
+  private deleteSelected(): void {
+    const key = this.selected;
+    if (!key || !this.draft) return;
+    if (this.draft.measurements.some((m) => m.key === key)) this.deleteMeasurement(key);
+    else if (this.draft.findings.some((f) => f.key === key)) this.deleteFinding(key);
   }
 
   leave(): boolean {
@@ -853,6 +932,8 @@ class ReadScreen implements Screen {
     document.removeEventListener("keydown", this.onKey);
     for (const l of this.layers.values()) l.destroy();
     this.layers.clear();
+    for (const l of this.measureLayers.values()) l.destroy();
+    this.measureLayers.clear();
     this.layout?.destroy();
     this.ctx.main.classList.remove("main-full");
     document.querySelector("#submit-dialog")?.remove();

@@ -38,6 +38,8 @@ export interface ImageInfo {
   tissue_window?: WindowPreset | null;
   /** mm per pixel [row, column] (PixelSpacing, else ImagerPixelSpacing); null: unknown. */
   pixel_spacing?: number[] | null;
+  /** The tag pixel_spacing came from: "ImagerPixelSpacing" = lengths at the detector. */
+  pixel_spacing_source?: string | null;
 }
 
 export type Interaction = "windowLevel" | "pan" | "zoom" | "none";

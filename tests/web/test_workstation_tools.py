@@ -1,0 +1,131 @@
+"""Workstation tools in headless Chromium on the real mammograms (issue 12 items 2, 4, 8): the
+length tool and box sizes in mm, saved with the read and shown to the arbiter; the magnifier;
+reading time. Screenshots land in test-output/screenshots/ (look at them)."""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import pytest
+
+from tests.web.browser import Demo, Session
+from tests.web.test_reading_in_browser import api, open_read_screen, pick, wait_saved
+from tests.web.test_reading_workstation import drag, image_of, page_point, view_transform
+
+pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+
+
+def set_spacing(demo: Demo) -> None:
+    """The demo files state no spacing: give the RCC an ImagerPixelSpacing and the LCC a
+    PixelSpacing (different row/column values, so x and y must each use their own)."""
+    from apps.studies.models import Image
+
+    Image.objects.filter(study_id__in=demo.study_ids, laterality="R", view_position="CC").update(
+        pixel_spacing_row=0.07, pixel_spacing_col=0.06, pixel_spacing_source="ImagerPixelSpacing")
+    Image.objects.filter(study_id__in=demo.study_ids, laterality="L", view_position="CC").update(
+        pixel_spacing_row=0.065, pixel_spacing_col=0.065, pixel_spacing_source="PixelSpacing")
+
+
+def mm(m: dict[str, Any], image: dict[str, Any]) -> float:
+    row, col = image["pixel_spacing"]
+    return math.hypot((m["x2"] - m["x1"]) * col, (m["y2"] - m["y1"]) * row)
+
+
+def labels(s: Session, slot: str, cls: str = "meas-own") -> list[str]:
+    return [t.text_content() for t in s.page.locator(f".mv-cell[data-slot={slot}] text.measure-label.{cls}").all()]
+
+
+def test_lengths_and_box_sizes_in_mm_are_saved_audited_and_shown_to_the_arbiter(
+        demo_exams: Demo, open_session) -> None:  # type: ignore[no-untyped-def]
+    from apps.reading.models import Assignment, AssignmentKind, AuditEvent
+    from apps.reading.services import read_save, read_submit
+    from tests.reading.helpers import breasts
+
+    set_spacing(demo_exams)
+    s = open_session("reader1")
+    page = s.page
+    assignment_id = open_read_screen(s)
+    detail = api(page, f"/api/assignments/{assignment_id}/")["body"]
+    rcc, lcc = image_of(detail, "R", "CC"), image_of(detail, "L", "CC")
+    assert rcc["pixel_spacing_source"] == "ImagerPixelSpacing" and lcc["pixel_spacing_source"] == "PixelSpacing"
+
+    # D, then drag across the RCC's breast: 600 px across and 400 px down in image pixels.
+    page.keyboard.press("d")
+    assert page.get_attribute("#tool-measure", "aria-pressed") == "true"
+    tb = rcc["tissue_bounds"]
+    x0, y0 = (tb["xmin"] + tb["xmax"]) / 2 - 300, (tb["ymin"] + tb["ymax"]) / 2 - 200
+    t = view_transform(s, "RCC")
+    drag(s, page_point(t, x0, y0), page_point(t, x0 + 600, y0 + 400))
+    wait_saved(s)
+    read = api(page, f"/api/assignments/{assignment_id}/")["body"]["read"]
+    (m,) = read["measurements"]
+    # Where the pointer landed is within a screen pixel of what was aimed at, in image pixels.
+    one_px = 1 / t["scale"]
+    assert abs(m["x1"] - x0) <= 1.5 * one_px and abs(m["y2"] - (y0 + 400)) <= 1.5 * one_px
+    assert m["length_mm"] == pytest.approx(mm(m, rcc), abs=0.01)
+    assert m["length_mm"] == pytest.approx(math.hypot(600 * 0.06, 400 * 0.07), abs=0.2)
+    assert m["spacing_source"] == "ImagerPixelSpacing"
+    assert labels(s, "RCC") == [f"{m['length_mm']:.1f} mm at detector"]
+    assert page.inner_text("#measurement-list").count("at detector") == 1
+
+    # On the LCC (PixelSpacing) the label has no "at detector"; a box shows W x H in mm.
+    t = view_transform(s, "LCC")
+    tb = lcc["tissue_bounds"]
+    cx, cy = (tb["xmin"] + tb["xmax"]) / 2, (tb["ymin"] + tb["ymax"]) / 2
+    drag(s, page_point(t, cx - 100, cy), page_point(t, cx + 300, cy))
+    page.keyboard.press("b")
+    drag(s, page_point(t, cx - 200, cy - 150), page_point(t, cx + 200, cy + 150))
+    page.wait_for_selector("#finding-editor")
+    page.keyboard.press("1")
+    page.keyboard.press("Shift+Digit4")
+    pick(s, "birads-L-4")
+    pick(s, "density-L-B")
+    pick(s, "birads-R-1")
+    pick(s, "density-R-B")
+    wait_saved(s)
+    read = api(page, f"/api/assignments/{assignment_id}/")["body"]["read"]
+    assert len(read["measurements"]) == 2
+    lcc_m = next(x for x in read["measurements"] if x["image"] == lcc["id"])
+    assert labels(s, "LCC") == [f"{lcc_m['length_mm']:.1f} mm"]
+    (box,) = read["findings"]
+    size = page.inner_text(f"[data-size='{box['key']}']")
+    w, h = (box["xmax"] - box["xmin"]) * 0.065, (box["ymax"] - box["ymin"]) * 0.065
+    assert size == f"{w:.1f} × {h:.1f} mm"
+    s.shot("workstation-measurements")
+
+    # Select a line with V and delete it with Del; then draw it again (audited each time).
+    page.keyboard.press("v")
+    a = page_point(t, cx - 100, cy)
+    b = page_point(t, cx + 300, cy)
+    page.mouse.click(a[0] + (b[0] - a[0]) * 0.95, a[1])
+    page.wait_for_selector(f".mv-cell[data-slot=LCC] line.measure.selected[data-key='{lcc_m['key']}']",
+                          state="attached")  # a horizontal line has no height: never "visible"
+    page.keyboard.press("Delete")
+    wait_saved(s)
+    assert len(api(page, f"/api/assignments/{assignment_id}/")["body"]["read"]["measurements"]) == 1
+    assert labels(s, "LCC") == []
+    events = AuditEvent.objects.filter(action="measurements_update", object_type="read", actor__username="reader1")
+    assert events.count() >= 3 and len(events.latest("id").after) == 1
+
+    page.keyboard.press("Control+Enter")
+    page.wait_for_selector("#submit-dialog[open]")
+    page.click("#confirm-submit")
+    page.wait_for_url("**/?submitted=*")
+
+    # reader2 reads it differently (no finding): discordant; the arbiter sees read A's length.
+    mine = Assignment.objects.get(pk=assignment_id)
+    theirs = Assignment.objects.get(study_id=mine.study_id, kind=AssignmentKind.SECOND
+                                    if mine.kind == AssignmentKind.FIRST else AssignmentKind.FIRST)
+    saved = read_save(actor=theirs.reader, assignment_id=theirs.pk, version=theirs.version,
+                      breasts=breasts((1, "B"), (1, "B")), findings=[])
+    read_submit(actor=theirs.reader, assignment_id=theirs.pk, version=saved.assignment.version)
+    arbitration = Assignment.objects.get(study_id=mine.study_id, kind=AssignmentKind.ARBITRATION)
+    senior = open_session("senior1")
+    senior.page.goto(f"/arbitrate/{arbitration.pk}/")
+    senior.page.wait_for_selector("#viewer[data-ready=true]")
+    tag = "a" if mine.kind == AssignmentKind.FIRST else "b"
+    shown = labels(senior, "RCC", f"meas-{tag}")
+    assert shown == [f"{tag.upper()}: {m['length_mm']:.1f} mm at detector"]
+    senior.shot("workstation-arbiter-sees-measurement")
+    assert s.errors() == [] and senior.errors() == []
