@@ -1,0 +1,77 @@
+"""The studies endpoints cost a number of queries that does not grow with projects, exams, images
+or import items (same method as tests/reading/test_query_counts.py)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+
+from apps.studies.models import ImageState, ImportBatch, ImportItem, ImportItemStatus
+from tests.factories import ImageFactory, ProjectFactory, exam_create
+
+pytestmark = pytest.mark.django_db
+
+
+def _count(call: Callable[[], Any]) -> int:
+    call()  # warm-up: the role lookup is cached on the force-authenticated user object
+    with CaptureQueriesContext(connection) as ctx:
+        response = call()
+    assert response.status_code == 200, response.content[:300]
+    return len(ctx.captured_queries)
+
+
+def _rendered_exam(project):  # type: ignore[no-untyped-def]
+    study = exam_create(project=project)
+    study.images.update(state=ImageState.RENDERED)
+    return study
+
+
+def test_project_list_and_review_list_cost_the_same_for_more_projects_and_images(admin_user, api_for) -> None:
+    client = api_for(admin_user)
+    urls = ["/api/projects/", "/api/review/images/", "/api/review/images/?project=p0"]
+    project = ProjectFactory(slug="p0")
+    _rendered_exam(project)
+    few = [_count(lambda url=url: client.get(url)) for url in urls]
+    for i in range(1, 6):
+        other = ProjectFactory(slug=f"p{i}")
+        for _ in range(3):
+            _rendered_exam(other)
+            _rendered_exam(project)
+    many = [_count(lambda url=url: client.get(url)) for url in urls]
+    assert few == many
+
+
+def test_a_batch_page_costs_the_same_for_more_items(admin_user, api_for) -> None:
+    client = api_for(admin_user)
+    counts = []
+    for n in (1, 12):
+        project = ProjectFactory()
+        batch = ImportBatch.objects.create(project=project)
+        study = exam_create(project=project)
+        images = list(study.images.all())
+        for i in range(n):
+            image = images[i] if i < len(images) else ImageFactory(series=study.series.get(), view_position="XCCL")
+            ImportItem.objects.create(batch=batch, filename=f"f{i}.dcm", status=ImportItemStatus.IMPORTED, image=image)
+        counts.append(_count(lambda pk=batch.pk: client.get(f"/api/imports/{pk}/")))
+    assert counts[0] == counts[1]
+
+
+def test_an_image_file_costs_the_same_on_a_bigger_exam(admin_user, reader1, reader2, api_for) -> None:
+    from apps.common.storage import storage_save_bytes
+    from tests.reading.helpers import assign_pair
+
+    counts = []
+    for extra in (0, 8):
+        study = exam_create(project=ProjectFactory())
+        for _ in range(extra):
+            ImageFactory(series=study.series.get(), view_position="XCCL")
+        assign_pair(study, admin_user, reader1, reader2)
+        image = study.images.get(laterality="R", view_position="CC")
+        image.display_file = storage_save_bytes(name=f"q/{image.pk}.png", content=b"\x89PNG\r\n\x1a\n")
+        image.save(update_fields=["display_file"])
+        counts.append(_count(lambda pk=image.pk: api_for(reader1).get(f"/api/images/{pk}/file/display/")))
+    assert counts[0] == counts[1] <= 3
