@@ -129,3 +129,99 @@ def test_lengths_and_box_sizes_in_mm_are_saved_audited_and_shown_to_the_arbiter(
     assert shown == [f"{tag.upper()}: {m['length_mm']:.1f} mm at detector"]
     senior.shot("workstation-arbiter-sees-measurement")
     assert s.errors() == [] and senior.errors() == []
+
+
+def grey(s: Session, rect: dict[str, float]) -> Any:
+    """The page's pixels inside `rect` as a float grey array."""
+    import io
+
+    import numpy as np
+    from PIL import Image as PILImage
+
+    png = s.page.screenshot(clip={"x": rect["x"], "y": rect["y"], "width": rect["width"], "height": rect["height"]})
+    return np.asarray(PILImage.open(io.BytesIO(png)).convert("L"), dtype=np.float64)
+
+
+def correlation(a: Any, b: Any) -> float:
+    import numpy as np
+
+    return float(np.corrcoef(a.ravel(), b.ravel())[0, 1])
+
+
+def test_the_magnifier_follows_the_pointer_at_full_depth_with_the_current_window(
+        demo_exams: Demo, open_session) -> None:  # type: ignore[no-untyped-def]
+    import numpy as np
+    from PIL import Image as PILImage
+
+    s = open_session("reader1")
+    page = s.page
+    assignment_id = open_read_screen(s)
+    detail = api(page, f"/api/assignments/{assignment_id}/")["body"]
+    lcc = image_of(detail, "L", "CC")
+    for slot in ("RCC", "LCC", "RMLO", "LMLO"):  # the 16-bit data on every view
+        page.wait_for_selector(f".mv-cell[data-slot={slot}] .mv-viewport[data-status=full]")
+    tb = lcc["tissue_bounds"]
+    t = view_transform(s, "LCC")
+    at = page_point(t, (tb["xmin"] + tb["xmax"]) / 2, (tb["ymin"] + tb["ymax"]) / 2)
+    page.mouse.move(*at)
+    size = 280
+    rect = {"x": at[0] - size / 2, "y": at[1] - size / 2, "width": size, "height": size}
+    page.wait_for_timeout(200)
+    plain = grey(s, rect)
+
+    # X: a 2x loupe centred on the pointer, drawn from the 16-bit data.
+    page.keyboard.press("x")
+    assert page.get_attribute(".mv-hanging", "data-loupe") == "2x"
+    page.mouse.move(at[0] + 1, at[1])
+    page.mouse.move(*at)
+    loupe = page.locator(".mv-cell[data-slot=LCC] .mv-loupe")
+    loupe.wait_for(state="visible")
+    assert loupe.get_attribute("data-factor") == "2" and loupe.get_attribute("data-depth") == "full"
+    box = loupe.bounding_box()
+    assert box["width"] == pytest.approx(size) and box["x"] + size / 2 == pytest.approx(at[0], abs=1)
+    info = page.evaluate("() => window.__mammolab.layout.viewport('LCC').loupeInfo")
+    assert info["imagePerCss"] == pytest.approx(1 / t["scale"] / 2, rel=1e-6)
+    centre = page.evaluate("(p) => window.__mammolab.layout.viewport('LCC').screenToImage(p)",
+                           {"x": at[0] - t["left"], "y": at[1] - t["top"]})
+    assert info["center"]["x"] == pytest.approx(centre["x"]) and info["center"]["y"] == pytest.approx(centre["y"])
+    magnified = grey(s, rect)
+    s.shot("workstation-loupe-2x")
+    # What the loupe shows is the middle half of the plain view, twice as large.
+    middle = plain[size // 4: 3 * size // 4, size // 4: 3 * size // 4]
+    upscaled = np.asarray(PILImage.fromarray(middle.astype(np.uint8)).resize((size, size), PILImage.BILINEAR),
+                          dtype=np.float64)
+    inner = slice(8, size - 8)  # inside the frame
+    assert correlation(magnified[inner, inner], upscaled[inner, inner]) > 0.8
+    assert correlation(magnified[inner, inner], plain[inner, inner]) < correlation(
+        magnified[inner, inner], upscaled[inner, inner]) - 0.1
+
+    # X again: 4x; ]: larger. The other views show no loupe while the pointer is elsewhere.
+    page.keyboard.press("x")
+    page.keyboard.press("]")
+    page.mouse.move(at[0] + 1, at[1])
+    page.wait_for_timeout(200)
+    assert loupe.get_attribute("data-factor") == "4"
+    assert loupe.bounding_box()["width"] == pytest.approx(size + 40)
+    info = page.evaluate("() => window.__mammolab.layout.viewport('LCC').loupeInfo")
+    assert info["imagePerCss"] == pytest.approx(1 / t["scale"] / 4, rel=1e-6)
+    assert page.locator(".mv-cell[data-slot=RCC] .mv-loupe").is_hidden()
+
+    # The current window applies in the loupe: a window a quarter as wide raises its contrast.
+    page.mouse.move(*at)
+    page.wait_for_timeout(200)
+    before = grey(s, rect)[inner, inner]
+    page.evaluate("""() => { const vp = window.__mammolab.layout.viewport('LCC'); const w = vp.getWindow();
+                             vp.setWindow(w.center, w.width / 4); }""")
+    page.wait_for_timeout(300)
+    after = grey(s, rect)[inner, inner]
+    assert after.std() > before.std() * 1.5
+    s.shot("workstation-loupe-4x-narrow-window")
+
+    page.keyboard.press("x")
+    assert page.get_attribute(".mv-hanging", "data-loupe") == "off"
+    page.mouse.move(at[0] + 2, at[1])
+    page.wait_for_timeout(200)
+    assert loupe.is_hidden()
+    page.keyboard.press("?")
+    assert "Magnifier" in page.inner_text("#help-dialog")
+    assert s.errors() == []

@@ -25,6 +25,8 @@ export const SHORTCUTS: { group: string; items: Shortcut[] }[] = [
     items: [
       { keys: ["R"], what: "Reset window/level" },
       { keys: ["I"], what: "Invert" },
+      { keys: ["X"], what: "Magnifier: off → 2× → 4× → off (follows the pointer, full depth, current window)" },
+      { keys: ["[ / ]"], what: "Magnifier smaller / larger" },
       { keys: ["F"], what: "Fit all views (in the current fit mode)" },
       { keys: ["Z"], what: "Fit mode: breast → whole film → true size → 1:1 pixels" },
       { keys: ["S"], what: "Sync zoom/pan across views on/off" },

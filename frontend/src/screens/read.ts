@@ -25,7 +25,18 @@ import {
 } from "../annotate/draft";
 import { ReadingPanel, findingLabel } from "../annotate/panel";
 import { type Side, categoryForDigit, needsFindingBirads } from "../annotate/vocabulary";
-import { FIT_MODE_NAMES, HangingLayout, nextFitMode, type ImageInfo, type LayoutName, type Viewport } from "../viewer";
+import {
+  FIT_MODE_NAMES,
+  HangingLayout,
+  LOUPE_DEFAULT,
+  nextFitMode,
+  nextLoupeFactor,
+  resizeLoupe,
+  type ImageInfo,
+  type LayoutName,
+  type LoupeSpec,
+  type Viewport,
+} from "../viewer";
 import type { AppContext, Screen } from "./app";
 import { clear, h, isTyping, shortId } from "./dom";
 import { openHelp, SHORTCUTS } from "./help";
@@ -633,6 +644,8 @@ class ReadScreen implements Screen {
       }
       presets.value = "";
     });
+    this.loupeButton = action("loupe", "Loupe", "X", "Magnifier following the pointer: off, 2×, 4× ([ and ] resize)", () => this.cycleLoupe());
+    this.loupeButton.setAttribute("aria-pressed", "false");
     this.invertButton = action("invert", "Invert", "I", "Invert grey scale", () => this.toggleInvert());
     this.invertButton.setAttribute("aria-pressed", "false");
     this.syncButton = action("sync", "Sync", "S", "Link zoom and pan across the four views", () => this.toggleSync());
@@ -651,6 +664,7 @@ class ReadScreen implements Screen {
         presets,
         action("reset-wl", "Reset W/L", "R", "Window/level back to the default preset", () => this.layout?.resetWindowAll()),
         this.invertButton,
+        this.loupeButton,
       ),
       h("div", { class: "group" },
         action("fit", "Fit", "F", "Fit every view (in the current fit mode)", () => this.layout?.fitAll()),
@@ -676,6 +690,31 @@ class ReadScreen implements Screen {
     for (const [k, b] of this.toolButtons) b.setAttribute("aria-pressed", String(k === t));
     this.viewerHost.dataset.tool = t;
     this.layout?.setInteraction(t === "pan" ? "pan" : t === "box" || t === "measure" ? "none" : "windowLevel");
+  }
+
+  private loupeButton: HTMLButtonElement | null = null;
+  /** Factor and size survive turning the loupe off (size is the reader's choice). */
+  private loupeSize = LOUPE_DEFAULT.size;
+
+  private cycleLoupe(): void {
+    const factor = nextLoupeFactor(this.layout?.loupe?.factor ?? null);
+    this.applyLoupe(factor === null ? null : { factor, size: this.loupeSize });
+  }
+
+  private resizeLoupeBy(step: number): void {
+    const current = this.layout?.loupe;
+    if (!current) return;
+    const next = resizeLoupe(current, step);
+    this.loupeSize = next.size;
+    this.applyLoupe(next);
+  }
+
+  private applyLoupe(spec: LoupeSpec | null): void {
+    this.layout?.setLoupe(spec);
+    if (this.loupeButton) {
+      this.loupeButton.setAttribute("aria-pressed", String(spec !== null));
+      this.loupeButton.firstChild!.textContent = spec ? `Loupe ${spec.factor}×` : "Loupe";
+    }
   }
 
   private toggleInvert(): void {
@@ -891,6 +930,9 @@ class ReadScreen implements Screen {
       d: () => this.setTool("measure"),
       r: () => this.layout?.resetWindowAll(),
       i: () => this.toggleInvert(),
+      x: () => this.cycleLoupe(),
+      "[": () => this.resizeLoupeBy(-40),
+      "]": () => this.resizeLoupeBy(40),
       f: () => this.layout?.fitAll(),
       z: () => this.cycleFitMode(),
       l: () => this.toggleLinkWindow(),

@@ -8,6 +8,7 @@ import { fromSharedView, toSharedView, type FitAlign, type Size, type ViewState 
 import type { ImageInfo, Interaction, Slot } from "./types";
 import { SLOTS } from "./types";
 import { Viewport } from "./viewport";
+import type { LoupeSpec } from "./loupe";
 
 interface Cell {
   element: HTMLDivElement;
@@ -172,6 +173,7 @@ export class HangingLayout {
       fullDepthAfter: this.firstPaint,
     });
     viewport.setInteraction(this.mode);
+    viewport.setLoupe(this.loupeSpec);
     const cell: Cell = { element, viewport, image, slot };
     this.cells.set(image.id, cell);
     viewport.setFitter((size) => this.fitFor(cell, size));
@@ -365,6 +367,19 @@ export class HangingLayout {
 
   resetWindowAll(): void {
     for (const cell of this.cells.values()) cell.viewport.resetWindow();
+  }
+
+  private loupeSpec: LoupeSpec | null = null;
+
+  /** The magnifier on every view (it shows on the one under the pointer); null: off. */
+  setLoupe(spec: LoupeSpec | null): void {
+    this.loupeSpec = spec;
+    this.root.dataset.loupe = spec ? `${spec.factor}x` : "off";
+    for (const cell of this.cells.values()) cell.viewport.setLoupe(spec);
+  }
+
+  get loupe(): LoupeSpec | null {
+    return this.loupeSpec;
   }
 
   setInvertAll(on: boolean): void {

@@ -4,3 +4,4 @@ export * from "./types";
 export { Viewport, type ViewportOptions } from "./viewport";
 export { HangingLayout, assignSlots, type LayoutName } from "./hanging";
 export * from "./fit";
+export * from "./loupe";

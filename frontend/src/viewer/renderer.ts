@@ -150,6 +150,8 @@ export class Renderer {
   /** Two-pass path (needs float render targets): resample on view change, window every frame. */
   private resampleProgram: Program | null = null;
   private windowProgram: Program | null = null;
+  /** One-pass windowed full-depth program for the magnifier (compiled on its first use). */
+  private loupeProgram: Program | null = null;
   private resampled: { texture: WebGLTexture; framebuffer: WebGLFramebuffer; width: number; height: number } | null = null;
   /** What the resampled texture holds; a different key means the resampling pass must rerun. */
   private resampledKey = "";
@@ -210,12 +212,14 @@ export class Renderer {
     return { program, uniforms };
   }
 
+  private static readonly FULL_UNIFORMS = [
+    "uTex", "uLod", "uMaxLevel", "uRescaleSlope", "uRescaleIntercept",
+    "uScreenToImage", "uCanvasHeight", "uImageSize", "uWinCenter", "uWinWidth", "uInvert",
+  ];
+
   private compileFullPrograms(): void {
     if (this.fullProgram || this.windowProgram) return;
-    const fullUniforms = [
-      "uTex", "uLod", "uMaxLevel", "uRescaleSlope", "uRescaleIntercept",
-      "uScreenToImage", "uCanvasHeight", "uImageSize", "uWinCenter", "uWinWidth", "uInvert",
-    ];
+    const fullUniforms = Renderer.FULL_UNIFORMS;
     if (this.gl.getExtension("EXT_color_buffer_float")) {
       this.resampleProgram = this.link(fullFragment(false), fullUniforms);
       this.windowProgram = this.link(WINDOW_FRAGMENT, [
@@ -333,6 +337,40 @@ export class Renderer {
     }
     gl.bindVertexArray(this.vao);
     gl.drawArrays(gl.TRIANGLES, 0, 3);
+  }
+
+  /**
+   * The magnifier: after `draw`, redraw the square `rect` (device px, from the top-left) with
+   * its own magnified map `p`, straight from the 16-bit texture (one pass: resample + window,
+   * only over the loupe's pixels) or, until the full depth has arrived, from the 8-bit display
+   * image. Returns which data it showed.
+   */
+  drawLoupe(p: DrawParams, rect: { x: number; y: number; width: number; height: number }): "full" | "display" | null {
+    const gl = this.gl;
+    const canvas = gl.canvas as HTMLCanvasElement;
+    const full = this.fullTexture;
+    if (full && !this.loupeProgram) {
+      this.loupeProgram = this.fullProgram ?? this.link(fullFragment(true), Renderer.FULL_UNIFORMS);
+    }
+    const prog = full ? this.loupeProgram : this.displayProgram;
+    const texture = full ?? this.displayTexture;
+    if (!prog || !texture) return null;
+    gl.viewport(0, 0, canvas.width, canvas.height);
+    gl.enable(gl.SCISSOR_TEST);
+    gl.scissor(rect.x, canvas.height - rect.y - rect.height, rect.width, rect.height);
+    this.setImageUniforms(prog, p, texture);
+    if (full) {
+      this.setFullUniforms(prog, p);
+    } else {
+      const u = (name: string): WebGLUniformLocation | null => prog.uniforms.get(name) ?? null;
+      gl.uniform1f(u("uDefaultCenter"), p.defaultCenter);
+      gl.uniform1f(u("uDefaultWidth"), p.defaultWidth);
+      gl.uniform1i(u("uStoredInverted"), p.monochrome1 ? 1 : 0);
+    }
+    gl.bindVertexArray(this.vao);
+    gl.drawArrays(gl.TRIANGLES, 0, 3);
+    gl.disable(gl.SCISSOR_TEST);
+    return full ? "full" : "display";
   }
 
   /** Common uniforms of the programs that map screen pixels to image pixels. */

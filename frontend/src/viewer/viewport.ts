@@ -23,7 +23,8 @@ import {
   type ViewState,
   type WindowLevel,
 } from "./geometry";
-import { Renderer } from "./renderer";
+import { type DrawParams, Renderer } from "./renderer";
+import { type LoupeSpec, loupeDeviceRect, loupeMap, loupeRect } from "./loupe";
 import type { ChangeSource, ImageInfo, Interaction, ViewportStatus, WindowPreset } from "./types";
 
 export interface ViewportOptions {
@@ -80,6 +81,11 @@ export class Viewport {
   private readonly info: HTMLDivElement;
   private readonly labelEl: HTMLDivElement;
   private readonly messageEl: HTMLDivElement;
+  private readonly loupeEl: HTMLDivElement;
+  private loupeSpec: LoupeSpec | null = null;
+  private loupePoint: Point | null = null;
+  /** What the loupe showed in the last frame (tests and the bench read it). */
+  loupeInfo: { factor: number; size: number; center: Point; imagePerCss: number; depth: "full" | "display" } | null = null;
   private renderer: Renderer | null = null;
   private readonly fitAlign: FitAlign;
   private readonly fixedLabel: string | undefined;
@@ -147,7 +153,14 @@ export class Viewport {
     this.messageEl.className = "mv-message";
     this.messageEl.style.cssText =
       textStyle + "top:50%;left:0;right:0;text-align:center;transform:translateY(-50%);";
-    root.append(this.labelEl, this.info, this.messageEl);
+    // The magnifier's frame; its pixels are drawn into the canvas by the renderer.
+    this.loupeEl = document.createElement("div");
+    this.loupeEl.className = "mv-loupe";
+    this.loupeEl.hidden = true;
+    this.loupeEl.style.cssText =
+      "position:absolute;pointer-events:none;box-sizing:border-box;border:2px solid #f7e463;" +
+      "box-shadow:0 0 0 1px #000,0 0 12px rgba(0,0,0,.8);";
+    root.append(this.labelEl, this.info, this.messageEl, this.loupeEl);
     container.appendChild(root);
 
     try {
@@ -176,6 +189,8 @@ export class Viewport {
     this.listen(root, "pointermove", (e) => this.onPointerMove(e));
     this.listen(root, "pointerup", (e) => this.onPointerUp(e));
     this.listen(root, "pointercancel", (e) => this.onPointerUp(e));
+    this.listen(root, "pointermove", (e) => this.moveLoupe(this.localPoint(e)));
+    this.listen(root, "pointerleave", () => this.moveLoupe(null));
     this.listen(root, "wheel", (e) => this.onWheel(e), { passive: false });
     this.listen(root, "dblclick", () => this.fit());
     // Middle-button drags pan: stop the browser's autoscroll from grabbing them.
@@ -549,6 +564,24 @@ export class Viewport {
     this.zoomAt(this.localPoint(e), Math.exp(-e.deltaY * unit * WHEEL_ZOOM_PER_PIXEL));
   }
 
+  // ---- magnifier --------------------------------------------------------------------------
+
+  /** Show a loupe that follows the pointer over this view (null: off). See loupe.ts. */
+  setLoupe(spec: LoupeSpec | null): void {
+    this.loupeSpec = spec ? { ...spec } : null;
+    if (!spec) this.loupeInfo = null;
+    this.requestRender();
+  }
+
+  get loupe(): LoupeSpec | null {
+    return this.loupeSpec ? { ...this.loupeSpec } : null;
+  }
+
+  private moveLoupe(p: Point | null): void {
+    this.loupePoint = p;
+    if (this.loupeSpec || !this.loupeEl.hidden) this.requestRender();
+  }
+
   // ---- coordinates ------------------------------------------------------------------------
 
   imageToScreen(p: Point): Point {
@@ -616,7 +649,7 @@ export class Viewport {
     const flip = image.display_flip_horizontal;
     const defaultPreset = this.presets[0] ?? { center: this.window.center, width: this.window.width };
     const monochrome1 = image.photometric_interpretation === "MONOCHROME1";
-    renderer.draw({
+    const params: DrawParams = {
       screenToImage: { sx: flip ? -1 / s : 1 / s, ox: origin.x, sy: 1 / s, oy: origin.y },
       devicePixelRatio: dpr,
       imageWidth: image.columns,
@@ -632,8 +665,32 @@ export class Viewport {
       defaultCenter: defaultPreset.center,
       defaultWidth: defaultPreset.width,
       monochrome1,
-    });
+    };
+    renderer.draw(params);
+    this.drawLoupe(renderer, params, dpr);
     this.frameCount++;
+  }
+
+  private drawLoupe(renderer: Renderer, params: DrawParams, dpr: number): void {
+    const spec = this.loupeSpec;
+    const at = this.loupePoint;
+    const canvas = renderer.gl.canvas as HTMLCanvasElement;
+    const rect = spec && at ? loupeRect(at, spec.size) : null;
+    const device = rect ? loupeDeviceRect(rect, dpr, canvas) : null;
+    const depth = spec && at && device
+      ? renderer.drawLoupe({ ...params, screenToImage: loupeMap(params.screenToImage, at, spec.factor),
+        imagePerCss: params.imagePerCss / spec.factor }, device)
+      : null;
+    if (!spec || !at || !rect || !depth) {
+      this.loupeEl.hidden = true;
+      if (!spec) this.loupeInfo = null;
+      return;
+    }
+    Object.assign(this.loupeEl.style, { left: `${rect.x}px`, top: `${rect.y}px`, width: `${rect.width}px`, height: `${rect.height}px` });
+    this.loupeEl.dataset.factor = String(spec.factor);
+    this.loupeEl.dataset.depth = depth;
+    this.loupeEl.hidden = false;
+    this.loupeInfo = { factor: spec.factor, size: spec.size, center: this.screenToImage(at), imagePerCss: params.imagePerCss / spec.factor, depth };
   }
 
   private drawDefaults(): Omit<Parameters<Renderer["draw"]>[0], "devicePixelRatio"> {
