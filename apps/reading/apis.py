@@ -159,6 +159,9 @@ class AssignmentSummarySerializer(serializers.Serializer):
     started_at = serializers.DateTimeField(allow_null=True)
     submitted_at = serializers.DateTimeField(allow_null=True)
     reader = UserRefSerializer(allow_null=True, help_text="Admins only.")
+    active_seconds = serializers.IntegerField(
+        help_text="Active reading time of this read in seconds (focus and input; idle gaps beyond the "
+                  "project's reading_idle_seconds excluded).")
 
 
 def _user_ref(user: User) -> dict[str, Any]:
@@ -175,6 +178,7 @@ def assignment_summary(assignment: Assignment, *, admin: bool) -> dict[str, Any]
         "created_at": assignment.created_at, "started_at": assignment.started_at,
         "submitted_at": assignment.submitted_at,
         "reader": _user_ref(assignment.reader) if admin else None,
+        "active_seconds": assignment.active_seconds,
     }
 
 
@@ -252,6 +256,9 @@ class ExamForReadingSerializer(serializers.Serializer):
     reader = UserRefSerializer(allow_null=True)
     read_a_reader = UserRefSerializer(allow_null=True)
     read_b_reader = UserRefSerializer(allow_null=True)
+    active_seconds = serializers.IntegerField(help_text="This read's active reading time so far.")
+    idle_after_seconds = serializers.IntegerField(
+        help_text="The project's reading_idle_seconds: longer pauses in input are not reading time.")
 
 
 class AssignmentDetailApi(APIView):
@@ -283,6 +290,8 @@ class AssignmentDetailApi(APIView):
             "reader": _user_ref(assignment.reader) if admin else None,
             "read_a_reader": reader_of(exam.read_a),
             "read_b_reader": reader_of(exam.read_b),
+            "active_seconds": assignment.active_seconds,
+            "idle_after_seconds": services.reading_idle_seconds(project=study.project),
         }
         return Response(self.OutputSerializer(data).data)
 
@@ -313,6 +322,10 @@ class ReadSaveInputSerializer(serializers.Serializer):
     version = serializers.IntegerField(min_value=1)
     breasts = BreastSerializer(many=True)
     findings = FindingInSerializer(many=True)
+    active_seconds = serializers.IntegerField(
+        required=False, min_value=0, max_value=10**7,
+        help_text="The client's total active reading time of this read; the server keeps the larger "
+                  "total, bounded by the wall time since the last write.")
     measurements = MeasurementInSerializer(
         many=True, required=False,
         help_text="Replaces the read's length measurements; omit to leave them as they are.")
@@ -368,23 +381,29 @@ class VersionInputSerializer(serializers.Serializer):
     version = serializers.IntegerField(min_value=1)
 
 
+class SubmitInputSerializer(VersionInputSerializer):
+    active_seconds = serializers.IntegerField(required=False, min_value=0, max_value=10**7, allow_null=True,
+                                              default=None, help_text="As in the save body.")
+
+
 class SubmitOutputSerializer(AssignmentSummarySerializer):
     outcome = serializers.ChoiceField(choices=["submitted", "final"])
 
 
 class ReadSubmitApi(APIView):
     permission_classes = [IsReaderRole]
-    InputSerializer = VersionInputSerializer
+    InputSerializer = SubmitInputSerializer
     OutputSerializer = SubmitOutputSerializer
 
-    @extend_schema(request=VersionInputSerializer,
+    @extend_schema(request=SubmitInputSerializer,
                    responses={200: SubmitOutputSerializer, 400: ErrorSerializer, 403: ErrorSerializer,
                               404: ErrorSerializer, 409: ErrorSerializer})
     def post(self, request: Request, assignment_id: int) -> Response:
         payload = self.InputSerializer(data=request.data)
         payload.is_valid(raise_exception=True)
         result = services.read_submit(actor=request.user, assignment_id=assignment_id,  # type: ignore[arg-type]
-                                      version=payload.validated_data["version"])
+                                      version=payload.validated_data["version"],
+                                      active_seconds=payload.validated_data["active_seconds"])
         assignment = selectors.assignment_get_for_user(user=request.user, assignment_id=assignment_id)
         data = {**assignment_summary(assignment, admin=is_admin(request.user)), "outcome": result.outcome}
         return Response(self.OutputSerializer(data).data)
@@ -523,6 +542,9 @@ class ReaderProgressSerializer(serializers.Serializer):
     submitted = serializers.IntegerField()
     reopened = serializers.IntegerField()
     arbitration = serializers.IntegerField()
+    active_seconds = serializers.IntegerField(help_text="Active reading time over all this reader's assignments.")
+    submitted_active_seconds = serializers.IntegerField(help_text="Active reading time of the submitted reads.")
+    mean_active_seconds = serializers.FloatField(allow_null=True, help_text="Per submitted read.")
 
 
 class ProgressSerializer(serializers.Serializer):

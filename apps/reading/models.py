@@ -37,6 +37,10 @@ class Assignment(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
     started_at = models.DateTimeField(null=True, blank=True)
     submitted_at = models.DateTimeField(null=True, blank=True)
+    # Active reading time (issue 12): seconds the reader spent with the read focused and in use,
+    # idle gaps beyond the project's `reading_idle_seconds` excluded; measured by the read screen
+    # and sent with saves and submit (services.active_seconds_merge keeps it monotonic).
+    active_seconds = models.PositiveIntegerField(default=0)
 
     class Meta:
         constraints = [

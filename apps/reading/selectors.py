@@ -22,6 +22,7 @@ from django.db.models import (
     Prefetch,
     QuerySet,
     Subquery,
+    Sum,
     Value,
     When,
     prefetch_related_objects,
@@ -289,13 +290,18 @@ def progress(*, project: Project) -> Progress:
     assignment_counts: Counter[str] = Counter()
     readers: dict[int, dict[str, Any]] = {}
     rows = (Assignment.objects.filter(study__project=project)
-            .values("reader_id", "reader__username", "state", "kind").annotate(n=Count("id")))
+            .values("reader_id", "reader__username", "state", "kind").annotate(n=Count("id"), t=Sum("active_seconds")))
     for row in rows:
         assignment_counts[row["state"]] += row["n"]
         entry = readers.setdefault(row["reader_id"], {
             "id": row["reader_id"], "username": row["reader__username"],
-            **dict.fromkeys(AssignmentState.values, 0), "arbitration": 0})
+            **dict.fromkeys(AssignmentState.values, 0), "arbitration": 0,
+            "active_seconds": 0, "submitted_active_seconds": 0, "mean_active_seconds": None})
         entry[row["state"]] += row["n"]
+        entry["active_seconds"] += row["t"] or 0
+        if row["state"] == AssignmentState.SUBMITTED:
+            entry["submitted_active_seconds"] += row["t"] or 0
+            entry["mean_active_seconds"] = entry["submitted_active_seconds"] / entry[AssignmentState.SUBMITTED]
         if row["kind"] == AssignmentKind.ARBITRATION:
             entry["arbitration"] += row["n"]
     return Progress(

@@ -70,6 +70,11 @@ UserModel = get_user_model()
 
 # Project.settings key holding the arbiter pool (user ids); absent = every senior reader.
 ARBITERS_SETTING = "arbiters"
+# Project.settings key: pauses in input longer than this many seconds are not reading time.
+READING_IDLE_SETTING = "reading_idle_seconds"
+READING_IDLE_DEFAULT = 60
+# Clock and network slack allowed when bounding a client's reported active time.
+ACTIVE_TIME_SLACK_SECONDS = 5
 
 
 def audit_record(*, actor: User | None, action: str, object_type: str, object_id: int | None,
@@ -84,6 +89,27 @@ def project_rules(*, project: Project) -> DiscordanceRules:
     except ValueError as exc:
         raise ApplicationError(f"The project's discordance settings are invalid: {exc}.",
                                code=ReadingErrorCode.INVALID_PROJECT_SETTINGS) from exc
+
+
+def reading_idle_seconds(*, project: Project) -> int:
+    value = (project.settings or {}).get(READING_IDLE_SETTING, READING_IDLE_DEFAULT)
+    if isinstance(value, bool) or not isinstance(value, int) or not 5 <= value <= 3600:
+        raise ApplicationError(f"The project's {READING_IDLE_SETTING} must be a whole number of seconds "
+                               "from 5 to 3600.", code=ReadingErrorCode.INVALID_PROJECT_SETTINGS)
+    return value
+
+
+def active_seconds_merge(*, stored: int, sent: int | None, last_write: Any, now: Any) -> int:
+    """The read's active time after a client reports its total `sent`.
+
+    Monotonic (two tabs, or a retried old save, never lower it: the larger total wins) and
+    bounded: a total cannot grow by more than the wall time since the read was last written
+    (plus a little slack), so a wrong or hostile client cannot inflate it.
+    """
+    if sent is None:
+        return stored
+    bound = stored + max(0, int((now - last_write).total_seconds())) + ACTIVE_TIME_SLACK_SECONDS
+    return max(stored, min(sent, bound))
 
 
 def _require_admin(actor: User) -> None:
@@ -374,13 +400,15 @@ def _image_geometry(images: Sequence[Any]) -> dict[int, ImageGeometry]:
 @transaction.atomic
 def read_save(*, actor: User, assignment_id: int, version: int,
               breasts: Sequence[dict[str, Any]], findings: Sequence[dict[str, Any]],
-              measurements: Sequence[dict[str, Any]] | None = None) -> SaveResult:
+              measurements: Sequence[dict[str, Any]] | None = None,
+              active_seconds: int | None = None) -> SaveResult:
     """Replace the holder's read with the payload (whole-read save, idempotent for autosave).
 
     Preconditions checked here: holder, editable state, current version, mechanical rules.
     Findings with an `id` update that finding of this read; without one they are created; stored
     findings absent from the payload are deleted. `measurements` replaces the read's length
-    measurements (None: left as they are, for clients that do not measure).
+    measurements (None: left as they are, for clients that do not measure). `active_seconds`:
+    the client's total active reading time (`active_seconds_merge`).
     """
     assignment = _lock_assignment_for_holder(actor=actor, assignment_id=assignment_id)
     new_state = assignment_transition(action=AssignmentAction.SAVE, state=assignment.state)
@@ -403,7 +431,8 @@ def read_save(*, actor: User, assignment_id: int, version: int,
 
     # Autosave is the hottest write: the read's rows are read once here and the response is built
     # from what was written, never re-read (the assignment lock keeps them ours meanwhile).
-    read = Read.objects.only("id", "study_id", "assignment_id", "origin", "measurements").get(assignment=assignment)
+    read = Read.objects.only("id", "study_id", "assignment_id", "origin", "measurements", "updated_at").get(
+        assignment=assignment)
     stored_breasts, stored_findings = read_parts(read_id=read.pk)
     stored = {f.pk: f for f in stored_findings}
     _check_finding_references(assignment=assignment, data=data, stored=stored)
@@ -469,6 +498,11 @@ def read_save(*, actor: User, assignment_id: int, version: int,
         update_fields.append("started_at")
         audit_record(actor=actor, action="read_start", object_type="assignment", object_id=assignment.pk,
                      study_id=study_id, before={"state": assignment.state}, after={"state": new_state})
+    merged = active_seconds_merge(stored=assignment.active_seconds, sent=active_seconds,
+                                  last_write=read.updated_at, now=now)
+    if merged != assignment.active_seconds:
+        assignment.active_seconds = merged
+        update_fields.append("active_seconds")
     assignment.state = new_state
     assignment.version += 1
     assignment.save(update_fields=update_fields)
@@ -514,9 +548,10 @@ class SubmitResult:
 
 
 @transaction.atomic
-def read_submit(*, actor: User, assignment_id: int, version: int) -> SubmitResult:
+def read_submit(*, actor: User, assignment_id: int, version: int, active_seconds: int | None = None) -> SubmitResult:
     """Submit the holder's read. The second of the two reads triggers the comparison; an
-    arbitration read becomes the exam's final read (`exam_arbitrate`)."""
+    arbitration read becomes the exam's final read (`exam_arbitrate`). `active_seconds`: the
+    client's final total of active reading time (`active_seconds_merge`)."""
     study = _lock_study_of_assignment(assignment_id=assignment_id)
     assignment = _lock_assignment_for_holder(actor=actor, assignment_id=assignment_id)
     new_state = assignment_transition(action=AssignmentAction.SUBMIT, state=assignment.state,
@@ -541,7 +576,9 @@ def read_submit(*, actor: User, assignment_id: int, version: int) -> SubmitResul
     assignment.state = new_state
     assignment.version += 1
     assignment.submitted_at = timezone.now()
-    assignment.save(update_fields=["state", "version", "submitted_at"])
+    assignment.active_seconds = active_seconds_merge(stored=assignment.active_seconds, sent=active_seconds,
+                                                     last_write=read.updated_at, now=assignment.submitted_at)
+    assignment.save(update_fields=["state", "version", "submitted_at", "active_seconds"])
     audit_record(actor=actor, action="submit", object_type="assignment", object_id=assignment.pk,
                  study_id=study.pk, before={"state": before_state}, after={"state": new_state})
 

@@ -225,3 +225,52 @@ def test_the_magnifier_follows_the_pointer_at_full_depth_with_the_current_window
     page.keyboard.press("?")
     assert "Magnifier" in page.inner_text("#help-dialog")
     assert s.errors() == []
+
+
+def test_active_reading_time_leaves_out_blur_and_idle_pauses_and_shows_on_the_manage_page(
+        demo_exams: Demo, open_session) -> None:  # type: ignore[no-untyped-def]
+    import time
+
+    from apps.reading.models import Assignment
+    from apps.studies.models import Project
+
+    Project.objects.filter(slug="demo").update(settings={**Project.objects.get(slug="demo").settings,
+                                                         "reading_idle_seconds": 5})
+    s = open_session("reader1")
+    page = s.page
+    started = time.monotonic()
+    assignment_id = open_read_screen(s)
+    assert page.get_attribute("#viewer", "data-timing") == "on"
+    t = view_transform(s, "RCC")
+    for i in range(12):  # ~3 s of reading with the pointer
+        page.mouse.move(t["left"] + 100 + i * 10, t["top"] + 200)
+        page.wait_for_timeout(250)
+    busy = time.monotonic() - started
+    # Another window takes the focus for 2 s, then the reader sits still for 6 s (> 5 s idle).
+    page.evaluate("() => window.dispatchEvent(new Event('blur'))")
+    page.wait_for_timeout(2000)
+    page.evaluate("() => window.dispatchEvent(new Event('focus'))")
+    page.wait_for_timeout(6000)
+    page.mouse.move(t["left"] + 50, t["top"] + 50)
+    for choice in ("birads-R-1", "density-R-B", "birads-L-1", "density-L-B"):
+        pick(s, choice)
+    wait_saved(s)
+    page.keyboard.press("Control+Enter")
+    page.wait_for_selector("#submit-dialog[open]")
+    page.click("#confirm-submit")
+    page.wait_for_url("**/?submitted=*")
+    wall = time.monotonic() - started
+    active = Assignment.objects.get(pk=assignment_id).active_seconds
+    # The pointer stretch counts; the blurred 2 s and the idle 6 s do not.
+    assert active >= int(busy) - 2
+    assert active <= wall - 8 + 1
+    assert s.errors() == []
+
+    admin = open_session("admin")
+    admin.page.goto("/manage/?project=demo")
+    row = admin.page.locator("#progress-table tr[data-reader=reader1]")
+    row.wait_for()
+    minutes, seconds = divmod(active, 60)
+    assert row.locator(".reading-time").inner_text() == f"{minutes}:{seconds:02d}"
+    assert row.locator(".reading-time-mean").inner_text() == f"{minutes}:{seconds:02d}"
+    admin.shot("manage-reading-time")

@@ -40,9 +40,12 @@ export const api = {
         body: asBody<Schemas["ReadSaveInput"]>()(body),
       }),
     ),
-  submit: async (id: number, version: number): Promise<SubmitResponse> =>
+  submit: async (id: number, version: number, activeSeconds?: number): Promise<SubmitResponse> =>
     conform<SubmitResponse>()(
-      await call("post", "/api/assignments/{assignment_id}/submit/", { path: { assignment_id: id }, body: { version } }),
+      await call("post", "/api/assignments/{assignment_id}/submit/", {
+        path: { assignment_id: id },
+        body: { version, ...(activeSeconds !== undefined ? { active_seconds: activeSeconds } : {}) },
+      }),
     ),
   progress: async (slug: string): Promise<ProgressReport> =>
     conform<ProgressReport>()(await call("get", "/api/projects/{slug}/progress/", { path: { slug } })),

@@ -403,6 +403,8 @@ export interface components {
             submitted_at: string | null;
             /** @description Admins only. */
             reader: components["schemas"]["UserRef"] | null;
+            /** @description Active reading time of this read in seconds (focus and input; idle gaps beyond the project's reading_idle_seconds excluded). */
+            active_seconds: number;
         };
         AuditEvent: {
             id: number;
@@ -487,6 +489,10 @@ export interface components {
             reader: components["schemas"]["UserRef"] | null;
             read_a_reader: components["schemas"]["UserRef"] | null;
             read_b_reader: components["schemas"]["UserRef"] | null;
+            /** @description This read's active reading time so far. */
+            active_seconds: number;
+            /** @description The project's reading_idle_seconds: longer pauses in input are not reading time. */
+            idle_after_seconds: number;
         };
         ExamImage: {
             id: number;
@@ -808,6 +814,8 @@ export interface components {
             version: number;
             breasts: components["schemas"]["Breast"][];
             findings: components["schemas"]["FindingIn"][];
+            /** @description The client's total active reading time of this read; the server keeps the larger total, bounded by the wall time since the last write. */
+            active_seconds?: number;
             /** @description Replaces the read's length measurements; omit to leave them as they are. */
             measurements?: components["schemas"]["MeasurementIn"][];
         };
@@ -825,6 +833,15 @@ export interface components {
             submitted: number;
             reopened: number;
             arbitration: number;
+            /** @description Active reading time over all this reader's assignments. */
+            active_seconds: number;
+            /** @description Active reading time of the submitted reads. */
+            submitted_active_seconds: number;
+            /**
+             * Format: double
+             * @description Per submitted read.
+             */
+            mean_active_seconds: number | null;
         };
         ReassignInput: {
             /** @description Username of the new reader. */
@@ -904,6 +921,11 @@ export interface components {
             state: string | null;
             image_count: number;
         };
+        SubmitInput: {
+            version: number;
+            /** @description As in the save body. */
+            active_seconds?: number | null;
+        };
         SubmitOutput: {
             id: number;
             kind: string;
@@ -918,6 +940,8 @@ export interface components {
             submitted_at: string | null;
             /** @description Admins only. */
             reader: components["schemas"]["UserRef"] | null;
+            /** @description Active reading time of this read in seconds (focus and input; idle gaps beyond the project's reading_idle_seconds excluded). */
+            active_seconds: number;
             outcome: components["schemas"]["OutcomeEnum"];
         };
         TissueBounds: {
@@ -933,9 +957,6 @@ export interface components {
         UserRef: {
             id: number;
             username: string;
-        };
-        VersionInput: {
-            version: number;
         };
         Violation: {
             rule: string;
@@ -1204,9 +1225,9 @@ export interface operations {
         };
         requestBody: {
             content: {
-                "application/json": components["schemas"]["VersionInput"];
-                "application/x-www-form-urlencoded": components["schemas"]["VersionInput"];
-                "multipart/form-data": components["schemas"]["VersionInput"];
+                "application/json": components["schemas"]["SubmitInput"];
+                "application/x-www-form-urlencoded": components["schemas"]["SubmitInput"];
+                "multipart/form-data": components["schemas"]["SubmitInput"];
             };
         };
         responses: {

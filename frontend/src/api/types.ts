@@ -24,6 +24,7 @@ export interface AssignmentSummary {
   created_at: string;
   started_at: string | null;
   submitted_at: string | null;
+  active_seconds?: number;
   reader?: UserRef | null;
 }
 
@@ -111,6 +112,9 @@ export interface AssignmentDetail {
   discordance_reasons: DiscordanceReason[];
   /** Admins only: whose assignment this is. */
   reader?: UserRef | null;
+  /** Active reading time recorded so far (s), and the project's idle threshold (s). */
+  active_seconds: number;
+  idle_after_seconds: number;
 }
 
 export interface ReadSaveBody {
@@ -118,6 +122,8 @@ export interface ReadSaveBody {
   breasts: ApiBreast[];
   findings: Omit<ApiFinding, "laterality">[];
   measurements?: Omit<ApiMeasurement, "length_mm" | "spacing_source">[];
+  /** The screen's total active reading time of this read (s). */
+  active_seconds?: number;
 }
 
 export interface ReadSaveResponse {
@@ -135,7 +141,7 @@ export interface ProgressReport {
   project: string;
   studies: Record<string, number>;
   assignments: Record<string, number>;
-  readers: ({ id: number; username: string } & Record<string, number | string>)[];
+  readers: ({ id: number; username: string } & Record<string, number | string | null>)[];
 }
 
 export interface AgreementStats {

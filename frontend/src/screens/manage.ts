@@ -7,6 +7,7 @@ import { api } from "../api/reading";
 import type { Agreement, AgreementStats } from "../api/types";
 import type { AppContext, Screen } from "./app";
 import { clear, h } from "./dom";
+import { formatDuration } from "../annotate/activetime";
 
 const ADMIN_LINKS: [string, string, string][] = [
   ["/admin/studies/project/", "Projects", "Create projects and edit their discordance rules"],
@@ -69,10 +70,15 @@ export function mountManage(ctx: AppContext, _section: string): Screen {
       const readerCols = ["assigned", "in_progress", "submitted", "reopened", "arbitration"];
       reports.append(
         h("div", { class: "card" }, h("h3", {}, "Exams by state"), states(progress.studies), h("h3", {}, "Assignments by state"), states(progress.assignments)),
-        h("div", { class: "card" }, h("h3", {}, "Progress per reader"),
+        h("div", { class: "card progress-readers" }, h("h3", {}, "Progress per reader"),
           h("table", { class: "table compact", id: "progress-table" },
-            h("thead", {}, h("tr", {}, h("th", {}, "Reader"), ...readerCols.map((c) => h("th", {}, c.replace("_", " "))))),
-            h("tbody", {}, ...progress.readers.map((r) => h("tr", {}, h("th", { scope: "row" }, r.username), ...readerCols.map((c) => h("td", {}, String(r[c] ?? 0)))))))),
+            h("thead", {}, h("tr", {}, h("th", {}, "Reader"), ...readerCols.map((c) => h("th", {}, c.replace("_", " "))),
+              h("th", { title: "Active reading time of submitted reads (focus and input; idle pauses excluded)" }, "reading time"),
+              h("th", { title: "Mean active reading time per submitted read" }, "per read"))),
+            h("tbody", {}, ...progress.readers.map((r) => h("tr", { "data-reader": r.username }, h("th", { scope: "row" }, r.username),
+              ...readerCols.map((c) => h("td", {}, String(r[c] ?? 0))),
+              h("td", { class: "reading-time" }, formatDuration(Number(r.submitted_active_seconds ?? 0))),
+              h("td", { class: "reading-time-mean" }, r.mean_active_seconds === null || r.mean_active_seconds === undefined ? "—" : formatDuration(Number(r.mean_active_seconds)))))))),
         agreementBlock("Agreement (all reader pairs)", agreement.overall),
         ...agreement.pairs.map((p) => agreementBlock(`${p.reader_a.username} vs ${p.reader_b.username}`, p)),
       );

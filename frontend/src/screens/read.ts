@@ -7,6 +7,7 @@ import { api } from "../api/reading";
 import { draftFromRead, saveBodyFromDraft } from "../api/convert";
 import type { ApiFinding, ApiRead, AssignmentDetail, DiscordanceReason } from "../api/types";
 import { Autosaver, type SaveState, StaleVersion } from "../annotate/autosave";
+import { ActiveTime } from "../annotate/activetime";
 import { BoxLayer, type LayerBox, type Tool } from "../annotate/boxlayer";
 import type { Box, Point } from "../annotate/boxgeom";
 import { boxSizeLabel, lengthLabel } from "../annotate/measure";
@@ -87,6 +88,13 @@ class ReadScreen implements Screen {
   private readonly status: HTMLElement;
   private readonly banner: HTMLElement;
   private readonly onKey = (e: KeyboardEvent): void => this.key(e);
+  /** Active reading time of this read (started when the exam is shown, if it is editable). */
+  private timer: ActiveTime | null = null;
+  private readonly onActivity = (): void => this.timer?.activity(performance.now());
+  private readonly onBlur = (): void => this.timer?.blur(performance.now());
+  private readonly onFocus = (): void => this.timer?.focus(performance.now());
+  private readonly onVisibility = (): void => (document.hidden ? this.onBlur() : this.onFocus());
+  private static readonly ACTIVITY_EVENTS = ["pointerdown", "pointermove", "keydown", "wheel"] as const;
 
   constructor(
     private readonly ctx: AppContext,
@@ -107,6 +115,14 @@ class ReadScreen implements Screen {
     ctx.main.append(this.root);
     ctx.main.classList.add("main-full");
     document.addEventListener("keydown", this.onKey);
+    for (const type of ReadScreen.ACTIVITY_EVENTS) document.addEventListener(type, this.onActivity, { passive: true, capture: true });
+    window.addEventListener("blur", this.onBlur);
+    window.addEventListener("focus", this.onFocus);
+    document.addEventListener("visibilitychange", this.onVisibility);
+  }
+
+  private activeSeconds(): number | undefined {
+    return this.timer ? this.timer.totalSeconds(performance.now()) : undefined;
   }
 
   async start(): Promise<void> {
@@ -142,6 +158,11 @@ class ReadScreen implements Screen {
     this.images = new Map(detail.images.map((i) => [i.id, i]));
     this.draft = draftFromRead(detail.read);
     this.violations = detail.violations;
+    if (!this.readOnly) {
+      this.timer = new ActiveTime(detail.idle_after_seconds * 1000, detail.active_seconds);
+      this.timer.activity(performance.now());
+      this.viewerHost.dataset.timing = "on";
+    }
     this.saver = new Autosaver(
       {
         delayMs: 800,
@@ -361,7 +382,11 @@ class ReadScreen implements Screen {
   private async save(version: number): Promise<{ version: number }> {
     const draft = this.draft!;
     try {
-      const res = await api.saveRead(this.assignmentId, saveBodyFromDraft(draft, version));
+      const active = this.activeSeconds();
+      const res = await api.saveRead(this.assignmentId, {
+        ...saveBodyFromDraft(draft, version),
+        ...(active !== undefined ? { active_seconds: active } : {}),
+      });
       // New findings got server ids: keep them, matched by our key, so the next save updates them.
       const ids = new Map(res.read.findings.map((f) => [f.key, f.id]));
       for (const f of draft.findings) f.id = ids.get(f.key) ?? f.id;
@@ -851,7 +876,7 @@ class ReadScreen implements Screen {
       void (async () => {
         try {
           await this.saver?.flush();
-          await api.submit(this.assignmentId, this.saver!.version);
+          await api.submit(this.assignmentId, this.saver!.version, this.activeSeconds());
           close();
           this.detail!.state = "submitted";
           this.ctx.navigate(`/?submitted=${this.assignmentId}`);
@@ -972,6 +997,10 @@ class ReadScreen implements Screen {
   destroy(): void {
     this.destroyed = true;
     document.removeEventListener("keydown", this.onKey);
+    for (const type of ReadScreen.ACTIVITY_EVENTS) document.removeEventListener(type, this.onActivity, { capture: true });
+    window.removeEventListener("blur", this.onBlur);
+    window.removeEventListener("focus", this.onFocus);
+    document.removeEventListener("visibilitychange", this.onVisibility);
     for (const l of this.layers.values()) l.destroy();
     this.layers.clear();
     for (const l of this.measureLayers.values()) l.destroy();
