@@ -91,7 +91,8 @@ class _QidoApi(DicomwebApi):
         services.headers_ensure(images=selectors.images_visible(user=request.user))
         search = {selectors.LEVEL_STUDY: selectors.study_search, selectors.LEVEL_SERIES: selectors.series_search,
                   selectors.LEVEL_INSTANCE: selectors.instance_search}[self.level]
-        return _json_response(search(user=request.user, query=query, base_url=_base_url(request)))
+        return _json_response(search(visible=selectors.studies_visible(user=request.user), query=query,
+                                     base_url=_base_url(request)))
 
 
 class StudiesApi(_QidoApi):

@@ -1,10 +1,16 @@
-"""Read side of DICOMweb: what a caller may see, QIDO-RS matching, WADO-RS lookups.
+"""Read side of DICOMweb and DIMSE: what a caller may see, query matching, WADO-RS lookups.
 
-Visibility is the reading app's: admins see every exam; a reader sees the exams of the
-assignments they hold (`apps.reading.selectors.worklist_for_reader`), so access ends when the
-assignment does; anyone else sees nothing. Only de-identified data is served (the stored files
-and what ingest derived from them). Blinding: no answer carries study state, reads, assignments
-or anything about other readers; a study another user may see is "not found".
+The one query module of both protocols: QIDO-RS (apps/dicomweb/apis.py) and C-FIND
+(apps/dicomweb/dimse.py, served by the receiver) parse into the same `Query` and run the same
+`*_search` over a scope of visible studies, so both answer the same de-identified data.
+
+Visibility over DICOMweb is the reading app's: admins see every exam; a reader sees the exams
+of the assignments they hold (`apps.reading.selectors.worklist_for_reader`), so access ends when
+the assignment does; anyone else sees nothing. Over DIMSE the scope is the calling AE title's
+project (`studies_in_project`; DICOM_CALLING_AES), looked up by slug on each query. Only
+de-identified data is served (the stored files and what ingest derived from them). Blinding: no
+answer carries study state, reads, assignments or anything about other readers; a study another
+user may see is "not found".
 
 An exam imported into two projects has the same de-identified UIDs in both; answers are keyed by
 UID, so it appears once.
@@ -52,6 +58,11 @@ def studies_visible(*, user: User) -> QuerySet[Study]:
 
 def images_visible(*, user: User) -> QuerySet[Image]:
     return Image.objects.filter(study__in=studies_visible(user=user))
+
+
+def studies_in_project(*, project_slug: str) -> QuerySet[Study]:
+    """The C-FIND scope of a calling AE title: its project's exams, whatever their workflow state."""
+    return Study.objects.filter(project__slug=project_slug)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -192,13 +203,14 @@ def _include(result: dict[str, Any], query: Query, held: Mapping[str, dict[str, 
     return dict(sorted(result.items()))
 
 
-def study_search(*, user: User, query: Query, base_url: str) -> list[dict[str, Any]]:
-    studies = _apply_filters(studies_visible(user=user), query)
+def study_search(*, visible: QuerySet[Study], query: Query, base_url: str) -> list[dict[str, Any]]:
+    """`visible`: the caller's scope (`studies_visible`, `studies_in_project`)."""
+    studies = _apply_filters(visible, query)
     # The page first (no joins), then the counts for its studies only: counting over every
     # visible study on each request is what made a page cost O(archive).
     uids = list(studies.values("study_uid").annotate(first=Min("pk")).order_by("first")
                 .values_list("study_uid", flat=True)[query.offset:query.offset + query.limit])
-    counted = {row["study_uid"]: row for row in studies_visible(user=user).filter(study_uid__in=uids)
+    counted = {row["study_uid"]: row for row in visible.filter(study_uid__in=uids)
                .values("study_uid").annotate(n_series=Count("series__series_uid", distinct=True),
                                              n_instances=Count("images__sop_uid", distinct=True),
                                              sex=Max("patient_sex"), age=Max("patient_age"))}
@@ -227,8 +239,8 @@ def study_search(*, user: User, query: Query, base_url: str) -> list[dict[str, A
     return results
 
 
-def series_search(*, user: User, query: Query, base_url: str) -> list[dict[str, Any]]:
-    series = _apply_filters(Series.objects.filter(study__in=studies_visible(user=user)), query)
+def series_search(*, visible: QuerySet[Study], query: Query, base_url: str) -> list[dict[str, Any]]:
+    series = _apply_filters(Series.objects.filter(study__in=visible), query)
     rows = list(series.values("series_uid", "study__study_uid").annotate(
         first=Min("pk"), instances=Count("images__sop_uid", distinct=True),
         modality=Max("images__dicomweb_header__modality"),
@@ -258,8 +270,8 @@ _INSTANCE_FROM_HEADER = ("SOPClassUID", "Modality", "Rows", "Columns", "BitsAllo
                          "ImageLaterality", "Laterality", "ViewPosition", "PhotometricInterpretation")
 
 
-def instance_search(*, user: User, query: Query, base_url: str) -> list[dict[str, Any]]:
-    images = _apply_filters(images_visible(user=user), query)
+def instance_search(*, visible: QuerySet[Study], query: Query, base_url: str) -> list[dict[str, Any]]:
+    images = _apply_filters(Image.objects.filter(study__in=visible), query)
     page = list(_distinct_images(images)[query.offset:query.offset + query.limit])
     headers = headers_for(image_pks=[i.pk for i in page])
     results = []
@@ -276,6 +288,11 @@ def instance_search(*, user: User, query: Query, base_url: str) -> list[dict[str
             tag_hex("NumberOfFrames"): element("IS", 1),
             tag_hex("RetrieveURL"): element("UR", url),
         }
+        # What the view is matched on (ingest's reading of the header, or the manifest's), so an
+        # answer shows the value it matched; a header without ImageLaterality keeps its own below.
+        for keyword, value in (("ImageLaterality", image.laterality), ("ViewPosition", image.view_position)):
+            if value:
+                result[tag_hex(keyword)] = element("CS", value)
         for keyword in _INSTANCE_FROM_HEADER:
             if tag_hex(keyword) in held:
                 result.setdefault(tag_hex(keyword), held[tag_hex(keyword)])

@@ -1,4 +1,5 @@
-"""DICOM network ingest: a pynetdicom Storage SCP (C-STORE in, C-ECHO answered).
+"""DICOM network node: a pynetdicom Storage SCP (C-STORE in, C-ECHO answered) and Query SCP
+(C-FIND, Study Root and Patient Root, over the query module of QIDO-RS: apps/dicomweb/dimse.py).
 
 Configuration comes from settings (docs/dicom.md): the address and port it listens on
 (`DICOM_LISTEN_HOST`, default loopback), the called AE title it answers to (`DICOM_AE_TITLE`;
@@ -13,13 +14,17 @@ reason (ErrorComment) and a rejected file leaves nothing behind but its rejected
 One instance = one import batch: a batch is finished as soon as it has no pending item, and a
 C-STORE must be answered before the next one arrives. Item names are `dicom:<calling AE>#<n>`:
 original UIDs are never stored.
+
+A C-FIND from an allowed calling AE title sees the de-identified exams of that title's project
+and nothing else; AE titles are configuration, not authentication, so the listener stays on
+loopback or a closed network (docs/dicom.md).
 """
 
 from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -27,15 +32,22 @@ from django.conf import settings
 from django.db import close_old_connections, connection
 from pydicom.dataset import Dataset
 from pynetdicom import AE, ALL_TRANSFER_SYNTAXES, AllStoragePresentationContexts, evt
-from pynetdicom.sop_class import Verification  # type: ignore[attr-defined]
+from pynetdicom.sop_class import (  # type: ignore[attr-defined]
+    PatientRootQueryRetrieveInformationModelFind,
+    StudyRootQueryRetrieveInformationModelFind,
+    Verification,
+)
 from pynetdicom.transport import ThreadedAssociationServer
 
+from apps.dicomweb import dimse
 from apps.studies import selectors, services
 from apps.studies.models import ImportItemStatus, Project
 
 logger = logging.getLogger(__name__)
 
 STATUS_SUCCESS = 0x0000
+STATUS_PENDING = 0xFF00
+STATUS_CANCEL = 0xFE00
 STATUS_OUT_OF_RESOURCES = 0xA700  # Refused: Out of Resources (PS3.4 Annex GG.4)
 STATUS_CANNOT_UNDERSTAND = 0xC000  # Error: Cannot understand (the ingest rejected the file)
 ERROR_COMMENT_MAX = 64  # ErrorComment is LO
@@ -92,6 +104,8 @@ class StorageListener:
             if context.abstract_syntax is not None:
                 ae.add_supported_context(context.abstract_syntax, ALL_TRANSFER_SYNTAXES)
         ae.add_supported_context(Verification)  # C-ECHO: pynetdicom answers success by default
+        ae.add_supported_context(StudyRootQueryRetrieveInformationModelFind)
+        ae.add_supported_context(PatientRootQueryRetrieveInformationModelFind)
         # Reject at association (A-ASSOCIATE-RJ, "called/calling AE title not recognised").
         ae.require_called_aet = True
         ae.require_calling_aet = list(self._projects)
@@ -134,6 +148,33 @@ class StorageListener:
             return _status(STATUS_CANNOT_UNDERSTAND, reason)
         return _status(STATUS_OUT_OF_RESOURCES, f"ingest still running after {self.config.wait_s:g} s")
 
+    def _handle_find(self, event: Any) -> Iterator[tuple[int | Dataset, Dataset | None]]:
+        close_old_connections()
+        calling = str(event.assoc.requestor.ae_title).strip()
+        project = self._projects.get(calling)
+        if project is None:  # require_calling_aet stops these first; never answer without a scope
+            yield _status(STATUS_OUT_OF_RESOURCES, f"calling AE {calling} is not allowed"), None
+            return
+        try:
+            identifier = event.identifier
+        except Exception:
+            yield _status(dimse.STATUS_UNABLE_TO_PROCESS, "the identifier cannot be decoded"), None
+            return
+        patient_root = event.request.AffectedSOPClassUID == PatientRootQueryRetrieveInformationModelFind
+        try:
+            request = dimse.find_parse(identifier=identifier, patient_root=patient_root)
+        except dimse.FindFailure as failure:
+            logger.info("C-FIND from %s refused: %s", calling, failure.comment)
+            yield _status(failure.status, failure.comment), None
+            return
+        # By slug on each query: the project row may have been deleted and made again.
+        visible = dimse.find_scope(project_slug=project.slug)
+        for answer in dimse.find_results(request=request, visible=visible, ae_title=self.config.ae_title):
+            if event.is_cancelled:
+                yield STATUS_CANCEL, None
+                return
+            yield STATUS_PENDING, answer
+
     def _handle_close(self, event: Any) -> None:
         with self._lock:
             self._received.pop(id(event.assoc), None)
@@ -141,7 +182,8 @@ class StorageListener:
         connection.close()
 
     def start(self, *, block: bool) -> ThreadedAssociationServer | None:
-        handlers: list[Any] = [(evt.EVT_C_STORE, self._handle_store), (evt.EVT_RELEASED, self._handle_close),
+        handlers: list[Any] = [(evt.EVT_C_STORE, self._handle_store), (evt.EVT_C_FIND, self._handle_find),
+                               (evt.EVT_RELEASED, self._handle_close),
                                (evt.EVT_ABORTED, self._handle_close)]
         result = self._ae().start_server((self.config.host, self.config.port), block=block,
                                          evt_handlers=handlers)

@@ -1,4 +1,4 @@
-"""`manage.py dicom_listener [--host H] [--port N] [--ae-title T]`: the DICOM Storage SCP.
+"""`manage.py dicom_listener [--host H] [--port N] [--ae-title T]`: the DICOM Storage and Query (C-FIND) SCP.
 
 Everything else (allowed calling AE titles and their projects, size limits) comes from settings
 (DICOM_*, docs/dicom.md); the options override the listen address and the called AE title.
@@ -14,7 +14,8 @@ from apps.studies.listener import ListenerConfig, StorageListener
 
 
 class Command(BaseCommand):
-    help = "Receive DICOM instances (C-STORE, C-ECHO) from the calling AE titles of DICOM_CALLING_AES."
+    help = ("Receive DICOM instances (C-STORE, C-ECHO) from the calling AE titles of DICOM_CALLING_AES "
+            "and answer their C-FIND on their project.")
 
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("--host", help="address to listen on (default DICOM_LISTEN_HOST, 127.0.0.1)")
