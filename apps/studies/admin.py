@@ -5,7 +5,6 @@ from __future__ import annotations
 
 from typing import Any, cast
 
-from django.conf import settings
 from django.contrib import admin, messages
 from django.contrib.auth.models import User
 from django.core.exceptions import PermissionDenied
@@ -208,12 +207,13 @@ class ImageAdmin(RoleAdmin):
         project = request.GET.get("project") or None
         page = Paginator(selectors.exams_awaiting_review(user=request.user, project_slug=project),
                          REVIEW_EXAMS_PER_PAGE).get_page(request.GET.get("page"))
-        masks = [{"left": x0 * 100, "top": y0 * 100, "width": (x1 - x0) * 100, "height": (y1 - y0) * 100}
-                 for x0, y0, x1, y1 in settings.CORNER_MASK]
-        exams = [{"study": study, "images": [{"image": i, "thumbnail": _thumbnail_url(i) if i.thumbnail_file else ""}
+        # Each image's own mask boxes (as imported), those overlapping the breast's tissue
+        # bounds flagged so the reviewer sees it before approving.
+        exams = [{"study": study, "images": [{"image": i, "thumbnail": _thumbnail_url(i) if i.thumbnail_file else "",
+                                              "review": selectors.image_mask_review(i)}
                                              for i in study.images.all()]}
                  for study in page.object_list]
         context = {**self.admin_site.each_context(request), "title": "Review de-identified exams",
-                   "exams": exams, "page": page, "masks": masks, "opts": self.model._meta,
+                   "exams": exams, "page": page, "opts": self.model._meta,
                    "project": project or "", "projects": Project.objects.order_by("slug").values_list("slug", "name")}
         return TemplateResponse(request, "admin/studies/review_grid.html", context)

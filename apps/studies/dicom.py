@@ -204,6 +204,9 @@ class Renders:
     tissue_window: dict[str, Any] | None = None
     # Set by `render_stored` (re-renders of images imported before the source was recorded).
     pixel_spacing_source: str = ""
+    # Set by `process`: the corner-mask boxes actually blacked out, [[x0, y0, x1, y1], ...] in
+    # original pixels, end-exclusive (the review grid draws them and flags tissue overlap).
+    mask_boxes: list[list[int]] | None = None
 
 
 @dataclass
@@ -617,6 +620,66 @@ def mask_corners(arr: np.ndarray, *, rects: Sequence[Sequence[float]], value: in
         arr[y0:y1, x0:x1] = value
 
 
+MASK_FRAMES = ("image", "chest_wall")
+
+
+def mask_rects_in_image(rects: Sequence[Sequence[float]], *, frame: str,
+                        chest_wall_left: bool) -> list[tuple[float, float, float, float]]:
+    """The mask rectangles as fractions of the stored image.
+
+    frame "image": x is a fraction of the stored columns (today's CORNER_MASK). Frame
+    "chest_wall": x is measured from the chest-wall edge (0) towards the nipple side (1), so one
+    definition spares the chest-wall corners of every view, whichever side the modality put the
+    chest wall on; y is unchanged (0 = top row) in both frames.
+    """
+    if frame not in MASK_FRAMES:
+        raise ValueError(f"unknown corner mask frame {frame!r} (use one of {', '.join(MASK_FRAMES)})")
+    out = []
+    for x0, y0, x1, y1 in rects:
+        if frame == "chest_wall" and not chest_wall_left:
+            x0, x1 = 1.0 - x1, 1.0 - x0
+        out.append((float(x0), float(y0), float(x1), float(y1)))
+    return out
+
+
+def chest_wall_is_left(*, patient_orientation: str, sample: np.ndarray, background: float = 0.0) -> bool:
+    """Whether the chest wall is at the stored image's left edge.
+
+    PatientOrientation's first value is the direction of increasing column: "A" puts the nipple
+    to the right (chest wall left), "P" the chest wall right. Without it (CBIS-DDSM writes the
+    view there), the chest wall is the side holding more tissue signal (distance from the
+    background value, so MONOCHROME1 and MONOCHROME2 alike).
+    """
+    row_direction = patient_orientation.split("\\")[0].strip().upper() if patient_orientation else ""
+    if row_direction[:1] in ("A", "P") and "\\" in patient_orientation:
+        return row_direction[0] == "A"
+    half = sample.shape[1] // 2
+    signal = np.abs(sample.astype(np.float64) - background)
+    return float(signal[:, :half].mean()) >= float(signal[:, sample.shape[1] - half:].mean())
+
+
+@dataclass(frozen=True)
+class MaskOverlap:
+    box: tuple[int, int, int, int]
+    fraction: float  # of the mask's area that lies inside the tissue bounds
+
+
+def mask_tissue_overlaps(boxes: Sequence[Sequence[int]],
+                         tissue_bounds: Sequence[float] | None) -> list[MaskOverlap]:
+    """The mask boxes that overlap the breast's bounding box (render time), with how much."""
+    if not tissue_bounds:
+        return []
+    tx0, ty0, tx1, ty1 = tissue_bounds
+    found = []
+    for x0, y0, x1, y1 in boxes:
+        w = min(x1, tx1) - max(x0, tx0)
+        h = min(y1, ty1) - max(y0, ty0)
+        area = (x1 - x0) * (y1 - y0)
+        if w > 0 and h > 0 and area > 0:
+            found.append(MaskOverlap(box=(int(x0), int(y0), int(x1), int(y1)), fraction=float(w * h) / area))
+    return found
+
+
 def dicom_bytes(ds: Dataset, arr: np.ndarray) -> bytes:
     """Write the de-identified dataset with the (masked) pixels, uncompressed.
 
@@ -829,10 +892,19 @@ _POOLS: dict[str, ThreadPoolExecutor] = {}
 _ADLER_BASE = 65521
 
 
+_configured_threads = 0  # settings.RENDER_THREADS, handed over by configure() (this module has no Django)
+
+
+def configure(*, render_threads: int) -> None:
+    """Called once at start-up (StudiesConfig.ready), before the first render creates its pools."""
+    global _configured_threads
+    _configured_threads = render_threads
+
+
 def render_threads() -> int:
-    """Cores one render may use (env RENDER_THREADS; default: up to 4). 1 = no threads at all,
+    """Cores one render may use (settings.RENDER_THREADS; 0 = up to 4). 1 = no threads at all,
     e.g. when every core already runs its own Celery worker process."""
-    configured = int(os.environ.get("RENDER_THREADS", "0") or 0)
+    configured = _configured_threads
     return configured if configured > 0 else max(1, min(4, os.cpu_count() or 1))
 
 
@@ -936,14 +1008,7 @@ def display_flip(*, laterality: str, patient_orientation: str, display: np.ndarr
     to the right (chest wall left), "P" the chest wall right. Without it (CBIS-DDSM writes the
     view there), the chest wall is the side holding more tissue signal in the display image.
     """
-    row_direction = patient_orientation.split("\\")[0].strip().upper() if patient_orientation else ""
-    if row_direction[:1] in ("A", "P") and "\\" in patient_orientation:
-        chest_wall_left = row_direction[0] == "A"
-    else:
-        half = display.shape[1] // 2
-        left = float(display[:, :half].mean())
-        right = float(display[:, display.shape[1] - half:].mean())
-        chest_wall_left = left >= right
+    chest_wall_left = chest_wall_is_left(patient_orientation=patient_orientation, sample=display)
     return (laterality == "R" and chest_wall_left) or (laterality == "L" and not chest_wall_left)
 
 
@@ -1041,8 +1106,10 @@ def render(ds: Dataset, arr: np.ndarray, *, laterality: str, patient_orientation
 
 def process(ds: Dataset, header: Header, ids: Identifiers, *, filename: str,
             corner_mask: Sequence[Sequence[float]], display_max_side: int,
-            thumbnail_max_side: int) -> Processed:
-    """Decode once, mask, write the de-identified file and render from the same array."""
+            thumbnail_max_side: int, mask_frame: str = "image") -> Processed:
+    """Decode once, mask, write the de-identified file and render from the same array.
+
+    `mask_frame` says how `corner_mask`'s x fractions are meant (`mask_rects_in_image`)."""
     arr = decode(ds, filename=filename)
     clean = deidentify(ds, ids=ids)
     if ds.get("ModalityLUTSequence"):
@@ -1050,11 +1117,19 @@ def process(ds: Dataset, header: Header, ids: Identifiers, *, filename: str,
         # values: the de-identified file then means the same thing without it.
         arr, clean = _bake_modality_lut(ds, arr, clean)
     background = background_value(clean, arr)
-    mask_corners(arr, rects=corner_mask, value=background)
+    chest_left = True
+    if mask_frame == "chest_wall":
+        # Decided on the unmasked pixels (a coarse sample is plenty for "which half holds the breast").
+        step = max(1, max(arr.shape[:2]) // 512)
+        chest_left = chest_wall_is_left(patient_orientation=header.patient_orientation,
+                                        sample=arr[::step, ::step], background=float(background))
+    rects = mask_rects_in_image(corner_mask, frame=mask_frame, chest_wall_left=chest_left)
+    mask_corners(arr, rects=rects, value=background)
     renders = render(clean, arr, laterality=header.laterality,
                      patient_orientation=header.patient_orientation,
                      display_max_side=display_max_side, thumbnail_max_side=thumbnail_max_side,
                      background=background)
+    renders.mask_boxes = [list(b) for b in corner_boxes(arr.shape[0], arr.shape[1], rects)]
     numbers = [renders.full_depth_scale, renders.full_depth_offset,
                *(float(p[k]) for p in renders.window_presets for k in ("center", "width"))]
     if not all(math.isfinite(n) for n in numbers):

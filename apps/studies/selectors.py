@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from typing import Any
+
+from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
 from django.db.models import Count, Prefetch, Q, QuerySet
 from django.urls import reverse
 
 from apps.accounts.roles import is_admin
 from apps.common.errors import ForbiddenError, NotFoundError
+from apps.studies import dicom
 from apps.studies.models import Image, ImageState, ImportBatch, ImportItem, ImportItemStatus, Project, Study
 
 User = AbstractBaseUser | AnonymousUser
@@ -69,6 +74,35 @@ def exams_awaiting_review(*, user: User, project_slug: str | None = None) -> Que
              .select_related("project").order_by("created_at", "pk")
              .prefetch_related(Prefetch("images", queryset=Image.objects.order_by("laterality", "view_position", "pk"))))
     return exams.filter(project__slug=project_slug) if project_slug else exams
+
+
+@dataclass
+class MaskReview:
+    """What the review grid shows of one image's masks: each box as percentages of the image,
+    whether it overlaps the breast's bounding box, and the tissue bounds themselves."""
+
+    masks: list[dict[str, Any]]
+    overlaps: int
+    max_overlap: float
+    tissue: dict[str, float] | None
+
+
+def image_mask_review(image: Image) -> MaskReview:
+    """Pure over the image row (no query). Images imported before mask boxes were recorded are
+    assumed masked with CORNER_MASK in the image frame, which is what their import applied."""
+    boxes = image.mask_boxes
+    if boxes is None:
+        boxes = [list(b) for b in dicom.corner_boxes(image.rows, image.columns, settings.CORNER_MASK)]
+    overlaps = {o.box: o.fraction for o in dicom.mask_tissue_overlaps(boxes, image.tissue_bounds)}
+    cols, rows = max(image.columns, 1), max(image.rows, 1)
+
+    def pct(x0: float, y0: float, x1: float, y1: float) -> dict[str, float]:
+        return {"left": 100 * x0 / cols, "top": 100 * y0 / rows, "width": 100 * (x1 - x0) / cols,
+                "height": 100 * (y1 - y0) / rows}
+
+    masks = [{**pct(*b), "overlap": overlaps.get((int(b[0]), int(b[1]), int(b[2]), int(b[3])), 0.0)} for b in boxes]
+    return MaskReview(masks=masks, overlaps=len(overlaps), max_overlap=max(overlaps.values(), default=0.0),
+                      tissue=pct(*image.tissue_bounds) if image.tissue_bounds else None)
 
 
 def image_get_for_file(*, user: User, image_pk: int) -> Image:

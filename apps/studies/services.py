@@ -648,6 +648,32 @@ def file_ingest_abandon(*, item_id: int, reason: str) -> ImportItem:
     return item
 
 
+# Project.settings key overriding CORNER_MASK for one project:
+# {"frame": "image" | "chest_wall", "rects": [[x0, y0, x1, y1], ...]} (dicom.mask_rects_in_image).
+CORNER_MASK_SETTING = "corner_mask"
+
+
+def corner_mask_for(*, project: Project) -> tuple[list[list[float]], str]:
+    """The corner masks an import into `project` applies: its own setting, else CORNER_MASK in
+    the image frame (today's behaviour). A malformed setting rejects the file, naming it."""
+    value = (project.settings or {}).get(CORNER_MASK_SETTING)
+    if value is None:
+        return [list(map(float, r)) for r in settings.CORNER_MASK], "image"
+    problem = None
+    if not isinstance(value, dict) or value.get("frame", "image") not in dicom.MASK_FRAMES:
+        problem = f'must be {{"frame": one of {", ".join(dicom.MASK_FRAMES)}, "rects": [[x0, y0, x1, y1], ...]}}'
+    else:
+        rects = value.get("rects", settings.CORNER_MASK)
+        ok = isinstance(rects, list) and all(
+            isinstance(r, list) and len(r) == 4 and all(isinstance(v, int | float) and 0 <= v <= 1 for v in r)
+            and r[0] < r[2] and r[1] < r[3] for r in rects)
+        if not ok:
+            problem = "rects must be [x0, y0, x1, y1] fractions from 0 to 1 with x0 < x1 and y0 < y1"
+    if problem:
+        raise dicom.DicomRejected(f"project {project.slug}: setting {CORNER_MASK_SETTING} {problem}")
+    return [list(map(float, r)) for r in rects], str(value.get("frame", "image"))
+
+
 def _ingest_pending(*, item: ImportItem, batch: ImportBatch, project: Project) -> bool:
     try:
         with default_storage.open(item.staged_file, "rb") as handle:
@@ -678,8 +704,9 @@ def _ingest_pending(*, item: ImportItem, batch: ImportBatch, project: Project) -
         raise dicom.DicomRejected(f"{item.filename}: exam {ids.study_id} is already being read; "
                                   "its images cannot change")
     try:
+        rects, frame = corner_mask_for(project=project)
         processed = dicom.process(ds, header, ids, filename=item.filename,
-                                  corner_mask=settings.CORNER_MASK,
+                                  corner_mask=rects, mask_frame=frame,
                                   display_max_side=settings.RENDER_DISPLAY_MAX_SIDE,
                                   thumbnail_max_side=settings.RENDER_THUMBNAIL_MAX_SIDE)
     except dicom.DicomRejected:
@@ -744,7 +771,7 @@ def _ingest_commit(*, item: ImportItem, project: Project, header: dicom.Header, 
         display_flip_horizontal=renders.display_flip_horizontal,
         full_depth_scale=renders.full_depth_scale, full_depth_offset=renders.full_depth_offset,
         tissue_bounds=renders.tissue_bounds, tissue_window=renders.tissue_window,
-        state=ImageState.RENDERED, **stored)
+        mask_boxes=renders.mask_boxes, state=ImageState.RENDERED, **stored)
     if not _item_finish(item=item, status=ImportItemStatus.IMPORTED, image=image,
                         reason=f"{item.filename}: imported as {header.laterality}{header.view_position}"):
         raise IntegrityError("import item was finished by another worker")

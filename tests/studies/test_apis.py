@@ -184,3 +184,68 @@ def test_other_users_are_denied_the_review_grid(client, reader1, imported) -> No
     assert client.post("/admin/studies/image/review/", {"study": imported.study_id}).status_code == 302  # to login
     imported.refresh_from_db()
     assert imported.state == ImageState.RENDERED
+
+
+def _chest_wall_left(image: Image) -> bool:
+    """Where the stored image's chest wall is, from the hanging decision made at render time."""
+    return (image.laterality == "R") == image.display_flip_horizontal
+
+
+@pytest.mark.django_db
+def test_review_grid_flags_masks_over_breast_tissue_and_chest_wall_masks_spare_it(  # type: ignore[no-untyped-def]
+        client, admin_user, ingest) -> None:
+    from django.core.files.storage import default_storage
+
+    from apps.studies import dicom, services
+
+    case = cbis_cases()[0]
+    today = services.project_get_or_create(actor=None, slug="corners", name="Four corners")
+    ingest(list(case.values()), project=today, manifest={str(p): "A" for p in case.values()})
+    # Far corners only, measured from the chest wall: burned-in labels sit away from it.
+    spared = services.project_get_or_create(actor=None, slug="spared", name="Chest wall spared")
+    spared.settings = {"corner_mask": {"frame": "chest_wall",
+                                       "rects": [[0.88, 0.0, 1.0, 0.06], [0.88, 0.94, 1.0, 1.0]]}}
+    spared.save()
+    ingest(list(case.values()), project=spared, manifest={str(p): "B" for p in case.values()})
+    client.force_login(admin_user)
+
+    default_images = list(Image.objects.filter(project=today).order_by("laterality", "view_position"))
+    assert len(default_images) == 4 and all(len(i.mask_boxes) == 4 for i in default_images)
+    overlapping = {i.image_id for i in default_images if dicom.mask_tissue_overlaps(i.mask_boxes, i.tissue_bounds)}
+    # Four-corner masks in the image frame cover the chest-wall corners, which hold tissue
+    # (the pectoral muscle on MLO views): flagged before approval.
+    assert overlapping
+    page = client.get("/admin/studies/image/review/", {"project": "corners"}).content.decode()
+    flagged = {line.split('data-image="')[1].split('"')[0] for line in page.splitlines() if 'class="mask-overlap"' in line}
+    assert flagged == overlapping
+    assert "mask over tissue" in page and page.count("over-tissue") >= len(overlapping)
+
+    # The chest-wall frame: every box lies on the half away from the chest wall, and the
+    # stored pixels at the chest-wall corners are the original ones (nothing blacked out there).
+    for image in Image.objects.filter(project=spared):
+        assert len(image.mask_boxes) == 2
+        left = _chest_wall_left(image)
+        for x0, _, x1, _ in image.mask_boxes:
+            assert (x0 >= image.columns / 2) if left else (x1 <= image.columns / 2)
+        source = pydicom.dcmread(case[f"{image.laterality.lower()}{image.view_position.lower()}"]).pixel_array
+        with default_storage.open(image.dicom_file, "rb") as handle:
+            stored = pydicom.dcmread(handle).pixel_array
+        h, w = max(1, int(image.rows * 0.06)), max(1, int(image.columns * 0.12))
+        corner = (slice(0, h), slice(0, w)) if left else (slice(0, h), slice(image.columns - w, image.columns))
+        assert (stored[corner] == source[corner]).all()
+    spared_page = client.get("/admin/studies/image/review/", {"project": "spared"}).content.decode()
+    assert spared_page.count('class="mask-overlap"') < len(overlapping) or not overlapping
+
+
+@pytest.mark.django_db
+def test_a_malformed_corner_mask_setting_rejects_the_files_naming_it(ingest) -> None:  # type: ignore[no-untyped-def]
+    from apps.studies import services
+    from apps.studies.models import ImportItem
+
+    project = services.project_get_or_create(actor=None, slug="bad-mask", name="Bad mask")
+    project.settings = {"corner_mask": {"frame": "nipple", "rects": []}}
+    project.save()
+    ingest([cbis_cases()[0]["rcc"]], project=project)
+    item = ImportItem.objects.get()
+    assert item.status == "rejected" and "setting corner_mask" in item.reason and "chest_wall" in item.reason
+    assert not Image.objects.filter(project=project).exists()

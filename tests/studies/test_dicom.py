@@ -106,6 +106,33 @@ def test_the_header_says_which_tag_the_pixel_spacing_came_from() -> None:
     assert none.pixel_spacing is None and none.pixel_spacing_source == ""
 
 
+def test_chest_wall_frame_masks_mirror_to_the_chest_wall_side() -> None:
+    rects = [[0.88, 0.0, 1.0, 0.06]]  # the far (nipple-side) top corner
+    assert dicom.mask_rects_in_image(rects, frame="image", chest_wall_left=False) == [(0.88, 0.0, 1.0, 0.06)]
+    assert dicom.mask_rects_in_image(rects, frame="chest_wall", chest_wall_left=True) == [(0.88, 0.0, 1.0, 0.06)]
+    (mirrored,) = dicom.mask_rects_in_image(rects, frame="chest_wall", chest_wall_left=False)
+    assert mirrored == pytest.approx((0.0, 0.0, 0.12, 0.06))
+    with pytest.raises(ValueError, match="unknown corner mask frame"):
+        dicom.mask_rects_in_image(rects, frame="nipple", chest_wall_left=True)
+
+
+def test_the_chest_wall_side_comes_from_orientation_else_from_where_the_signal_is() -> None:
+    breast_right = np.zeros((10, 20))
+    breast_right[:, 14:] = 100.0
+    assert not dicom.chest_wall_is_left(patient_orientation="", sample=breast_right)
+    assert dicom.chest_wall_is_left(patient_orientation="A\\R", sample=breast_right)
+    # MONOCHROME1: background is the high value; the breast is what differs from it.
+    inverted = 4095.0 - breast_right
+    assert not dicom.chest_wall_is_left(patient_orientation="", sample=inverted, background=4095.0)
+
+
+def test_mask_overlap_with_tissue_bounds_is_measured_per_box() -> None:
+    boxes = [[0, 0, 100, 50], [900, 0, 1000, 50]]
+    (overlap,) = dicom.mask_tissue_overlaps(boxes, [950, 25, 2000, 3000])
+    assert overlap.box == (900, 0, 1000, 50) and overlap.fraction == pytest.approx(0.25)
+    assert dicom.mask_tissue_overlaps(boxes, None) == []
+
+
 def test_whitelist_keeps_exactly_the_listed_tags(tmp_path: Path) -> None:
     source = cbis_cases()[0]["rcc"]
     original = pydicom.dcmread(source)
@@ -345,3 +372,14 @@ def test_real_mammograms_are_rendered_with_their_breast_bounds() -> None:
     assert 0 < ymin < ymax < header.rows
     assert (xmax - xmin) * (ymax - ymin) < 0.5 * header.rows * header.columns
     assert processed.renders.tissue_window is not None
+
+
+def test_render_threads_come_from_settings_not_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    from django.conf import settings
+
+    assert dicom._configured_threads == settings.RENDER_THREADS  # handed over at start-up
+    monkeypatch.setenv("RENDER_THREADS", "7")
+    monkeypatch.setattr(dicom, "_configured_threads", 3)
+    assert dicom.render_threads() == 3
+    monkeypatch.setattr(dicom, "_configured_threads", 0)
+    assert 1 <= dicom.render_threads() <= 4

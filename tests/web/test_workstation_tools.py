@@ -274,3 +274,31 @@ def test_active_reading_time_leaves_out_blur_and_idle_pauses_and_shows_on_the_ma
     assert row.locator(".reading-time").inner_text() == f"{minutes}:{seconds:02d}"
     assert row.locator(".reading-time-mean").inner_text() == f"{minutes}:{seconds:02d}"
     admin.shot("manage-reading-time")
+
+
+def test_the_review_grid_shows_masks_over_tissue_before_approval(demo_exams: Demo, open_session) -> None:  # type: ignore[no-untyped-def]
+    from apps.studies import services
+    from apps.studies.models import Image
+    from tests.studies.conftest import cbis_cases
+
+    project = services.project_get_or_create(actor=None, slug="corners", name="Four corners")
+    case = cbis_cases()[0]
+    services.batch_create(actor=None, project=project, sources=services.sources_from_paths(list(case.values())),
+                          manifest={str(p): "A" for p in case.values()}, keep_ids=False)
+    assert Image.objects.filter(project=project).count() == 4
+    s = open_session("admin")
+    s.expected_failures.append("/favicon.ico")  # the Django admin links none
+    page = s.page
+    page.goto("/admin/studies/image/review/?project=corners")
+    page.wait_for_selector("fieldset.review-exam img")
+    page.wait_for_function("() => [...document.images].every((i) => i.complete && i.naturalWidth > 0)")
+    flags = page.locator(".mask-overlap")
+    assert flags.count() >= 1
+    # The flagged boxes are drawn solid over their thumbnail, inside the thumbnail's frame.
+    for solid in page.locator(".corner-mask.over-tissue").all():
+        box = solid.bounding_box()
+        frame = solid.locator("xpath=..").bounding_box()
+        assert box["x"] >= frame["x"] - 1 and box["x"] + box["width"] <= frame["x"] + frame["width"] + 1
+    assert "mask over tissue" in flags.first.inner_text()
+    s.shot("review-grid-mask-over-tissue")
+    assert s.errors() == []
