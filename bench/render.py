@@ -33,6 +33,7 @@ import pydicom  # noqa: E402
 from pydicom.data import get_testdata_file  # noqa: E402
 
 from apps.studies import dicom  # noqa: E402
+from config.env import env_int  # noqa: E402
 
 MASK = [[0.0, 0.0, 0.12, 0.06], [0.88, 0.0, 1.0, 0.06], [0.0, 0.94, 0.12, 1.0], [0.88, 0.94, 1.0, 1.0]]
 LIMITS = dicom.Limits(allowed_modalities=("MG",), max_file_bytes=10**9, max_pixels=10**9)
@@ -89,6 +90,7 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--out", type=Path, default=None, help="where outputs go (default: a temp dir)")
     args = parser.parse_args()
+    dicom.configure(render_threads=env_int("RENDER_THREADS", 0))  # what settings.py reads
     files = inputs()
     with tempfile.TemporaryDirectory() as tmp:
         out = args.out or Path(tmp)

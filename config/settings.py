@@ -284,6 +284,8 @@ CORNER_MASK = env_json(
 )
 RENDER_DISPLAY_MAX_SIDE = env_int("RENDER_DISPLAY_MAX_SIDE", 2048)
 RENDER_THUMBNAIL_MAX_SIDE = env_int("RENDER_THUMBNAIL_MAX_SIDE", 256)
+# Cores one render may use; 0 = up to 4 (apps/studies/dicom.py render_threads).
+RENDER_THREADS = env_int("RENDER_THREADS", 0)
 
 # DICOM network receiver (manage.py dicom_listener) and DICOMweb (/dicomweb/); docs/dicom.md.
 DICOM_LISTEN_HOST = env_str("DICOM_LISTEN_HOST", "127.0.0.1")

@@ -9,7 +9,7 @@ from __future__ import annotations
 import heapq
 from collections import Counter
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from typing import Any
 
 from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
@@ -20,6 +20,7 @@ from apps.accounts.roles import is_admin
 from apps.common.errors import ForbiddenError, NotFoundError
 from apps.common.expressions import Bytewise
 from apps.datasets import split as split_labels
+from apps.datasets import vindr_csv
 from apps.datasets.models import Export
 from apps.reading.models import BreastAssessment, Finding
 from apps.studies.models import Image, Project, Study
@@ -118,8 +119,37 @@ def _breast_of(field_name: str, *, read: str, laterality: str) -> Subquery:
                     .values(field_name)[:1])
 
 
-IMAGE_ROW_FIELDS = ("study__study_id", "series__series_id", "image_id", "laterality", "view_position",
-                    "rows", "columns", "breast_birads", "breast_density", "study__split")
+# The column each field of a row type reads. values_list() takes them in the row type's own field
+# order (a field without a lookup fails at import), so a reordered field cannot shift the others.
+_IMAGE_LOOKUPS = {
+    "study_id": "study__study_id", "series_id": "series__series_id", "image_id": "image_id",
+    "laterality": "laterality", "view_position": "view_position", "height": "rows", "width": "columns",
+    "breast_birads": None, "breast_density": None,  # annotations (_breast_of), never prefixed
+    "split": "study__split",
+}
+_METADATA_LOOKUPS = {
+    "study_id": "study__study_id", "series_id": "series__series_id", "image_id": "image_id",
+    "sop_uid": "sop_uid", "series_uid": "series__series_uid", "study_uid": "study__study_uid",
+    "sop_class_uid": "sop_class_uid", "patient_age": "study__patient_age", "patient_sex": "study__patient_sex",
+    "laterality": "laterality", "view_position": "view_position", "rows": "rows", "columns": "columns",
+    "pixel_spacing_row": "pixel_spacing_row", "pixel_spacing_col": "pixel_spacing_col",
+    "photometric_interpretation": "photometric_interpretation", "bits_stored": "bits_stored",
+    "manufacturer": "manufacturer", "manufacturer_model": "manufacturer_model",
+    "full_depth_scale": "full_depth_scale", "full_depth_offset": "full_depth_offset",
+}
+_IMAGE_FIELDS = [(f.name, _IMAGE_LOOKUPS[f.name]) for f in fields(vindr_csv.ExportImageRow)]
+_METADATA_FIELDS = [_METADATA_LOOKUPS[f.name] for f in fields(vindr_csv.ExportMetadataRow)]
+_IMAGE_WIDTH = len(_IMAGE_FIELDS)
+
+
+def _image_lookups(prefix: str = "") -> list[str]:
+    """values_list() arguments of an ExportImageRow, from an Image (prefix "") or a Finding ("image__")."""
+    return [name if lookup is None else f"{prefix}{lookup}" for name, lookup in _IMAGE_FIELDS]
+
+
+def _with_breast(queryset: QuerySet[Any], *, read: str, laterality: str) -> QuerySet[Any]:
+    return queryset.annotate(breast_birads=_breast_of("birads", read=read, laterality=laterality),
+                             breast_density=_breast_of("density", read=read, laterality=laterality))
 
 
 def _canonical_image_order(prefix: str = "") -> list[Any]:
@@ -129,91 +159,75 @@ def _canonical_image_order(prefix: str = "") -> list[Any]:
             Bytewise(F(f"{prefix}view_position")), Bytewise(F(f"{prefix}image_id"))]
 
 
-def breast_rows(*, project: Project) -> Iterator[tuple[Any, ...]]:
-    """One tuple per image of a final exam: IMAGE_ROW_FIELDS order. One query."""
+def _merge_key(line: int, image: vindr_csv.ExportImageRow, box_pk: int) -> tuple[int, str, str, str, str, int]:
+    # Must match the ORDER BY of both finding querysets: line, _canonical_image_order(), box.
+    return (line, image.study_id, image.laterality, image.view_position, image.image_id, box_pk)
+
+
+def breast_rows(*, project: Project) -> Iterator[vindr_csv.ExportImageRow]:
+    """One row per image of a final exam, in file order. One query."""
     queryset = (
-        Image.objects.filter(study__in=final_exams(project=project))
-        .annotate(breast_birads=_breast_of("birads", read="study__final_read", laterality="laterality"),
-                  breast_density=_breast_of("density", read="study__final_read", laterality="laterality"),
-                  line=Coalesce(F("imported_row__breast_line"), Value(NOT_IMPORTED)))
+        _with_breast(Image.objects.filter(study__in=final_exams(project=project)),
+                     read="study__final_read", laterality="laterality")
+        .annotate(line=Coalesce(F("imported_row__breast_line"), Value(NOT_IMPORTED)))
         .order_by("line", *_canonical_image_order())
-        .values_list(*IMAGE_ROW_FIELDS)
+        .values_list(*_image_lookups())
     )
-    return queryset.iterator(chunk_size=CHUNK)
+    for row in queryset.iterator(chunk_size=CHUNK):
+        yield vindr_csv.ExportImageRow(*row)
 
 
-@dataclass(frozen=True)
-class FindingCsvRow:
-    image: tuple[Any, ...]  # IMAGE_ROW_FIELDS
-    categories: list[str] | None  # None: the image's ['No Finding'] row
-    birads: int | None
-    box: tuple[float, float, float, float] | None
-    box_text: list[str] | None = None  # the coordinates as an imported file spelled them
-
-
-def finding_rows(*, project: Project) -> Iterator[FindingCsvRow]:
+def finding_rows(*, project: Project) -> Iterator[vindr_csv.ExportFindingRow]:
     """Boxes of final reads and one No Finding row per image without a box, in file order. 2 queries.
 
     Two ordered streams (boxes; images without boxes) merged on the same key: line in an imported
     file first, then study, laterality, view, image, box id.
     """
     boxes = (
-        Finding.objects.filter(read__final_of_study__project=project)
-        .annotate(breast_birads=_breast_of("birads", read="read_id", laterality="image__laterality"),
-                  breast_density=_breast_of("density", read="read_id", laterality="image__laterality"),
-                  line=Coalesce(F("imported_row__line"), Value(NOT_IMPORTED)))
+        _with_breast(Finding.objects.filter(read__final_of_study__project=project),
+                     read="read_id", laterality="image__laterality")
+        .annotate(line=Coalesce(F("imported_row__line"), Value(NOT_IMPORTED)))
         .order_by("line", *_canonical_image_order("image__"), "pk")
-        .values_list("line", *(f"image__{f}" for f in IMAGE_ROW_FIELDS[:7]), "breast_birads",
-                     "breast_density", "image__study__split", "pk", "categories", "birads",
+        .values_list(*_image_lookups("image__"), "line", "pk", "categories", "birads",
                      "xmin", "ymin", "xmax", "ymax", "imported_row__box_text")
     )
     no_box = Finding.objects.filter(read_id=OuterRef("study__final_read"), image_id=OuterRef("pk"))
     empty_images = (
-        Image.objects.filter(study__in=final_exams(project=project)).filter(~Exists(no_box))
-        .annotate(breast_birads=_breast_of("birads", read="study__final_read", laterality="laterality"),
-                  breast_density=_breast_of("density", read="study__final_read", laterality="laterality"),
-                  line=Coalesce(F("imported_row__no_finding_line"), Value(NOT_IMPORTED)))
+        _with_breast(Image.objects.filter(study__in=final_exams(project=project)).filter(~Exists(no_box)),
+                     read="study__final_read", laterality="laterality")
+        .annotate(line=Coalesce(F("imported_row__no_finding_line"), Value(NOT_IMPORTED)))
         .order_by("line", *_canonical_image_order())
-        .values_list("line", *IMAGE_ROW_FIELDS)
+        .values_list(*_image_lookups(), "line")
     )
 
-    def sort_key(line: int, image: tuple[Any, ...], pk: int) -> tuple[Any, ...]:
-        # Must match the ORDER BY of both querysets: line, study_id, laterality, view, image_id, box.
-        return (line, image[0], image[3], image[4], image[2], pk)
-
-    def keyed_boxes() -> Iterator[tuple[tuple[Any, ...], FindingCsvRow]]:
+    def keyed_boxes() -> Iterator[tuple[tuple[Any, ...], vindr_csv.ExportFindingRow]]:
         for row in boxes.iterator(chunk_size=CHUNK):
-            image, (pk, categories, birads, *box, box_text) = row[1:11], row[11:]
-            yield (sort_key(row[0], image, pk),
-                   FindingCsvRow(image=image, categories=categories, birads=birads,
-                                 box=(box[0], box[1], box[2], box[3]), box_text=box_text))
+            image = vindr_csv.ExportImageRow(*row[:_IMAGE_WIDTH])
+            line, pk, categories, birads, xmin, ymin, xmax, ymax, box_text = row[_IMAGE_WIDTH:]
+            yield (_merge_key(line, image, pk),
+                   vindr_csv.ExportFindingRow(image=image, categories=categories, birads=birads,
+                                              box=(xmin, ymin, xmax, ymax), box_text=box_text))
 
-    def keyed_empty() -> Iterator[tuple[tuple[Any, ...], FindingCsvRow]]:
+    def keyed_empty() -> Iterator[tuple[tuple[Any, ...], vindr_csv.ExportFindingRow]]:
         for row in empty_images.iterator(chunk_size=CHUNK):
-            yield (sort_key(row[0], row[1:11], 0),
-                   FindingCsvRow(image=row[1:11], categories=None, birads=None, box=None))
+            image = vindr_csv.ExportImageRow(*row[:_IMAGE_WIDTH])
+            (line,) = row[_IMAGE_WIDTH:]
+            yield _merge_key(line, image, 0), vindr_csv.ExportFindingRow(image=image)
 
     for _key, row in heapq.merge(keyed_boxes(), keyed_empty(), key=lambda item: item[0]):
         yield row
 
 
-METADATA_FIELDS = (
-    "study__study_id", "series__series_id", "image_id", "sop_uid", "series__series_uid", "study__study_uid",
-    "sop_class_uid", "study__patient_age", "study__patient_sex", "laterality", "view_position", "rows",
-    "columns", "pixel_spacing_row", "pixel_spacing_col", "photometric_interpretation", "bits_stored",
-    "manufacturer", "manufacturer_model", "full_depth_scale", "full_depth_offset",
-)
-
-
-def metadata_rows(*, project: Project) -> Iterator[tuple[Any, ...]]:
-    """One tuple per image of a final exam (METADATA_FIELDS), in the breast-level file's order."""
-    return (
+def metadata_rows(*, project: Project) -> Iterator[vindr_csv.ExportMetadataRow]:
+    """One row per image of a final exam, in the breast-level file's order. One query."""
+    queryset = (
         Image.objects.filter(study__in=final_exams(project=project))
         .annotate(line=Coalesce(F("imported_row__breast_line"), Value(NOT_IMPORTED)))
         .order_by("line", *_canonical_image_order())
-        .values_list(*METADATA_FIELDS)
-        .iterator(chunk_size=CHUNK)
+        .values_list(*_METADATA_FIELDS)
     )
+    for row in queryset.iterator(chunk_size=CHUNK):
+        yield vindr_csv.ExportMetadataRow(*row)
 
 
 def image_files(*, project: Project, kind: str) -> Iterator[tuple[str, str, str]]:

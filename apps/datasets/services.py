@@ -317,11 +317,8 @@ def _export_write(*, export: Export, work: Path, progress: Callable[[int, str], 
     with (work / vindr_csv.BREAST_FILE).open("w", newline="", encoding="utf-8") as handle:
         writer = vindr_csv.csv_writer(handle)
         writer.writerow(vindr_csv.BREAST_COLUMNS)
-        for row in selectors.breast_rows(project=project):
-            study_id, series_id, image_id, laterality, view, rows, columns, birads, density, subset = row
-            writer.writerow(vindr_csv.breast_row(
-                study_id=study_id, series_id=series_id, image_id=image_id, laterality=laterality,
-                view_position=view, height=rows, width=columns, birads=birads, density=density, split=subset))
+        for image in selectors.breast_rows(project=project):
+            writer.writerow(vindr_csv.breast_row(image))
             counts.images += 1
 
     progress(35, vindr_csv.FINDING_FILE)
@@ -329,12 +326,7 @@ def _export_write(*, export: Export, work: Path, progress: Callable[[int, str], 
         writer = vindr_csv.csv_writer(handle)
         writer.writerow(vindr_csv.FINDING_COLUMNS)
         for finding in selectors.finding_rows(project=project):
-            study_id, series_id, image_id, laterality, view, rows, columns, birads, density, subset = finding.image
-            writer.writerow(vindr_csv.finding_row(
-                study_id=study_id, series_id=series_id, image_id=image_id, laterality=laterality,
-                view_position=view, height=rows, width=columns, birads=birads, density=density, split=subset,
-                categories=finding.categories, finding_birads=finding.birads, box=finding.box,
-                box_text=finding.box_text))
+            writer.writerow(vindr_csv.finding_row(finding))
             if finding.categories is None:
                 counts.no_finding_rows += 1
             else:
@@ -395,34 +387,12 @@ def _splits_save(assigned: dict[int, str]) -> None:
                 Study.objects.filter(pk__in=pks[start:start + UPDATE_CHUNK], split="").update(split=subset)
 
 
-def _age_text(age: int | None) -> str:
-    return "" if age is None else f"{age:03d}Y"  # DICOM AS, as in the de-identified files
-
-
-def _number_text(value: float | None) -> str:
-    return "" if value is None else vindr_csv.coordinate_text(value)
-
-
-METADATA_COLUMNS = (
-    "study_id", "series_id", "image_id", "SOP Instance UID", "Series Instance UID", "Study Instance UID",
-    "SOP Class UID", "Patient's Age", "Patient's Sex", "Image Laterality", "View Position", "Rows", "Columns",
-    "Pixel Spacing", "Photometric Interpretation", "Bits Stored", "Manufacturer", "Manufacturer's Model Name",
-    "full_depth_scale", "full_depth_offset",
-)
-
-
 def _metadata_write(*, project: Project, path: Path) -> None:
     with path.open("w", newline="", encoding="utf-8") as handle:
         writer = vindr_csv.csv_writer(handle)
-        writer.writerow(METADATA_COLUMNS)
-        for (study_id, series_id, image_id, sop_uid, series_uid, study_uid, sop_class, age, sex, laterality,
-             view, rows, columns, spacing_row, spacing_col, photometric, bits_stored, manufacturer, model,
-             scale, offset) in selectors.metadata_rows(project=project):
-            spacing = (f"[{_number_text(spacing_row)}, {_number_text(spacing_col)}]"
-                       if spacing_row is not None and spacing_col is not None else "")
-            writer.writerow([study_id, series_id, image_id, sop_uid, series_uid, study_uid, sop_class,
-                             _age_text(age), sex, laterality, view, rows, columns, spacing, photometric,
-                             bits_stored, manufacturer, model, _number_text(scale), _number_text(offset)])
+        writer.writerow(vindr_csv.METADATA_COLUMNS)
+        for row in selectors.metadata_rows(project=project):
+            writer.writerow(vindr_csv.metadata_row(row))
 
 
 def _images_copy(*, project: Project, work: Path, kind: str, progress: Callable[[int, str], None]) -> list[str]:

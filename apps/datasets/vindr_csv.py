@@ -34,6 +34,7 @@ from apps.reading.vocabulary import (
     DENSITIES,
     FINDING_BIRADS,
     FINDING_CATEGORIES,
+    LATERALITIES,
 )
 
 BREAST_FILE = "breast-level_annotations.csv"
@@ -48,7 +49,6 @@ FINDING_COLUMNS = (*IMAGE_COLUMNS, "finding_categories", "finding_birads", "xmin
 
 NO_FINDING = "No Finding"
 SPLITS = ("training", "test")
-LATERALITIES = ("L", "R")
 
 
 class CsvValueError(ValueError):
@@ -270,10 +270,40 @@ def csv_writer(stream: IO[str]) -> Any:
     return csv.writer(stream, lineterminator="\n")
 
 
-def breast_row(*, study_id: str, series_id: str, image_id: str, laterality: str, view_position: str,
-               height: int, width: int, birads: int | None, density: str | None, split: str) -> list[str]:
-    return [study_id, series_id, image_id, laterality, view_position, str(height), str(width),
-            birads_text(birads), density_text(density), split]
+@dataclass(frozen=True)
+class ExportImageRow:
+    """The image part of a row as exported: both annotation files start with it."""
+
+    study_id: str
+    series_id: str
+    image_id: str
+    laterality: str
+    view_position: str
+    height: int
+    width: int
+    breast_birads: int | None
+    breast_density: str | None
+    split: str
+
+
+@dataclass(frozen=True)
+class ExportFindingRow:
+    """One row of finding_annotations.csv: a box, or the image's `['No Finding']` row."""
+
+    image: ExportImageRow
+    categories: list[str] | None = None  # None: the image's ['No Finding'] row
+    birads: int | None = None
+    box: tuple[float, float, float, float] | None = None
+    box_text: list[str] | tuple[str, ...] | None = None  # the coordinates as an imported file spelled them
+
+
+def _image_cells(image: ExportImageRow) -> list[str]:
+    return [image.study_id, image.series_id, image.image_id, image.laterality, image.view_position,
+            str(image.height), str(image.width), birads_text(image.breast_birads), density_text(image.breast_density)]
+
+
+def breast_row(image: ExportImageRow) -> list[str]:
+    return [*_image_cells(image), image.split]
 
 
 def box_texts(box: tuple[float, float, float, float], imported: list[str] | tuple[str, ...] | None) -> list[str]:
@@ -285,13 +315,61 @@ def box_texts(box: tuple[float, float, float, float], imported: list[str] | tupl
     return [coordinate_text(v) for v in box]
 
 
-def finding_row(*, study_id: str, series_id: str, image_id: str, laterality: str, view_position: str,
-                height: int, width: int, birads: int | None, density: str | None, split: str,
-                categories: list[str] | None, finding_birads: int | None,
-                box: tuple[float, float, float, float] | None,
-                box_text: list[str] | tuple[str, ...] | None = None) -> list[str]:
-    image_part = [study_id, series_id, image_id, laterality, view_position, str(height), str(width),
-                  birads_text(birads), density_text(density)]
-    if categories is None or box is None:
+def finding_row(finding: ExportFindingRow) -> list[str]:
+    image_part, split = _image_cells(finding.image), finding.image.split
+    if finding.categories is None or finding.box is None:
         return [*image_part, categories_text([NO_FINDING]), "", "", "", "", "", split]
-    return [*image_part, categories_text(categories), birads_text(finding_birads), *box_texts(box, box_text), split]
+    return [*image_part, categories_text(finding.categories), birads_text(finding.birads),
+            *box_texts(finding.box, finding.box_text), split]
+
+
+METADATA_COLUMNS = (
+    "study_id", "series_id", "image_id", "SOP Instance UID", "Series Instance UID", "Study Instance UID",
+    "SOP Class UID", "Patient's Age", "Patient's Sex", "Image Laterality", "View Position", "Rows", "Columns",
+    "Pixel Spacing", "Photometric Interpretation", "Bits Stored", "Manufacturer", "Manufacturer's Model Name",
+    "full_depth_scale", "full_depth_offset",
+)
+
+
+@dataclass(frozen=True)
+class ExportMetadataRow:
+    """One row of metadata.csv: the de-identified attributes of one image."""
+
+    study_id: str
+    series_id: str
+    image_id: str
+    sop_uid: str
+    series_uid: str
+    study_uid: str
+    sop_class_uid: str
+    patient_age: int | None
+    patient_sex: str
+    laterality: str
+    view_position: str
+    rows: int
+    columns: int
+    pixel_spacing_row: float | None
+    pixel_spacing_col: float | None
+    photometric_interpretation: str
+    bits_stored: int
+    manufacturer: str
+    manufacturer_model: str
+    full_depth_scale: float | None
+    full_depth_offset: float | None
+
+
+def _age_text(age: int | None) -> str:
+    return "" if age is None else f"{age:03d}Y"  # DICOM AS, as in the de-identified files
+
+
+def _number_text(value: float | None) -> str:
+    return "" if value is None else coordinate_text(value)
+
+
+def metadata_row(row: ExportMetadataRow) -> list[Any]:
+    spacing = (f"[{_number_text(row.pixel_spacing_row)}, {_number_text(row.pixel_spacing_col)}]"
+               if row.pixel_spacing_row is not None and row.pixel_spacing_col is not None else "")
+    return [row.study_id, row.series_id, row.image_id, row.sop_uid, row.series_uid, row.study_uid,
+            row.sop_class_uid, _age_text(row.patient_age), row.patient_sex, row.laterality, row.view_position,
+            row.rows, row.columns, spacing, row.photometric_interpretation, row.bits_stored, row.manufacturer,
+            row.manufacturer_model, _number_text(row.full_depth_scale), _number_text(row.full_depth_offset)]

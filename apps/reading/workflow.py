@@ -105,7 +105,3 @@ def study_transition(*, action: StudyAction, state: str) -> str:
         raise invalid_transition(EXAM_NOT_OPEN, action=action.value, study_state=state,
                                  admin_message=f"Cannot {action.value.replace('_', ' ')} a study that is {state}."
                                  ) from None
-
-
-def is_editable(state: str) -> bool:
-    return (AssignmentAction.SAVE, state) in ASSIGNMENT_TRANSITIONS

@@ -39,18 +39,20 @@ def test_spellings_of_birads_density_and_categories() -> None:
 
 def test_a_multi_label_row_quotes_only_the_category_list() -> None:
     out = io.StringIO()
-    vindr_csv.csv_writer(out).writerow(vindr_csv.finding_row(
+    image = vindr_csv.ExportImageRow(
         study_id="s", series_id="se", image_id="i", laterality="L", view_position="CC", height=3518, width=2800,
-        birads=4, density="C", split="training", categories=["Nipple Retraction", "Mass"], finding_birads=4,
-        box=(588.8740234375, 1397.7099609375, 812.36199951172, 1734.7199707031)))
+        breast_birads=4, breast_density="C", split="training")
+    vindr_csv.csv_writer(out).writerow(vindr_csv.finding_row(vindr_csv.ExportFindingRow(
+        image=image, categories=["Nipple Retraction", "Mass"], birads=4,
+        box=(588.8740234375, 1397.7099609375, 812.36199951172, 1734.7199707031))))
     assert out.getvalue() == ('s,se,i,L,CC,3518,2800,BI-RADS 4,DENSITY C,"[\'Nipple Retraction\', \'Mass\']",'
                               "BI-RADS 4,588.8740234375,1397.7099609375,812.36199951172,1734.7199707031,training\n")
 
 
 def test_a_no_finding_row_has_empty_box_and_finding_birads() -> None:
-    row = vindr_csv.finding_row(
+    row = vindr_csv.finding_row(vindr_csv.ExportFindingRow(image=vindr_csv.ExportImageRow(
         study_id="s", series_id="se", image_id="i", laterality="R", view_position="MLO", height=10, width=20,
-        birads=1, density="B", split="test", categories=None, finding_birads=None, box=None)
+        breast_birads=1, breast_density="B", split="test")))
     assert row == ["s", "se", "i", "R", "MLO", "10", "20", "BI-RADS 1", "DENSITY B", "['No Finding']",
                    "", "", "", "", "", "test"]
 

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { boxArea, boxFromPoints, containsPoint, handlePoint, mapBox, moveBox, placeLabel, resizeBox, roundBox } from "./boxgeom";
+import { boxArea, boxFromPoints, containsPoint, handlePoint, moveBox, placeLabel, resizeBox, roundBox } from "./boxgeom";
 
 const W = 2800;
 const H = 3518;
@@ -37,12 +37,6 @@ describe("box geometry in image pixels", () => {
     expect(handlePoint(b, "ne")).toEqual({ x: 100, y: 0 });
     expect(handlePoint(b, "s")).toEqual({ x: 50, y: 50 });
     expect(handlePoint(b, "w")).toEqual({ x: 0, y: 25 });
-  });
-
-  it("maps a box through a mirroring transform into a normalised screen rectangle", () => {
-    // Mirrored and scaled: screen x = (W - x) * 0.1.
-    const toScreen = (p: { x: number; y: number }) => ({ x: (W - p.x) * 0.1, y: p.y * 0.1 });
-    expect(mapBox({ xmin: 100, ymin: 200, xmax: 300, ymax: 400 }, toScreen)).toEqual({ xmin: 250, ymin: 20, xmax: 270, ymax: 40 });
   });
 
   it("rounds to a tenth of a pixel and measures area", () => {

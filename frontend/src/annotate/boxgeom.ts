@@ -76,18 +76,6 @@ export function roundBox(b: Box): Box {
   return { xmin: r(b.xmin), ymin: r(b.ymin), xmax: r(b.xmax), ymax: r(b.ymax) };
 }
 
-/** Axis-aligned box on screen from an image box through any point mapping (e.g. imageToScreen). */
-export function mapBox(b: Box, toScreen: (p: Point) => Point): Box {
-  const a = toScreen({ x: b.xmin, y: b.ymin });
-  const c = toScreen({ x: b.xmax, y: b.ymax });
-  return {
-    xmin: Math.min(a.x, c.x),
-    ymin: Math.min(a.y, c.y),
-    xmax: Math.max(a.x, c.x),
-    ymax: Math.max(a.y, c.y),
-  };
-}
-
 /** Screen rectangle (CSS px) of a drawn box. */
 export interface ScreenRect {
   x: number;
