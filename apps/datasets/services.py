@@ -36,7 +36,8 @@ from apps.common.errors import ApplicationError, ConflictError, NotFoundError
 from apps.datasets import selectors, split, stats, vindr_csv
 from apps.datasets.models import Export, ExportStatus, ImagesMode, ImportedFindingRow, ImportedImageRow
 from apps.reading.models import AuditEvent, BreastAssessment, Finding, Read, ReadOrigin
-from apps.studies.models import Image, Project, Study, StudyState
+from apps.studies.models import Image, Project, Study
+from apps.studies.workflow import StudyAction, study_action_sources, study_action_target, study_next_state
 
 User = AbstractBaseUser | AnonymousUser
 logger = logging.getLogger(__name__)
@@ -537,9 +538,14 @@ def _check_rows(breast_rows: list[vindr_csv.ImageRow], finding_rows: list[vindr_
             continue
         by_image[row.image_id] = row
         _check_image_matches(breast_file, row, image, errors)
-        if image.study.final_read_id is not None and image.study.study_id not in final_reported:
-            final_reported.add(image.study.study_id)
-            errors.add(breast_file, row.line, f"study {row.study_id} already has a final read")
+        study = image.study
+        if study.study_id not in final_reported and (
+                study.final_read_id is not None
+                or study_next_state(action=StudyAction.IMPORT_FINAL, state=study.state) is None):
+            final_reported.add(study.study_id)
+            errors.add(breast_file, row.line,
+                       f"study {row.study_id} already has a final read" if study.final_read_id is not None
+                       else f"study {row.study_id} is being read ({study.state}); its annotations cannot be imported")
         key = (row.study_id, row.laterality)
         seen = breast_of.setdefault(key, (row.breast_birads, row.breast_density, row.line))
         if seen[:2] != (row.breast_birads, row.breast_density):
@@ -603,11 +609,13 @@ def _import_write(*, user: User | None, project: Project, breast_rows: list[vind
     for row in breast_rows:
         studies.setdefault(row.study_id, images[row.image_id].study)
     with transaction.atomic():
-        # Lock the exams and re-check under the lock: a final read written meanwhile wins.
-        locked = list(Study.objects.select_for_update().filter(pk__in=[s.pk for s in studies.values()],
-                                                                 final_read__isnull=True).values_list("pk", flat=True))
+        # Lock the exams and re-check under the lock: a final read written or an assignment made
+        # meanwhile wins (apps/studies/workflow.py: import_final).
+        locked = list(Study.objects.select_for_update().filter(
+            pk__in=[s.pk for s in studies.values()], final_read__isnull=True,
+            state__in=study_action_sources(StudyAction.IMPORT_FINAL)).values_list("pk", flat=True))
         if len(locked) != len(studies):
-            raise ConflictError("Some exams got a final read while importing; nothing was imported.",
+            raise ConflictError("Some exams got a final read or were assigned while importing; nothing was imported.",
                                 code=ImportErrorCode.INVALID)
         reads = Read.objects.bulk_create([Read(study=study, origin=ReadOrigin.IMPORTED) for study in studies.values()])
         read_of = {study.study_id: read for study, read in zip(studies.values(), reads, strict=True)}
@@ -636,7 +644,7 @@ def _import_write(*, user: User | None, project: Project, breast_rows: list[vind
         split_of = {r.study_id: r.split for r in breast_rows}
         for study in studies.values():
             study.final_read = read_of[study.study_id]
-            study.state = StudyState.FINAL
+            study.state = study_action_target(StudyAction.IMPORT_FINAL)
             study.split = split_of[study.study_id]
         Study.objects.bulk_update(studies.values(), ["final_read", "state", "split"], batch_size=UPDATE_CHUNK)
         AuditEvent.objects.create(

@@ -1,4 +1,5 @@
-"""The reading workflow: every allowed state transition, in one table per state machine.
+"""The reading workflow: the assignment's transitions in one table, the study's looked up in
+apps/studies/workflow.py (the exam's one table, shared with ingest and CSV import).
 
 Services look transitions up here (`assignment_transition`, `study_transition`) and raise 409
 `invalid_transition` for anything not listed; nothing else in the code decides what may follow
@@ -11,7 +12,7 @@ Assignment (one reader's task on one exam):
        └──┘ reassign        └───────────────────── save ───────────────────────┤
                                                    submitted <──── submit ─────┘
 
-Study (the exam), only the part the reading app drives:
+Study (the exam), the part the reading app drives (the whole machine: apps/studies/workflow.py):
 
     ready ──assign──> reading ──both submitted, concordant──> final
                          │  ──both submitted, discordant──> arbitration ──arbitrate──> final
@@ -27,7 +28,10 @@ from typing import Any
 from apps.common.errors import ConflictError
 from apps.reading.errors import ReadingErrorCode
 from apps.reading.models import AssignmentState
-from apps.studies.models import StudyState
+from apps.studies.workflow import STUDY_TRANSITIONS, StudyAction, study_next_state
+
+__all__ = ["ASSIGNMENT_TRANSITIONS", "STUDY_TRANSITIONS", "AssignmentAction", "StudyAction",
+           "assignment_transition", "invalid_transition", "study_transition"]
 
 
 class AssignmentAction(StrEnum):
@@ -37,17 +41,7 @@ class AssignmentAction(StrEnum):
     REASSIGN = "reassign"
 
 
-class StudyAction(StrEnum):
-    ASSIGN = "assign"
-    COMPARE_CONCORDANT = "compare_concordant"
-    COMPARE_DISCORDANT = "compare_discordant"
-    ARBITRATE = "arbitrate"
-    REOPEN_READ = "reopen_read"
-    REOPEN_ARBITRATION = "reopen_arbitration"
-
-
 A = AssignmentState
-S = StudyState
 
 # (action, from state) -> to state
 ASSIGNMENT_TRANSITIONS: dict[tuple[AssignmentAction, str], str] = {
@@ -60,17 +54,6 @@ ASSIGNMENT_TRANSITIONS: dict[tuple[AssignmentAction, str], str] = {
     (AssignmentAction.REOPEN, A.SUBMITTED): A.REOPENED,
     # Only an untouched assignment changes hands: a started read is that reader's work.
     (AssignmentAction.REASSIGN, A.ASSIGNED): A.ASSIGNED,
-}
-
-STUDY_TRANSITIONS: dict[tuple[StudyAction, str], str] = {
-    (StudyAction.ASSIGN, S.READY): S.READING,
-    (StudyAction.COMPARE_CONCORDANT, S.READING): S.FINAL,
-    (StudyAction.COMPARE_DISCORDANT, S.READING): S.ARBITRATION,
-    (StudyAction.ARBITRATE, S.ARBITRATION): S.FINAL,
-    (StudyAction.REOPEN_READ, S.READING): S.READING,
-    (StudyAction.REOPEN_READ, S.ARBITRATION): S.READING,
-    (StudyAction.REOPEN_READ, S.FINAL): S.READING,
-    (StudyAction.REOPEN_ARBITRATION, S.FINAL): S.ARBITRATION,
 }
 
 
@@ -99,9 +82,9 @@ def assignment_transition(*, action: AssignmentAction, state: str, study_state: 
 
 
 def study_transition(*, action: StudyAction, state: str) -> str:
-    try:
-        return STUDY_TRANSITIONS[(action, state)]
-    except KeyError:
+    """The study's state after `action` (apps/studies/workflow.py), or the reader-blinded 409."""
+    target = study_next_state(action=action, state=state)
+    if target is None:
         raise invalid_transition(EXAM_NOT_OPEN, action=action.value, study_state=state,
-                                 admin_message=f"Cannot {action.value.replace('_', ' ')} a study that is {state}."
-                                 ) from None
+                                 admin_message=f"Cannot {action.value.replace('_', ' ')} a study that is {state}.")
+    return target

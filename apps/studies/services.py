@@ -7,7 +7,7 @@ storage, then creates Study/Series/Image in one transaction and deletes the stag
 `image_render` re-renders from the stored de-identified file (idempotent by image id).
 `images_mark_reviewed` is the human review gate of SPEC.md.
 
-Study states (one table, STUDY_TRANSITIONS): importing -> awaiting_review -> ready.
+Study states (the one table is apps/studies/workflow.py): importing -> awaiting_review -> ready.
 - A study is created `importing`; when the batch that brought its images finishes it becomes
   `awaiting_review`.
 - It becomes `ready` when every image is reviewed AND it has the four standard views. A study
@@ -65,15 +65,10 @@ from apps.studies.models import (
     Study,
     StudyState,
 )
+from apps.studies.workflow import StudyAction, study_action_target, study_next_state
 
 logger = logging.getLogger(__name__)
 
-# Allowed study transitions owned by this app (reading moves ready -> reading and beyond).
-STUDY_TRANSITIONS: dict[str, set[str]] = {
-    StudyState.IMPORTING: {StudyState.AWAITING_REVIEW},
-    StudyState.AWAITING_REVIEW: {StudyState.READY},
-    StudyState.READY: {StudyState.AWAITING_REVIEW},
-}
 # An exam in these states is being read; its image set must not change under the readers.
 STUDY_LOCKED_STATES = {StudyState.READING, StudyState.ARBITRATION, StudyState.FINAL}
 
@@ -552,7 +547,7 @@ def _batch_refresh(*, batch_id: int) -> None:
         ).values_list("study_id", flat=True))
         for study in Study.objects.select_for_update().filter(pk__in=study_ids,
                                                               state=StudyState.IMPORTING):
-            _study_transition(study=study, target=StudyState.AWAITING_REVIEW)
+            _study_transition(study=study, action=StudyAction.INGEST_DONE)
             _study_ready_if_complete(study=study)
 
 
@@ -781,14 +776,15 @@ def _ingest_commit(*, item: ImportItem, project: Project, header: dicom.Header, 
     study.save(update_fields=["has_standard_views", "patient_age"])
     if study.state == StudyState.READY:
         # A new, unreviewed image: the exam goes back through review.
-        _study_transition(study=study, target=StudyState.AWAITING_REVIEW)
+        _study_transition(study=study, action=StudyAction.NEW_IMAGE)
     return True
 
 
-def _study_transition(*, study: Study, target: str, actor: User | None = None) -> None:
+def _study_transition(*, study: Study, action: StudyAction, actor: User | None = None) -> None:
     """Precondition: the study row is locked (select_for_update) by the caller's transaction."""
-    if target not in STUDY_TRANSITIONS.get(study.state, set()):
-        raise InvalidStudyTransition(study.study_id, study.state, target)
+    target = study_next_state(action=action, state=study.state)
+    if target is None:
+        raise InvalidStudyTransition(study.study_id, study.state, study_action_target(action))
     before = study.state
     study.state = target
     study.save(update_fields=["state"])
@@ -809,7 +805,7 @@ def _study_ready_if_complete(*, study: Study, actor: User | None = None) -> None
         return
     if study.images.exclude(state=ImageState.REVIEWED).exists():
         return
-    _study_transition(study=study, target=StudyState.READY, actor=actor)
+    _study_transition(study=study, action=StudyAction.REVIEW_DONE, actor=actor)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -919,7 +915,7 @@ def study_mark_ready(*, actor: User, study_pk: int) -> Study:
     unreviewed = study.images.exclude(state=ImageState.REVIEWED).count()
     if unreviewed or not study.images.exists():
         raise StudyNotReviewed(study.study_id, unreviewed)
-    _study_transition(study=study, target=StudyState.READY, actor=actor)
+    _study_transition(study=study, action=StudyAction.RELEASE, actor=actor)
     return study
 
 

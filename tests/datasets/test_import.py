@@ -179,6 +179,21 @@ def test_an_exam_that_already_has_a_final_read_is_not_overwritten() -> None:
     assert Read.objects.count() == 3
 
 
+@pytest.mark.parametrize("state", [StudyState.READING, StudyState.ARBITRATION])
+def test_annotations_for_an_exam_being_read_are_refused_naming_the_exam(state: str) -> None:
+    project = ProjectFactory()
+    breast, findings, (one, two, _three) = _published_style_files(project)
+    Study.objects.filter(pk=two.pk).update(state=state)
+    with pytest.raises(ApplicationError) as raised:
+        _import(project, breast, findings)
+    messages = [e["message"] for e in raised.value.extra["errors"]]
+    assert f"study {two.study_id} is being read ({state}); its annotations cannot be imported" in messages
+    assert not any(one.study_id in m for m in messages)
+    assert Read.objects.count() == 0
+    two.refresh_from_db()
+    assert (two.state, two.final_read_id) == (state, None)
+
+
 def test_import_writes_in_bulk_whatever_the_number_of_exams() -> None:
     counts = []
     for n in (1, 3):

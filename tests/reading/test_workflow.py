@@ -433,7 +433,15 @@ def test_the_transition_tables_list_every_allowed_move_and_nothing_else() -> Non
                        ("submit", "in_progress"), ("submit", "reopened"), ("reopen", "submitted"),
                        ("reassign", "assigned")}
     assert (AssignmentAction.SUBMIT, "assigned") not in ASSIGNMENT_TRANSITIONS
-    assert {s for (_a, s) in STUDY_TRANSITIONS} <= {"ready", "reading", "arbitration", "final"}
+    assert {(a.value, s, to) for (a, s), to in STUDY_TRANSITIONS.items()} == {
+        ("ingest_done", "importing", "awaiting_review"), ("review_done", "awaiting_review", "ready"),
+        ("release", "awaiting_review", "ready"), ("new_image", "ready", "awaiting_review"),
+        ("assign", "ready", "reading"), ("compare_concordant", "reading", "final"),
+        ("compare_discordant", "reading", "arbitration"), ("arbitrate", "arbitration", "final"),
+        ("reopen_read", "reading", "reading"), ("reopen_read", "arbitration", "reading"),
+        ("reopen_read", "final", "reading"), ("reopen_arbitration", "final", "arbitration"),
+        ("import_final", "importing", "final"), ("import_final", "awaiting_review", "final"),
+        ("import_final", "ready", "final")}
 
 
 # --- reopen and reassign -------------------------------------------------------------------------
