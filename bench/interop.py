@@ -1,9 +1,10 @@
-"""Benchmark: DICOM in over C-STORE and STOW-RS vs plain `import_dicom`, vs Orthanc; QIDO-RS and
-WADO-RS metadata latency at 20,000 instances; web-process RSS during a 300 MB STOW-RS body.
+"""Benchmark: DICOM in over C-STORE and STOW-RS vs plain `import_dicom`, vs Orthanc; QIDO-RS,
+WADO-RS metadata and C-FIND latency at 20,000 instances; web-process RSS during a 300 MB STOW-RS body.
 
     createdb -h 127.0.0.1 -U postgres bench_interop
     DATABASE_URL=postgres://postgres@127.0.0.1:5432/bench_interop CELERY_BROKER_URL=redis://127.0.0.1:6379/9 \
         .venv/bin/python bench/interop.py [--scale 20000] [--rounds 2] [--stow-mb 300] [--port 8790] [--dicom-port 11490]
+        [--queries-only]
 
 Everything runs as deployed, on loopback: gunicorn (1 sync worker, so its RSS is the web
 process's), one Celery worker (`--concurrency 2`) doing every ingest, `manage.py dicom_listener`.
@@ -21,8 +22,11 @@ says what our ingest costs, not the protocol.
 
 Then `--scale` generated instances (four per exam; rows and cached headers, no pixels: the query
 path never reads a file for these) are added and QIDO-RS / WADO-RS metadata requests are timed
-(p50/p95 of 50 each, admin token). Last, one STOW-RS body of `--stow-mb` MB (the 8 files
-repeated: the repeats come back as duplicates) while the gunicorn worker's RSS is sampled.
+(p50/p95 of 50 each, admin token), and in the same run the equivalent C-FIND queries over one
+pynetdicom association to the listener (calling AE BENCHQ, whose project holds the generated
+instances), plus one association per query as findscu does. Last, one STOW-RS body of
+`--stow-mb` MB (the 8 files repeated: the repeats come back as duplicates) while the gunicorn
+worker's RSS is sampled. `--queries-only` runs the latency part alone.
 Prints instances per second, ratios, latencies, RSS growth and the machine.
 """
 
@@ -50,7 +54,7 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
 MEDIA = Path(tempfile.gettempdir()) / "bench-interop-media"
 os.environ.setdefault("MEDIA_ROOT", str(MEDIA))
 os.environ.setdefault("DICOMWEB_STOW_DEFAULT_PROJECT", "bench-stow")
-CALLING = {"BENCH1": "bench-cstore", "BENCH4": "bench-cstore4"}
+CALLING = {"BENCH1": "bench-cstore", "BENCH4": "bench-cstore4", "BENCHQ": "bench-scale"}
 os.environ["DICOM_CALLING_AES"] = json.dumps(CALLING)
 
 
@@ -221,6 +225,8 @@ def main() -> None:
     parser.add_argument("--dicom-port", type=int, default=11490)
     parser.add_argument("--orthanc-http", type=int, default=8791)
     parser.add_argument("--orthanc-dicom", type=int, default=11491)
+    parser.add_argument("--queries-only", action="store_true",
+                        help="only the QIDO-RS / WADO-RS / C-FIND latencies at --scale (no ingest, no STOW body)")
     args = parser.parse_args()
     if not os.environ.get("CELERY_BROKER_URL"):
         raise SystemExit("set CELERY_BROKER_URL (a Redis db of its own): every ingest runs on a real worker")
@@ -262,114 +268,116 @@ def main() -> None:
         wait_port(args.port)
         wait_port(args.dicom_port)
         time.sleep(3)  # the worker connects to the broker
-        # First, on a fresh gunicorn worker (after one small request has loaded the app): RSS of
-        # the web process during one big STOW-RS body (streamed from a file, not memory).
-        requests.get(f"http://127.0.0.1:{args.port}/dicomweb/studies?limit=1", timeout=60,
-                     headers={"Authorization": f"Token {token}"}).raise_for_status()
-        [worker_pid] = children(web.pid)
-        body = work / "stow-body"
-        boundary = "bench-boundary"
-        written = 0
-        with body.open("wb") as out:
-            while written < args.stow_mb * 1_000_000:
-                for path in files:
-                    data = path.read_bytes()
-                    out.write(f"--{boundary}\r\nContent-Type: application/dicom\r\n\r\n".encode() + data + b"\r\n")
-                    written += len(data)
-            out.write(f"--{boundary}--\r\n".encode())
-        fresh_project("bench-stow-rss")
-        before = rss_kb(worker_pid)
-        peak = [before]
-        stop = threading.Event()
+        rss_line = ""
+        if not args.queries_only:
+            # First, on a fresh gunicorn worker (after one small request has loaded the app): RSS of
+            # the web process during one big STOW-RS body (streamed from a file, not memory).
+            requests.get(f"http://127.0.0.1:{args.port}/dicomweb/studies?limit=1", timeout=60,
+                         headers={"Authorization": f"Token {token}"}).raise_for_status()
+            [worker_pid] = children(web.pid)
+            body = work / "stow-body"
+            boundary = "bench-boundary"
+            written = 0
+            with body.open("wb") as out:
+                while written < args.stow_mb * 1_000_000:
+                    for path in files:
+                        data = path.read_bytes()
+                        out.write(f"--{boundary}\r\nContent-Type: application/dicom\r\n\r\n".encode() + data + b"\r\n")
+                        written += len(data)
+                out.write(f"--{boundary}--\r\n".encode())
+            fresh_project("bench-stow-rss")
+            before = rss_kb(worker_pid)
+            peak = [before]
+            stop = threading.Event()
 
-        def sample() -> None:
-            while not stop.is_set():
-                peak[0] = max(peak[0], rss_kb(worker_pid))
-                time.sleep(0.02)
+            def sample() -> None:
+                while not stop.is_set():
+                    peak[0] = max(peak[0], rss_kb(worker_pid))
+                    time.sleep(0.02)
 
-        sampler = threading.Thread(target=sample)
-        sampler.start()
-        started = time.monotonic()
-        with body.open("rb") as handle:
-            response = requests.post(f"http://127.0.0.1:{args.port}/dicomweb/studies?project=bench-stow-rss", data=handle, timeout=1800, headers={
-                "Authorization": f"Token {token}", "Accept": "application/dicom+json",
-                "Content-Type": f'multipart/related; type="application/dicom"; boundary={boundary}',
-                "Content-Length": str(body.stat().st_size)})
-        elapsed = time.monotonic() - started
-        stop.set()
-        sampler.join()
-        answer = response.json()
-        stored = len(answer.get("00081199", {}).get("Value", []))
-        rss_line = (f"\nSTOW-RS body of {body.stat().st_size / 1e6:.0f} MB ({stored} instances referenced, HTTP "
-              f"{response.status_code}, {elapsed:.1f} s): gunicorn worker RSS {before / 1024:.0f} MB before, peak "
-              f"{peak[0] / 1024:.0f} MB, growth {(peak[0] - before) / 1024:.0f} MB (target < 100 MB; a fresh worker after one warm-up "
-                    "request)")
+            sampler = threading.Thread(target=sample)
+            sampler.start()
+            started = time.monotonic()
+            with body.open("rb") as handle:
+                response = requests.post(f"http://127.0.0.1:{args.port}/dicomweb/studies?project=bench-stow-rss", data=handle, timeout=1800, headers={
+                    "Authorization": f"Token {token}", "Accept": "application/dicom+json",
+                    "Content-Type": f'multipart/related; type="application/dicom"; boundary={boundary}',
+                    "Content-Length": str(body.stat().st_size)})
+            elapsed = time.monotonic() - started
+            stop.set()
+            sampler.join()
+            answer = response.json()
+            stored = len(answer.get("00081199", {}).get("Value", []))
+            rss_line = (f"\nSTOW-RS body of {body.stat().st_size / 1e6:.0f} MB ({stored} instances referenced, HTTP "
+                  f"{response.status_code}, {elapsed:.1f} s): gunicorn worker RSS {before / 1024:.0f} MB before, peak "
+                  f"{peak[0] / 1024:.0f} MB, growth {(peak[0] - before) / 1024:.0f} MB (target < 100 MB; a fresh worker after one warm-up "
+                        "request)")
 
-        def timed(label: str, slug: str, send: Any) -> None:
-            best = 0.0
-            for _ in range(args.rounds):
-                fresh_project(slug)
+            def timed(label: str, slug: str, send: Any) -> None:
+                best = 0.0
+                for _ in range(args.rounds):
+                    fresh_project(slug)
+                    started = time.monotonic()
+                    send()
+                    wait_imported(slug, n)
+                    best = max(best, n / (time.monotonic() - started))
+                rows.append((label, best))
+
+            def import_dicom(slug: str) -> None:
+                # In this process: the command's own start-up is not what is compared.
+                call_command("import_dicom", *map(str, files), "--project", slug, "--wait", "900",
+                             stdout=open(os.devnull, "w"))  # noqa: SIM115
+
+            import_dicom("bench-warm")  # warm-up: the worker imports its codecs once
+            timed("import_dicom --wait (floor)", "bench-import", lambda: import_dicom("bench-import"))
+            timed("C-STORE, 1 association", "bench-cstore", lambda: storescu(args.dicom_port, "BENCH1", "MAMMOLAB", files))
+
+            def four() -> None:
+                threads = [threading.Thread(target=storescu, args=(args.dicom_port, "BENCH4", "MAMMOLAB", files[i::4]))
+                           for i in range(4)]
+                for t in threads:
+                    t.start()
+                for t in threads:
+                    t.join()
+
+            timed("C-STORE, 4 associations", "bench-cstore4", four)
+            client = DICOMwebClient(url=f"http://127.0.0.1:{args.port}/dicomweb",
+                                    headers={"Authorization": f"Token {token}"}, chunk_size=1 << 30)
+            datasets = [pydicom.dcmread(p) for p in files]
+            timed("STOW-RS, dicomweb-client", "bench-stow", lambda: client.store_instances(datasets))
+            timed("STOW-RS, file bytes (requests)", "bench-stow",
+                  lambda: stow_bytes(f"http://127.0.0.1:{args.port}/dicomweb/studies", files, token))
+
+            orthanc = start_orthanc(work, http=args.orthanc_http, dicom=args.orthanc_dicom)
+            orthanc_rows: list[tuple[str, float]] = []
+            if orthanc is not None:
+                procs.append(orthanc)
                 started = time.monotonic()
-                send()
-                wait_imported(slug, n)
-                best = max(best, n / (time.monotonic() - started))
-            rows.append((label, best))
+                storescu(args.orthanc_dicom, "BENCH1", "ORTHANC", files)
+                orthanc_rows.append(("Orthanc C-STORE, 1 association", n / (time.monotonic() - started)))
+                before = orthanc_count(args.orthanc_http)
+                for study in requests.get(f"http://127.0.0.1:{args.orthanc_http}/studies", timeout=30).json():
+                    requests.delete(f"http://127.0.0.1:{args.orthanc_http}/studies/{study}", timeout=30)
+                orthanc_client = DICOMwebClient(url=f"http://127.0.0.1:{args.orthanc_http}/dicom-web", chunk_size=1 << 30)
+                started = time.monotonic()
+                orthanc_client.store_instances(datasets)
+                orthanc_rows.append(("Orthanc STOW-RS, dicomweb-client", n / (time.monotonic() - started)))
+                assert before == n and orthanc_count(args.orthanc_http) == n
+                for study in requests.get(f"http://127.0.0.1:{args.orthanc_http}/studies", timeout=30).json():
+                    requests.delete(f"http://127.0.0.1:{args.orthanc_http}/studies/{study}", timeout=30)
+                started = time.monotonic()
+                stow_bytes(f"http://127.0.0.1:{args.orthanc_http}/dicom-web/studies", files, None)
+                orthanc_rows.append(("Orthanc STOW-RS, file bytes (requests)", n / (time.monotonic() - started)))
 
-        def import_dicom(slug: str) -> None:
-            # In this process: the command's own start-up is not what is compared.
-            call_command("import_dicom", *map(str, files), "--project", slug, "--wait", "900",
-                         stdout=open(os.devnull, "w"))  # noqa: SIM115
-
-        import_dicom("bench-warm")  # warm-up: the worker imports its codecs once
-        timed("import_dicom --wait (floor)", "bench-import", lambda: import_dicom("bench-import"))
-        timed("C-STORE, 1 association", "bench-cstore", lambda: storescu(args.dicom_port, "BENCH1", "MAMMOLAB", files))
-
-        def four() -> None:
-            threads = [threading.Thread(target=storescu, args=(args.dicom_port, "BENCH4", "MAMMOLAB", files[i::4]))
-                       for i in range(4)]
-            for t in threads:
-                t.start()
-            for t in threads:
-                t.join()
-
-        timed("C-STORE, 4 associations", "bench-cstore4", four)
-        client = DICOMwebClient(url=f"http://127.0.0.1:{args.port}/dicomweb",
-                                headers={"Authorization": f"Token {token}"}, chunk_size=1 << 30)
-        datasets = [pydicom.dcmread(p) for p in files]
-        timed("STOW-RS, dicomweb-client", "bench-stow", lambda: client.store_instances(datasets))
-        timed("STOW-RS, file bytes (requests)", "bench-stow",
-              lambda: stow_bytes(f"http://127.0.0.1:{args.port}/dicomweb/studies", files, token))
-
-        orthanc = start_orthanc(work, http=args.orthanc_http, dicom=args.orthanc_dicom)
-        orthanc_rows: list[tuple[str, float]] = []
-        if orthanc is not None:
-            procs.append(orthanc)
-            started = time.monotonic()
-            storescu(args.orthanc_dicom, "BENCH1", "ORTHANC", files)
-            orthanc_rows.append(("Orthanc C-STORE, 1 association", n / (time.monotonic() - started)))
-            before = orthanc_count(args.orthanc_http)
-            for study in requests.get(f"http://127.0.0.1:{args.orthanc_http}/studies", timeout=30).json():
-                requests.delete(f"http://127.0.0.1:{args.orthanc_http}/studies/{study}", timeout=30)
-            orthanc_client = DICOMwebClient(url=f"http://127.0.0.1:{args.orthanc_http}/dicom-web", chunk_size=1 << 30)
-            started = time.monotonic()
-            orthanc_client.store_instances(datasets)
-            orthanc_rows.append(("Orthanc STOW-RS, dicomweb-client", n / (time.monotonic() - started)))
-            assert before == n and orthanc_count(args.orthanc_http) == n
-            for study in requests.get(f"http://127.0.0.1:{args.orthanc_http}/studies", timeout=30).json():
-                requests.delete(f"http://127.0.0.1:{args.orthanc_http}/studies/{study}", timeout=30)
-            started = time.monotonic()
-            stow_bytes(f"http://127.0.0.1:{args.orthanc_http}/dicom-web/studies", files, None)
-            orthanc_rows.append(("Orthanc STOW-RS, file bytes (requests)", n / (time.monotonic() - started)))
-
-        print(f"\nIngest of {n} real CBIS-DDSM mammograms (RLE, {sum(p.stat().st_size for p in files) / 1e6:.0f} MB); "
-              "1 Celery worker --concurrency 2; gunicorn 1 sync worker")
-        floor = rows[0][1]
-        for label, rate in rows:
-            print(f"  {label:34s} {rate:6.2f} inst/s   time / import_dicom time {floor / rate:5.2f}")
-        for label, rate in orthanc_rows:
-            ours = dict(rows)[label.removeprefix("Orthanc ")]
-            print(f"  {label:34s} {rate:6.2f} inst/s   MammoLab is {rate / ours:5.1f}x slower (it de-identifies "
-                  "and renders; Orthanc stores as is)")
+            print(f"\nIngest of {n} real CBIS-DDSM mammograms (RLE, {sum(p.stat().st_size for p in files) / 1e6:.0f} MB); "
+                  "1 Celery worker --concurrency 2; gunicorn 1 sync worker")
+            floor = rows[0][1]
+            for label, rate in rows:
+                print(f"  {label:34s} {rate:6.2f} inst/s   time / import_dicom time {floor / rate:5.2f}")
+            for label, rate in orthanc_rows:
+                ours = dict(rows)[label.removeprefix("Orthanc ")]
+                print(f"  {label:34s} {rate:6.2f} inst/s   MammoLab is {rate / ours:5.1f}x slower (it de-identifies "
+                      "and renders; Orthanc stores as is)")
 
         # QIDO-RS / WADO-RS metadata at scale.
         study_uid, sop_uid = seed_scale(args.scale)
@@ -398,7 +406,85 @@ def main() -> None:
                 response.raise_for_status()
             print(f"  {label:46s} {percentiles(samples)}  ({len(response.json())} results)")
 
-        print(rss_line)
+        def every_page() -> int:
+            found, offset = 0, 0
+            while True:
+                page = session.get(f"{base}/studies?ModalitiesInStudy=MG&limit=1000&offset={offset}", timeout=300)
+                page.raise_for_status()
+                found += len(page.json())
+                if len(page.json()) < 1000:
+                    return found
+                offset += 1000
+
+        samples, found = [], 0
+        for _ in range(5):
+            started = time.monotonic()
+            found = every_page()
+            samples.append(time.monotonic() - started)
+        print(f"  {'QIDO studies ?ModalitiesInStudy=MG, all pages':46s} {percentiles(samples)}  ({found} results, "
+              "5 runs)")
+
+        # C-FIND in the same run, on the same rows: BENCHQ's project is bench-scale (the generated
+        # instances). One association held open, as the HTTP session keeps its connection.
+        from pydicom.dataset import Dataset
+        from pynetdicom import AE
+        from pynetdicom.sop_class import StudyRootQueryRetrieveInformationModelFind  # type: ignore[attr-defined]
+
+        def identifier(level: str, **keys: str) -> Dataset:
+            ds = Dataset()
+            ds.QueryRetrieveLevel = level
+            for keyword, value in keys.items():
+                setattr(ds, keyword, value)
+            return ds
+
+        scu = AE(ae_title="BENCHQ")
+        scu.add_requested_context(StudyRootQueryRetrieveInformationModelFind)
+
+        def find(assoc: Any, query: Dataset) -> int:
+            found = 0
+            for status, answer in assoc.send_c_find(query, StudyRootQueryRetrieveInformationModelFind):
+                if status is None or status.Status not in (0x0000, 0xFF00):
+                    raise SystemExit(f"C-FIND failed: {status}")
+                found += answer is not None
+            return found
+
+        study_keys = {"ModalitiesInStudy": "", "NumberOfStudyRelatedInstances": "", "PatientID": "",
+                      "StudyDate": "", "AccessionNumber": ""}
+        find_probes = {
+            "C-FIND STUDY StudyInstanceUID=": (identifier("STUDY", StudyInstanceUID=study_uid, **study_keys), 50),
+            "C-FIND IMAGE SOPInstanceUID=": (identifier("IMAGE", SOPInstanceUID=sop_uid, Rows="", Columns=""), 50),
+            "C-FIND SERIES of a study": (identifier("SERIES", StudyInstanceUID=study_uid, SeriesInstanceUID="",
+                                                    Modality="", NumberOfSeriesRelatedInstances=""), 50),
+            "C-FIND STUDY ModalitiesInStudy=MG, all": (identifier("STUDY", StudyInstanceUID="",
+                                                                  **{**study_keys, "ModalitiesInStudy": "MG"}), 5),
+        }
+        print(f"\nC-FIND (pynetdicom SCU, calling AE BENCHQ -> {args.scale} generated instances), same run")
+        assoc = scu.associate("127.0.0.1", args.dicom_port, ae_title="MAMMOLAB")
+        if not assoc.is_established:
+            raise SystemExit("C-FIND: association refused")
+        try:
+            for label, (query, runs) in find_probes.items():
+                find(assoc, query)
+                samples = []
+                for _ in range(runs):
+                    started = time.monotonic()
+                    found = find(assoc, query)
+                    samples.append(time.monotonic() - started)
+                print(f"  {label:46s} {percentiles(samples)}  ({found} results, {runs} runs)")
+        finally:
+            assoc.release()
+        samples = []
+        for _ in range(20):  # what findscu pays: associate, one C-FIND, release
+            started = time.monotonic()
+            assoc = scu.associate("127.0.0.1", args.dicom_port, ae_title="MAMMOLAB")
+            found = find(assoc, find_probes["C-FIND STUDY StudyInstanceUID="][0])
+            assoc.release()
+            samples.append(time.monotonic() - started)
+        print(f"  {'C-FIND StudyInstanceUID=, new association each':46s} {percentiles(samples)}  ({found} results, "
+              "20 runs)")
+
+        if rss_line:
+            print(rss_line)
         print(f"\nmachine: {machine()}")
     finally:
         for process in reversed(procs):

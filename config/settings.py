@@ -319,5 +319,8 @@ LOGGING = {
     "loggers": {"pydicom": {"level": "ERROR"},
                 # Eager Celery (the embedded default) logs "Task ... succeeded" per file among a
                 # command's results; the commands print their own per-file outcome.
-                "celery.app.trace": {"level": env_str("CELERY_TRACE_LOG_LEVEL", "WARNING")}},
+                "celery.app.trace": {"level": env_str("CELERY_TRACE_LOG_LEVEL", "WARNING")},
+                # pynetdicom logs every C-FIND identifier at INFO: a caller's query may hold PHI
+                # (PatientName=...), and per-message logging costs the receiver time.
+                "pynetdicom": {"level": env_str("PYNETDICOM_LOG_LEVEL", "WARNING")}},
 }

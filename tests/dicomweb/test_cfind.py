@@ -175,3 +175,11 @@ def test_pynetdicom_finds_through_both_information_models(listener: StorageListe
         assert final == 0x0000 and {s for s, _ in pending} == {0xFF00}
         assert sorted(d.SOPInstanceUID for _, d in pending if d is not None) == sorted(
             exams.second.images.filter(view_position="MLO").values_list("sop_uid", flat=True))
+
+
+def test_a_query_naming_a_patient_stays_out_of_the_logs(listener: StorageListener, tmp_path: Path,
+                                                        caplog: pytest.LogCaptureFixture) -> None:
+    result, answers = findscu(listener, tmp_path, "QueryRetrieveLevel=STUDY", "PatientName=Doe^Jane",
+                              "StudyInstanceUID")
+    assert result.returncode == 0 and answers == [], result.stderr
+    assert "Doe^Jane" not in caplog.text
