@@ -19,7 +19,14 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
 
-from apps.reading.vocabulary import FINDING_BIRADS, FINDING_CATEGORIES, finding_birads_required
+from apps.reading.vocabulary import (
+    BREAST_BIRADS,
+    CATEGORIES_REQUIRING_BIRADS,
+    DENSITIES,
+    FINDING_BIRADS,
+    FINDING_CATEGORIES,
+    finding_birads_required,
+)
 
 
 @dataclass(frozen=True)
@@ -106,6 +113,9 @@ class Rule:
     check: Check
     # Mechanical errors that cannot be stored: refused already at save.
     rejects_save: bool = False
+    # Rules that only say "not filled in yet": (where, field), where is "breast" or "finding". The
+    # screen lists these itself before the server answers (client_vocabulary).
+    missing: tuple[str, str] | None = None
 
 
 def _finding_laterality(finding: FindingData, images: Mapping[int, ImageInfo]) -> str | None:
@@ -247,16 +257,16 @@ RULES: tuple[Rule, ...] = (
     Rule("FINDING_BIRADS_RANGE", Severity.ERROR, "A finding BI-RADS is 3, 4 or 5.",
          _finding_birads_range, rejects_save=True),
     Rule("BREAST_BIRADS_REQUIRED", Severity.ERROR, "Both breasts have a BI-RADS assessment (0-5).",
-         _breast_birads_required),
+         _breast_birads_required, missing=("breast", "birads")),
     Rule("BREAST_DENSITY_REQUIRED", Severity.ERROR, "Both breasts have a density (A-D).",
-         _breast_density_required),
+         _breast_density_required, missing=("breast", "density")),
     Rule("NO_FINDING_ON_BIRADS_1", Severity.ERROR, "No box on a breast assessed BI-RADS 1.",
          _no_finding_on_birads_1),
     Rule("FINDING_CATEGORY_REQUIRED", Severity.ERROR, "A finding has at least one category.",
-         _finding_category_required),
+         _finding_category_required, missing=("finding", "categories")),
     Rule("FINDING_BIRADS_REQUIRED", Severity.ERROR,
          "A finding with a mass, suspicious calcification, asymmetry or architectural distortion has a "
-         "finding BI-RADS.", _finding_birads_required),
+         "finding BI-RADS.", _finding_birads_required, missing=("finding", "birads")),
     Rule("FINDING_BIRADS_NOT_ALLOWED", Severity.ERROR,
          "A finding with only skin, nipple or lymph-node categories has no finding BI-RADS.",
          _finding_birads_not_allowed),
@@ -268,6 +278,22 @@ RULES: tuple[Rule, ...] = (
 )
 
 RULES_BY_CODE: dict[str, Rule] = {rule.code: rule for rule in RULES}
+
+
+def client_vocabulary() -> dict[str, Any]:
+    """The vocabulary and the rules' client-visible metadata, served once in the SPA shell's boot
+    JSON (apps/web/views.py); the screens build their pickers and pre-submit hints from it."""
+    return {
+        "finding_categories": list(FINDING_CATEGORIES),
+        "categories_requiring_birads": [c for c in FINDING_CATEGORIES if c in CATEGORIES_REQUIRING_BIRADS],
+        "breast_birads": list(BREAST_BIRADS),
+        "finding_birads": list(FINDING_BIRADS),
+        "densities": list(DENSITIES),
+        "rules": [{"code": rule.code, "severity": rule.severity.value, "rejects_save": rule.rejects_save,
+                   "missing": None if rule.missing is None else {"on": rule.missing[0], "field": rule.missing[1]}}
+                  for rule in RULES],
+    }
+
 
 def read_validate(read: ReadData, images: Mapping[int, ImageInfo]) -> list[Violation]:
     """Every violation of every rule, with the rule's own severity (errors and warnings)."""

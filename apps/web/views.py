@@ -16,6 +16,7 @@ from django.views.decorators.csrf import ensure_csrf_cookie
 from django.views.decorators.http import require_GET
 
 from apps.accounts.roles import user_roles
+from apps.reading.rules import client_vocabulary
 from apps.web.vite import FrontendNotBuiltError, entry_assets
 
 
@@ -34,5 +35,6 @@ def spa_shell(request: HttpRequest, **_route: object) -> HttpResponse:
             "roles": sorted(user_roles(request.user)),
         },
         "urls": {"logout": reverse("logout"), "admin": reverse("admin:index")},
+        "vocabulary": client_vocabulary(),
     }
     return render(request, "web/spa.html", {"assets": assets, "boot": boot})

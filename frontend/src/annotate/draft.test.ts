@@ -1,6 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { type Draft, draftFingerprint, draftSummary, emptyDraft, missingBeforeSubmit, placeViolations, submitBlockers, toggleCategory, type Violation } from "./draft";
-import { categoryForDigit, categoryShortcut, FINDING_CATEGORIES, needsFindingBirads } from "./vocabulary";
+import { categoryForDigit, categoryShortcut, FINDING_CATEGORIES, installVocabulary, needsFindingBirads, type Vocabulary } from "./vocabulary";
+import served from "../testing/served-vocabulary.json";
 
 function draftWithBox(): Draft {
   const d = emptyDraft();
@@ -57,6 +58,21 @@ describe("reading draft", () => {
     d.findings[0]!.birads = null;
     d.breasts.R = { birads: 1, density: "A" };
     expect(missingBeforeSubmit(d)).toEqual(["Left breast BI-RADS", "Left breast density", "BI-RADS of box 1"]);
+  });
+
+  it("asks only for what the served rules mark as missing, and lets the server's other codes block", () => {
+    const vocabulary = served as Vocabulary;
+    const d = draftWithBox();
+    d.findings[0]!.birads = null;
+    try {
+      installVocabulary({ ...vocabulary, rules: vocabulary.rules.map((r) => (r.code === "FINDING_BIRADS_REQUIRED" ? { ...r, missing: null } : r)) });
+      expect(missingBeforeSubmit(d)).not.toContain("BI-RADS of box 1");
+      const blockers = submitBlockers(d, [v({ rule: "FINDING_BIRADS_REQUIRED", finding: "k1", message: "box 1 needs a BI-RADS" })]);
+      expect(blockers.map((b) => b.rule)).toContain("FINDING_BIRADS_REQUIRED");
+    } finally {
+      installVocabulary(vocabulary);
+    }
+    expect(missingBeforeSubmit(d)).toContain("BI-RADS of box 1");
   });
 
   it("maps digits 1-9 and 0 to the ten categories and knows which need a BI-RADS", () => {

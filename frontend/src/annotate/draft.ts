@@ -4,7 +4,7 @@
 // selection survive the round trip to the server (new boxes have no server id yet).
 
 import type { Box } from "./boxgeom";
-import { type Side, SIDES, needsFindingBirads } from "./vocabulary";
+import { type Side, SIDES, isMissingRule, missingRules, needsFindingBirads } from "./vocabulary";
 
 export interface DraftBreast {
   birads: number | null;
@@ -153,16 +153,29 @@ export function draftSummary(d: Draft, images: ReadonlyMap<number, ImageLabel>):
   }));
 }
 
-/** Client-side hints mirroring the server's blocking rules, shown before the server answers. */
+/**
+ * The server's "not filled in yet" rules (served metadata, vocabulary.ts missingRules) applied to
+ * the draft, so they show before the server answers. Breasts first, then boxes in order.
+ */
 export function missingBeforeSubmit(d: Draft): string[] {
+  const rules = missingRules();
   const missing: string[] = [];
   for (const side of SIDES) {
-    if (d.breasts[side].birads === null) missing.push(`${side === "R" ? "Right" : "Left"} breast BI-RADS`);
-    if (d.breasts[side].density === null) missing.push(`${side === "R" ? "Right" : "Left"} breast density`);
+    const name = side === "R" ? "Right" : "Left";
+    for (const rule of rules) {
+      if (rule.missing?.on !== "breast") continue;
+      if (rule.missing.field === "birads" && d.breasts[side].birads === null) missing.push(`${name} breast BI-RADS`);
+      if (rule.missing.field === "density" && d.breasts[side].density === null) missing.push(`${name} breast density`);
+    }
   }
   d.findings.forEach((f, i) => {
-    if (f.categories.length === 0) missing.push(`Categories of box ${i + 1}`);
-    else if (needsFindingBirads(f.categories) && f.birads === null) missing.push(`BI-RADS of box ${i + 1}`);
+    for (const rule of rules) {
+      if (rule.missing?.on !== "finding") continue;
+      if (rule.missing.field === "categories" && f.categories.length === 0) missing.push(`Categories of box ${i + 1}`);
+      if (rule.missing.field === "birads" && needsFindingBirads(f.categories) && f.birads === null) {
+        missing.push(`BI-RADS of box ${i + 1}`);
+      }
+    }
   });
   return missing;
 }
@@ -176,12 +189,12 @@ export interface SubmitBlocker {
 /**
  * Everything that stops a submit right now: the fields not filled in yet (known locally, so
  * they show before the server answers), then the server's other error-severity violations.
- * Warnings never block. The server's `*_REQUIRED` errors say the same as the local list.
+ * Warnings never block. The server's "missing" rules say the same as the local list.
  */
 export function submitBlockers(d: Draft, violations: readonly Violation[]): SubmitBlocker[] {
   const blockers: SubmitBlocker[] = missingBeforeSubmit(d).map((text) => ({ text: `Missing: ${text}`, rule: null }));
   for (const v of violations) {
-    if (v.severity === "error" && !/_REQUIRED$/.test(v.rule)) blockers.push({ text: v.message, rule: v.rule });
+    if (v.severity === "error" && !isMissingRule(v.rule)) blockers.push({ text: v.message, rule: v.rule });
   }
   return blockers;
 }

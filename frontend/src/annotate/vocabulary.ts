@@ -1,34 +1,54 @@
-// The reading vocabulary of SPEC.md ("Reading vocabulary"). The server's rules are the authority;
-// the client uses this to build pickers and to hint before the server answers.
+// The reading vocabulary of SPEC.md ("Reading vocabulary"), as the server serves it once in the
+// page's boot JSON (apps/reading/rules.py client_vocabulary): the server's rules are the
+// authority, the client builds its pickers and pre-submit hints from what it was given.
 
-export const FINDING_CATEGORIES = [
-  "Mass",
-  "Suspicious Calcification",
-  "Asymmetry",
-  "Focal Asymmetry",
-  "Global Asymmetry",
-  "Architectural Distortion",
-  "Suspicious Lymph Node",
-  "Skin Thickening",
-  "Skin Retraction",
-  "Nipple Retraction",
-] as const;
-export type FindingCategory = (typeof FINDING_CATEGORIES)[number];
+/** A rule's client-visible metadata; `missing` marks rules that only say "not filled in yet". */
+export interface RuleInfo {
+  code: string;
+  severity: "error" | "warning";
+  rejects_save: boolean;
+  missing: { on: "breast" | "finding"; field: "birads" | "density" | "categories" } | null;
+}
 
+export interface Vocabulary {
+  finding_categories: string[];
+  categories_requiring_birads: string[];
+  breast_birads: number[];
+  finding_birads: number[];
+  densities: string[];
+  rules: RuleInfo[];
+}
+
+// Filled in place by installVocabulary() at start-up, before any screen is built.
+export const FINDING_CATEGORIES: string[] = [];
 /** Categories for which a finding BI-RADS (3-5) is required; absent for the others. */
-export const CATEGORIES_NEEDING_BIRADS: ReadonlySet<string> = new Set([
-  "Mass",
-  "Suspicious Calcification",
-  "Asymmetry",
-  "Focal Asymmetry",
-  "Global Asymmetry",
-  "Architectural Distortion",
-]);
+export const CATEGORIES_NEEDING_BIRADS = new Set<string>();
+export const BREAST_BIRADS: number[] = [];
+export const FINDING_BIRADS: number[] = [];
+export const DENSITIES: string[] = [];
+const RULES = new Map<string, RuleInfo>();
 
-export const BREAST_BIRADS = [0, 1, 2, 3, 4, 5] as const;
-export const FINDING_BIRADS = [3, 4, 5] as const;
-export const DENSITIES = ["A", "B", "C", "D"] as const;
-export type Density = (typeof DENSITIES)[number];
+export function installVocabulary(v: Vocabulary): void {
+  FINDING_CATEGORIES.splice(0, FINDING_CATEGORIES.length, ...v.finding_categories);
+  CATEGORIES_NEEDING_BIRADS.clear();
+  for (const c of v.categories_requiring_birads) CATEGORIES_NEEDING_BIRADS.add(c);
+  BREAST_BIRADS.splice(0, BREAST_BIRADS.length, ...v.breast_birads);
+  FINDING_BIRADS.splice(0, FINDING_BIRADS.length, ...v.finding_birads);
+  DENSITIES.splice(0, DENSITIES.length, ...v.densities);
+  RULES.clear();
+  for (const rule of v.rules) RULES.set(rule.code, rule);
+}
+
+/** The rules that only say a field is not filled in yet, in the server's order. */
+export function missingRules(): RuleInfo[] {
+  return [...RULES.values()].filter((r) => r.missing !== null);
+}
+
+/** True for a violation the screen already lists itself as "Missing: ..." (see missingRules). */
+export function isMissingRule(code: string): boolean {
+  return RULES.get(code)?.missing != null;
+}
+
 export type Side = "R" | "L";
 export const SIDES: readonly Side[] = ["R", "L"];
 export const SIDE_NAMES: Record<Side, string> = { R: "Right breast", L: "Left breast" };
@@ -47,7 +67,7 @@ export function categoryShortcut(index: number): string {
   return index === 9 ? "0" : String(index + 1);
 }
 
-export function categoryForDigit(digit: string): FindingCategory | null {
+export function categoryForDigit(digit: string): string | null {
   const index = digit === "0" ? 9 : Number(digit) - 1;
   return Number.isInteger(index) && index >= 0 && index < FINDING_CATEGORIES.length
     ? FINDING_CATEGORIES[index]!

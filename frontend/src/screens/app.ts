@@ -1,10 +1,12 @@
 // The app shell: who is logged in, the top bar, client-side routing between screens.
 
 import { h, clear } from "./dom";
+import { type Vocabulary, installVocabulary } from "../annotate/vocabulary";
 
 export interface Boot {
   user: { id: number; username: string; roles: string[] };
   urls: { logout: string; admin: string };
+  vocabulary: Vocabulary;
 }
 
 export interface Screen {
@@ -27,7 +29,9 @@ type Route = { pattern: RegExp; mount: (ctx: AppContext, match: RegExpMatchArray
 export function readBoot(): Boot {
   const el = document.getElementById("mammolab-boot");
   if (!el?.textContent) throw new Error("mammolab-boot data missing: the page must be served by Django");
-  return JSON.parse(el.textContent) as Boot;
+  const boot = JSON.parse(el.textContent) as Boot;
+  installVocabulary(boot.vocabulary);
+  return boot;
 }
 
 export class App {

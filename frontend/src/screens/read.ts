@@ -25,7 +25,7 @@ import {
   toggleCategory,
 } from "../annotate/draft";
 import { ReadingPanel, findingLabel } from "../annotate/panel";
-import { type Side, categoryForDigit, needsFindingBirads } from "../annotate/vocabulary";
+import { type Side, categoryForDigit, isMissingRule as isMissingRuleCode, needsFindingBirads } from "../annotate/vocabulary";
 import {
   FIT_MODE_NAMES,
   HangingLayout,
@@ -40,7 +40,7 @@ import {
 } from "../viewer";
 import type { AppContext, Screen } from "./app";
 import { clear, h, isTyping, shortId } from "./dom";
-import { openHelp, SHORTCUTS } from "./help";
+import { openHelp, shortcuts } from "./help";
 import { assignmentPath } from "./worklist";
 
 const SAVE_LABELS: Record<SaveState, string> = {
@@ -51,8 +51,8 @@ const SAVE_LABELS: Record<SaveState, string> = {
   error: "Not saved: retrying on next change",
 };
 
-/** Rules that only say "you have not filled this in yet": shown after a submit attempt. */
-const isMissingRule = (v: Violation): boolean => /_REQUIRED$/.test(v.rule);
+/** Rules that only say "you have not filled this in yet" (served metadata): shown after a submit attempt. */
+const isMissingRule = (v: Violation): boolean => isMissingRuleCode(v.rule);
 
 type Mode = "read" | "arbitrate";
 
@@ -705,7 +705,7 @@ class ReadScreen implements Screen {
       ),
       h("span", { class: "spacer" }),
       action("next-exam", "Next exam", "N", "Save and open the next unread exam", () => void this.nextExam()),
-      action("help", "Help", "?", "Keyboard shortcuts", () => openHelp(SHORTCUTS)),
+      action("help", "Help", "?", "Keyboard shortcuts", () => openHelp(shortcuts())),
     );
     this.setTool(this.tool);
   }
@@ -967,7 +967,7 @@ class ReadScreen implements Screen {
       o: () => this.setLayout("one"),
       s: () => this.toggleSync(),
       n: () => void this.nextExam(),
-      "?": () => openHelp(SHORTCUTS),
+      "?": () => openHelp(shortcuts()),
       Delete: () => this.deleteSelected(),
       Backspace: () => this.deleteSelected(),
       Escape: () => this.select(null),
