@@ -1,4 +1,5 @@
-"""C-FIND (Query/Retrieve, Study Root and Patient Root) over the query module QIDO-RS uses.
+"""C-FIND and C-GET (Query/Retrieve, Study Root and Patient Root) over the query module QIDO-RS
+uses.
 
 The receiver (apps/studies/listener.py) calls `find_parse` on a request's identifier, then
 iterates `find_results`. A C-FIND identifier is translated into the same `selectors.Query` a
@@ -135,3 +136,21 @@ def find_results(*, request: FindRequest, visible: QuerySet[Study], ae_title: st
         if len(page) < query.limit:
             return
         query.offset += query.limit
+
+
+_UNIQUE = {"STUDY": "StudyInstanceUID", "SERIES": "SeriesInstanceUID", "IMAGE": "SOPInstanceUID"}
+
+
+def get_images(*, identifier: Dataset, patient_root: bool, project_slug: str) -> list[Image]:
+    """C-GET: the stored (de-identified) instances the identifier's unique keys name, in the
+    calling AE title's project. PS3.4 C.4.3.2.1: a retrieve names its level's unique key; without
+    one (or with a wildcard) it would be "send me everything", so that is A900, not a match-all."""
+    request = find_parse(identifier=identifier, patient_root=patient_root)
+    unique = _UNIQUE[request.level]
+    value = request.query.filters.get(unique, "")
+    if not value.strip() or "*" in value or "?" in value:
+        raise FindFailure(STATUS_IDENTIFIER_MISMATCH, f"C-GET at {request.level} level needs {unique} (UIDs)")
+    keys = {k: v for k, v in request.query.filters.items() if k in _UNIQUE.values()}
+    query = selectors.Query(level=selectors.LEVEL_INSTANCE, filters=keys)
+    return list(selectors.images_matching(visible=selectors.studies_in_project(project_slug=project_slug),
+                                          query=query))

@@ -266,6 +266,12 @@ def _distinct_images(images: QuerySet[Image]) -> QuerySet[Image]:
     return Image.objects.filter(pk__in=firsts).select_related("study", "series").order_by("pk")
 
 
+def images_matching(*, visible: QuerySet[Study], query: Query) -> QuerySet[Image]:
+    """The stored instances an instance-level query matches (C-GET's sub-operations)."""
+    assert query.level == LEVEL_INSTANCE, query.level
+    return _distinct_images(_apply_filters(Image.objects.filter(study__in=visible), query)).exclude(dicom_file="")
+
+
 _INSTANCE_FROM_HEADER = ("SOPClassUID", "Modality", "Rows", "Columns", "BitsAllocated", "NumberOfFrames",
                          "ImageLaterality", "Laterality", "ViewPosition", "PhotometricInterpretation")
 

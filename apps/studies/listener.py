@@ -1,5 +1,6 @@
-"""DICOM network node: a pynetdicom Storage SCP (C-STORE in, C-ECHO answered) and Query SCP
-(C-FIND, Study Root and Patient Root, over the query module of QIDO-RS: apps/dicomweb/dimse.py).
+"""DICOM network node: a pynetdicom Storage SCP (C-STORE in, C-ECHO answered) and Query/Retrieve
+SCP (C-FIND and C-GET, Study Root and Patient Root, over the query module of QIDO-RS:
+apps/dicomweb/dimse.py).
 
 Configuration comes from settings (docs/dicom.md): the address and port it listens on
 (`DICOM_LISTEN_HOST`, default loopback), the called AE title it answers to (`DICOM_AE_TITLE`;
@@ -15,7 +16,7 @@ One instance = one import batch: a batch is finished as soon as it has no pendin
 C-STORE must be answered before the next one arrives. Item names are `dicom:<calling AE>#<n>`:
 original UIDs are never stored.
 
-A C-FIND from an allowed calling AE title sees the de-identified exams of that title's project
+A C-FIND or C-GET from an allowed calling AE title sees the de-identified exams of that title's project
 and nothing else; AE titles are configuration, not authentication, so the listener stays on
 loopback or a closed network (docs/dicom.md).
 """
@@ -28,13 +29,17 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+import pydicom
 from django.conf import settings
+from django.core.files.storage import default_storage
 from django.db import close_old_connections, connection
 from pydicom.dataset import Dataset
 from pynetdicom import AE, ALL_TRANSFER_SYNTAXES, AllStoragePresentationContexts, evt
 from pynetdicom.sop_class import (  # type: ignore[attr-defined]
     PatientRootQueryRetrieveInformationModelFind,
+    PatientRootQueryRetrieveInformationModelGet,
     StudyRootQueryRetrieveInformationModelFind,
+    StudyRootQueryRetrieveInformationModelGet,
     Verification,
 )
 from pynetdicom.transport import ThreadedAssociationServer
@@ -102,10 +107,14 @@ class StorageListener:
         ae = AE(ae_title=self.config.ae_title)
         for context in AllStoragePresentationContexts:
             if context.abstract_syntax is not None:
-                ae.add_supported_context(context.abstract_syntax, ALL_TRANSFER_SYNTAXES)
+                # Both roles: a C-GET requestor proposes to be the storage SCP of its sub-operations.
+                ae.add_supported_context(context.abstract_syntax, ALL_TRANSFER_SYNTAXES, scu_role=True,
+                                         scp_role=True)
         ae.add_supported_context(Verification)  # C-ECHO: pynetdicom answers success by default
         ae.add_supported_context(StudyRootQueryRetrieveInformationModelFind)
         ae.add_supported_context(PatientRootQueryRetrieveInformationModelFind)
+        ae.add_supported_context(StudyRootQueryRetrieveInformationModelGet)
+        ae.add_supported_context(PatientRootQueryRetrieveInformationModelGet)
         # Reject at association (A-ASSOCIATE-RJ, "called/calling AE title not recognised").
         ae.require_called_aet = True
         ae.require_calling_aet = list(self._projects)
@@ -175,6 +184,35 @@ class StorageListener:
                 return
             yield STATUS_PENDING, answer
 
+    def _handle_get(self, event: Any) -> Iterator[int | tuple[int | Dataset, Dataset | None]]:
+        """C-GET: the first yield is the number of C-STORE sub-operations (pynetdicom's protocol);
+        a refusal is one sub-operation that fails with the reason."""
+        close_old_connections()
+        calling = str(event.assoc.requestor.ae_title).strip()
+        project = self._projects.get(calling)
+        try:
+            if project is None:  # require_calling_aet stops these first
+                raise dimse.FindFailure(STATUS_OUT_OF_RESOURCES, f"calling AE {calling} is not allowed")
+            try:
+                identifier = event.identifier
+            except Exception:
+                raise dimse.FindFailure(dimse.STATUS_UNABLE_TO_PROCESS, "the identifier cannot be decoded") from None
+            patient_root = event.request.AffectedSOPClassUID == PatientRootQueryRetrieveInformationModelGet
+            images = dimse.get_images(identifier=identifier, patient_root=patient_root, project_slug=project.slug)
+        except dimse.FindFailure as failure:
+            logger.info("C-GET from %s refused: %s", calling, failure.comment)
+            yield 1
+            yield _status(failure.status, failure.comment), None
+            return
+        yield len(images)
+        for image in images:
+            if event.is_cancelled:
+                yield STATUS_CANCEL, None
+                return
+            with default_storage.open(image.dicom_file, "rb") as handle:
+                dataset = pydicom.dcmread(handle)
+            yield STATUS_PENDING, dataset
+
     def _handle_close(self, event: Any) -> None:
         with self._lock:
             self._received.pop(id(event.assoc), None)
@@ -183,6 +221,7 @@ class StorageListener:
 
     def start(self, *, block: bool) -> ThreadedAssociationServer | None:
         handlers: list[Any] = [(evt.EVT_C_STORE, self._handle_store), (evt.EVT_C_FIND, self._handle_find),
+                               (evt.EVT_C_GET, self._handle_get),
                                (evt.EVT_RELEASED, self._handle_close),
                                (evt.EVT_ABORTED, self._handle_close)]
         result = self._ae().start_server((self.config.host, self.config.port), block=block,

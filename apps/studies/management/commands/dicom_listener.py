@@ -1,4 +1,5 @@
-"""`manage.py dicom_listener [--host H] [--port N] [--ae-title T]`: the DICOM Storage and Query (C-FIND) SCP.
+"""`manage.py dicom_listener [--host H] [--port N] [--ae-title T]`: the DICOM Storage and
+Query/Retrieve (C-FIND, C-GET) SCP.
 
 Everything else (allowed calling AE titles and their projects, size limits) comes from settings
 (DICOM_*, docs/dicom.md); the options override the listen address and the called AE title.
@@ -15,7 +16,7 @@ from apps.studies.listener import ListenerConfig, StorageListener
 
 class Command(BaseCommand):
     help = ("Receive DICOM instances (C-STORE, C-ECHO) from the calling AE titles of DICOM_CALLING_AES "
-            "and answer their C-FIND on their project.")
+            "and answer their C-FIND and C-GET on their project.")
 
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("--host", help="address to listen on (default DICOM_LISTEN_HOST, 127.0.0.1)")
