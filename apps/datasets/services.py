@@ -32,10 +32,11 @@ from django.db import DatabaseError, connection, transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
+from apps.common.audit import AuditAction, AuditObject, audit_record
 from apps.common.errors import ApplicationError, ConflictError, NotFoundError
 from apps.datasets import selectors, split, stats, vindr_csv
 from apps.datasets.models import Export, ExportStatus, ImagesMode, ImportedFindingRow, ImportedImageRow
-from apps.reading.models import AuditEvent, BreastAssessment, Finding, Read, ReadOrigin
+from apps.reading.models import BreastAssessment, Finding, Read, ReadOrigin
 from apps.studies.models import Image, Project, Study
 from apps.studies.workflow import StudyAction, study_action_sources, study_action_target, study_next_state
 
@@ -647,9 +648,9 @@ def _import_write(*, user: User | None, project: Project, breast_rows: list[vind
             study.state = study_action_target(StudyAction.IMPORT_FINAL)
             study.split = split_of[study.study_id]
         Study.objects.bulk_update(studies.values(), ["final_read", "state", "split"], batch_size=UPDATE_CHUNK)
-        AuditEvent.objects.create(
-            actor=_actor(user), action="annotations_import",
-            object_type="project", object_id=project.pk,
+        audit_record(
+            actor=_actor(user), action=AuditAction.ANNOTATIONS_IMPORT,
+            object_type=AuditObject.PROJECT, object_id=project.pk,
             after={"exams": len(studies), "images": len(breast_rows), "findings": len(findings)},
         )
     return ImportResult(exams=len(studies), images=len(breast_rows), findings=len(findings))

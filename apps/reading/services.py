@@ -22,6 +22,7 @@ from django.db.models import Count
 from django.utils import timezone
 
 from apps.accounts.roles import ROLE_SENIOR, is_admin, is_reader, is_senior
+from apps.common.audit import AuditAction, AuditEntry, AuditObject, audit_record, audit_records
 from apps.common.errors import ApplicationError, ConflictError, ForbiddenError, NotFoundError
 from apps.reading.concordance import DiscordanceRules, Reason, reads_compare, reads_merge
 from apps.reading.errors import ReadingErrorCode
@@ -75,12 +76,6 @@ READING_IDLE_SETTING = "reading_idle_seconds"
 READING_IDLE_DEFAULT = 60
 # Clock and network slack allowed when bounding a client's reported active time.
 ACTIVE_TIME_SLACK_SECONDS = 5
-
-
-def audit_record(*, actor: User | None, action: str, object_type: str, object_id: int | None,
-                 study_id: int | None, before: Any = None, after: Any = None) -> AuditEvent:
-    return AuditEvent.objects.create(actor=actor, action=action, object_type=object_type, object_id=object_id,
-                                     study_id=study_id, before=before, after=after)
 
 
 def project_rules(*, project: Project) -> DiscordanceRules:
@@ -252,7 +247,7 @@ def exams_assign(*, actor: User, project: Project, readers: Sequence[User],
         locked.settings = {**locked.settings, ARBITERS_SETTING: sorted({u.pk for u in seniors})}
         locked.save(update_fields=["settings"])
         project.settings = locked.settings
-        audit_record(actor=actor, action="arbiters_set", object_type="project", object_id=project.pk,
+        audit_record(actor=actor, action=AuditAction.ARBITERS_SET, object_type=AuditObject.PROJECT, object_id=project.pk,
                      study_id=None, before=before, after=locked.settings[ARBITERS_SETTING])
 
     result = AssignResult()
@@ -290,8 +285,8 @@ def exams_assign(*, actor: User, project: Project, readers: Sequence[User],
                                           for a in assignments])
         BreastAssessment.objects.bulk_create([BreastAssessment(read=r, laterality=lat)
                                               for r in reads for lat in ("R", "L")])
-        AuditEvent.objects.bulk_create([
-            AuditEvent(actor=actor, action="assign", object_type="assignment", object_id=a.pk,
+        audit_records([
+            AuditEntry(actor=actor, action=AuditAction.ASSIGN, object_type=AuditObject.ASSIGNMENT, object_id=a.pk,
                        study_id=a.study_id, after={"reader": a.reader_id, "kind": a.kind})
             for a in assignments])
     result.assigned_studies = [s.pk for s in studies]
@@ -312,7 +307,7 @@ def exams_assign(*, actor: User, project: Project, readers: Sequence[User],
 
 def _reasons_of(study: Study) -> list[dict[str, Any]]:
     """The discordance reasons recorded when the study was compared (from the audit trail)."""
-    event = (AuditEvent.objects.filter(study=study, action="compare").order_by("-at", "-id")
+    event = (AuditEvent.objects.filter(study=study, action=AuditAction.COMPARE).order_by("-at", "-id")
              .values_list("after", flat=True).first())
     return list((event or {}).get("reasons", []))
 
@@ -330,7 +325,7 @@ def _arbitration_assign(*, actor: User | None, study: Study, exclude: Sequence[i
         seniors = seniors.filter(pk__in=pool)
     candidates = list(seniors.exclude(pk__in=list(exclude)).values_list("pk", flat=True))
     if not candidates:
-        audit_record(actor=actor, action="arbitration_unassigned", object_type="study", object_id=study.pk,
+        audit_record(actor=actor, action=AuditAction.ARBITRATION_UNASSIGNED, object_type=AuditObject.STUDY, object_id=study.pk,
                      study_id=study.pk, after={"reason": "no_eligible_senior"})
         return None
     loads = _open_loads(candidates)
@@ -338,7 +333,7 @@ def _arbitration_assign(*, actor: User | None, study: Study, exclude: Sequence[i
     assignment = Assignment.objects.create(study=study, reader_id=senior_id, kind=AssignmentKind.ARBITRATION,
                                            discordance_reasons=reasons)
     _read_create(study_id=study.pk, assignment=assignment, origin=ReadOrigin.ARBITRATION)
-    audit_record(actor=actor, action="arbitration_assign", object_type="assignment", object_id=assignment.pk,
+    audit_record(actor=actor, action=AuditAction.ARBITRATION_ASSIGN, object_type=AuditObject.ASSIGNMENT, object_id=assignment.pk,
                  study_id=study.pk, after={"reader": senior_id, "kind": AssignmentKind.ARBITRATION})
     return assignment
 
@@ -357,7 +352,7 @@ def assignment_reassign(*, actor: User, assignment_id: int, reader: User) -> Ass
     before = assignment.reader_id
     assignment.reader = reader
     assignment.save(update_fields=["reader"])
-    audit_record(actor=actor, action="reassign", object_type="assignment", object_id=assignment.pk,
+    audit_record(actor=actor, action=AuditAction.REASSIGN, object_type=AuditObject.ASSIGNMENT, object_id=assignment.pk,
                  study_id=assignment.study_id, before={"reader": before}, after={"reader": reader.pk})
     return assignment
 
@@ -445,7 +440,7 @@ def read_save(*, actor: User, assignment_id: int, version: int,
             before = {"laterality": breast.laterality, "birads": breast.birads, "density": breast.density}
             breast.birads, breast.density = new.birads, new.density
             breast.save(update_fields=["birads", "density"])
-            audit_record(actor=actor, action="breast_update", object_type="breast", object_id=breast.pk,
+            audit_record(actor=actor, action=AuditAction.BREAST_UPDATE, object_type=AuditObject.BREAST, object_id=breast.pk,
                          study_id=study_id, before=before,
                          after={"laterality": breast.laterality, "birads": new.birads, "density": new.density})
 
@@ -458,7 +453,7 @@ def read_save(*, actor: User, assignment_id: int, version: int,
                 client_key=f.key)
             created.image_laterality = images[f.image_id].laterality  # type: ignore[attr-defined]
             saved.append(created)
-            audit_record(actor=actor, action="finding_create", object_type="finding", object_id=created.pk,
+            audit_record(actor=actor, action=AuditAction.FINDING_CREATE, object_type=AuditObject.FINDING, object_id=created.pk,
                          study_id=study_id, after={"key": f.key, **_finding_fields(f)})
             continue
         kept.add(f.id)
@@ -476,27 +471,27 @@ def read_save(*, actor: User, assignment_id: int, version: int,
             updated.image_laterality = images[f.image_id].laterality  # type: ignore[attr-defined]
             saved.append(updated)
             if before != after:
-                audit_record(actor=actor, action="finding_update", object_type="finding", object_id=f.id,
+                audit_record(actor=actor, action=AuditAction.FINDING_UPDATE, object_type=AuditObject.FINDING, object_id=f.id,
                              study_id=study_id, before=before, after=after)
         else:
             saved.append(existing)
     for finding_id, existing in stored.items():
         if finding_id not in kept:
-            audit_record(actor=actor, action="finding_delete", object_type="finding", object_id=finding_id,
+            audit_record(actor=actor, action=AuditAction.FINDING_DELETE, object_type=AuditObject.FINDING, object_id=finding_id,
                          study_id=study_id, before=_finding_fields(existing))
             existing.delete()
 
     now = timezone.now()
     read_fields: dict[str, Any] = {"updated_at": now}
     if new_measurements is not None and new_measurements != read.measurements:
-        audit_record(actor=actor, action="measurements_update", object_type="read", object_id=read.pk,
+        audit_record(actor=actor, action=AuditAction.MEASUREMENTS_UPDATE, object_type=AuditObject.READ, object_id=read.pk,
                      study_id=study_id, before=read.measurements, after=new_measurements)
         read.measurements = read_fields["measurements"] = new_measurements
     update_fields = ["state", "version"]
     if assignment.started_at is None:
         assignment.started_at = now
         update_fields.append("started_at")
-        audit_record(actor=actor, action="read_start", object_type="assignment", object_id=assignment.pk,
+        audit_record(actor=actor, action=AuditAction.READ_START, object_type=AuditObject.ASSIGNMENT, object_id=assignment.pk,
                      study_id=study_id, before={"state": assignment.state}, after={"state": new_state})
     merged = active_seconds_merge(stored=assignment.active_seconds, sent=active_seconds,
                                   last_write=read.updated_at, now=now)
@@ -579,7 +574,7 @@ def read_submit(*, actor: User, assignment_id: int, version: int, active_seconds
     assignment.active_seconds = active_seconds_merge(stored=assignment.active_seconds, sent=active_seconds,
                                                      last_write=read.updated_at, now=assignment.submitted_at)
     assignment.save(update_fields=["state", "version", "submitted_at", "active_seconds"])
-    audit_record(actor=actor, action="submit", object_type="assignment", object_id=assignment.pk,
+    audit_record(actor=actor, action=AuditAction.SUBMIT, object_type=AuditObject.ASSIGNMENT, object_id=assignment.pk,
                  study_id=study.pk, before={"state": before_state}, after={"state": new_state})
 
     if assignment.kind == AssignmentKind.ARBITRATION:
@@ -592,7 +587,7 @@ def read_submit(*, actor: User, assignment_id: int, version: int, active_seconds
 def exam_arbitrate(*, actor: User, study: Study, read: Read) -> None:
     """The arbiter's submitted read becomes the final read. Caller holds the study lock."""
     _study_move(study, action=StudyAction.ARBITRATE, final_read=read)
-    audit_record(actor=actor, action="arbitrate", object_type="read", object_id=read.pk, study_id=study.pk,
+    audit_record(actor=actor, action=AuditAction.ARBITRATE, object_type=AuditObject.READ, object_id=read.pk, study_id=study.pk,
                  after={"final_read": read.pk})
 
 
@@ -611,13 +606,13 @@ def _compare_if_complete(*, actor: User, study: Study, images: dict[int, ImageIn
         consensus = _read_create(study_id=study.pk, assignment=None, origin=ReadOrigin.CONSENSUS,
                                  data=reads_merge(read_data(first), read_data(second), match))
         _study_move(study, action=StudyAction.COMPARE_CONCORDANT, final_read=consensus)
-        audit_record(actor=actor, action="compare", object_type="study", object_id=study.pk, study_id=study.pk,
+        audit_record(actor=actor, action=AuditAction.COMPARE, object_type=AuditObject.STUDY, object_id=study.pk, study_id=study.pk,
                      after={"concordant": True, "reasons": [], "rules": rules.as_dict()})
-        audit_record(actor=actor, action="consensus_create", object_type="read", object_id=consensus.pk,
+        audit_record(actor=actor, action=AuditAction.CONSENSUS_CREATE, object_type=AuditObject.READ, object_id=consensus.pk,
                      study_id=study.pk, after={"final_read": consensus.pk, "from": [first.pk, second.pk]})
         return []
     _study_move(study, action=StudyAction.COMPARE_DISCORDANT)
-    audit_record(actor=actor, action="compare", object_type="study", object_id=study.pk, study_id=study.pk,
+    audit_record(actor=actor, action=AuditAction.COMPARE, object_type=AuditObject.STUDY, object_id=study.pk, study_id=study.pk,
                  after={"concordant": False, "reasons": reason_dicts, "rules": rules.as_dict()})
     readers = [reads[AssignmentKind.FIRST].assignment.reader_id,  # type: ignore[union-attr]
                reads[AssignmentKind.SECOND].assignment.reader_id]  # type: ignore[union-attr]
@@ -648,7 +643,7 @@ def read_reopen(*, actor: User, assignment_id: int, reason: str = "") -> Assignm
     assignment.version += 1
     assignment.submitted_at = None
     assignment.save(update_fields=["state", "version", "submitted_at"])
-    audit_record(actor=actor, action="reopen", object_type="assignment", object_id=assignment.pk,
+    audit_record(actor=actor, action=AuditAction.REOPEN, object_type=AuditObject.ASSIGNMENT, object_id=assignment.pk,
                  study_id=study.pk, before={"state": AssignmentState.SUBMITTED},
                  after={"state": new_state, "reason": reason})
     return assignment
@@ -663,7 +658,7 @@ def _undo_comparison(*, actor: User, study: Study, assignment: Assignment) -> No
                                      action=AssignmentAction.REOPEN.value, state=assignment.state,
                                      study_state=study.state)
         if arbitration is not None:
-            audit_record(actor=actor, action="arbitration_withdraw", object_type="assignment",
+            audit_record(actor=actor, action=AuditAction.ARBITRATION_WITHDRAW, object_type=AuditObject.ASSIGNMENT,
                          object_id=arbitration.pk, study_id=study.pk, before={"reader": arbitration.reader_id})
             arbitration.delete()
     elif study.state == StudyState.FINAL:
@@ -672,7 +667,7 @@ def _undo_comparison(*, actor: User, study: Study, assignment: Assignment) -> No
             raise invalid_transition("The exam's final read comes from arbitration; reopen the arbitration "
                                      "read instead.", action=AssignmentAction.REOPEN.value,
                                      state=assignment.state, study_state=study.state)
-        audit_record(actor=actor, action="consensus_delete", object_type="read", object_id=final.pk,
+        audit_record(actor=actor, action=AuditAction.CONSENSUS_DELETE, object_type=AuditObject.READ, object_id=final.pk,
                      study_id=study.pk, before={"final_read": final.pk})
         Study.objects.filter(pk=study.pk).update(final_read=None)
         final.delete()

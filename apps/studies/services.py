@@ -41,6 +41,7 @@ from django.db import IntegrityError, InterfaceError, OperationalError, transact
 from django.utils import timezone
 
 from apps.accounts.roles import is_admin
+from apps.common.audit import AuditAction, AuditObject, audit_record
 from apps.common.errors import ForbiddenError
 from apps.common.storage import storage_save_bytes
 from apps.studies import dicom
@@ -788,16 +789,8 @@ def _study_transition(*, study: Study, action: StudyAction, actor: User | None =
     before = study.state
     study.state = target
     study.save(update_fields=["state"])
-    _audit(actor=actor, action="study_state", object_type="study", object_id=study.pk, study=study,
-           before={"state": before}, after={"state": target})
-
-
-def _audit(*, actor: User | None, action: str, object_type: str, object_id: int | None,
-           study: Study | None, before: dict[str, Any] | None, after: dict[str, Any] | None) -> None:
-    from apps.reading.models import AuditEvent  # append-only trail shared by all apps
-
-    AuditEvent.objects.create(actor=actor, action=action, object_type=object_type, object_id=object_id,
-                              study=study, before=before, after=after)
+    audit_record(actor=actor, action=AuditAction.STUDY_STATE, object_type=AuditObject.STUDY, object_id=study.pk,
+                 study_id=study.pk, before={"state": before}, after={"state": target})
 
 
 def _study_ready_if_complete(*, study: Study, actor: User | None = None) -> None:
@@ -889,8 +882,8 @@ def images_mark_reviewed(*, actor: User, image_ids: Sequence[int]) -> ReviewResu
     reviewed = sorted(i.pk for i in images)
     ready: list[str] = []
     for study in Study.objects.select_for_update().filter(pk__in={i.study_id for i in images}).order_by("pk"):
-        _audit(actor=actor, action="images_reviewed", object_type="study", object_id=study.pk, study=study,
-               before=None, after={"images": [i.pk for i in images if i.study_id == study.pk]})
+        audit_record(actor=actor, action=AuditAction.IMAGES_REVIEWED, object_type=AuditObject.STUDY,
+                     object_id=study.pk, study_id=study.pk, after={"images": [i.pk for i in images if i.study_id == study.pk]})
         _study_ready_if_complete(study=study, actor=actor)
         if study.state == StudyState.READY:
             ready.append(study.study_id)
