@@ -7,8 +7,9 @@ Measures
 - window/level frames per second while the mouse drags (full-depth data, the heavier shader);
   floor: a bare requestAnimationFrame loop in the same page.
 - time to the first pixels (the first view drawn); floor: the first <img> decoded;
-- full depth on four views; floor: the same four 16-bit PNGs fetched and decoded by the
-  browser's own decoder (createImageBitmap) onto a bare canvas, in the same run.
+- full depth on four views (the reduced 16-bit PNG, longest side <= 1024, that the viewer loads
+  first), and full resolution on four views; floors: the same four 16-bit PNGs fetched and
+  decoded by the browser's own decoder (createImageBitmap) onto a bare canvas, in the same run.
 Targets: first pixels <= 500 ms, four views <= 1 s (issue 4), full depth on four views <= 1 s
 (issue 12), >= 50 fps window/level; at 1920x1080 and 1366x768 (both by default).
 
@@ -90,7 +91,7 @@ def _render_with_ingest(path: Path) -> tuple[dict[str, Any], dict[str, bytes]]:
         if r.tissue_bounds else None,
         "tissue_window": r.tissue_window, "pixel_spacing": None,
     }
-    return meta, {"display": r.display_png, "thumbnail": r.thumbnail_png, "full": r.full_png}
+    return meta, {"display": r.display_png, "thumbnail": r.thumbnail_png, "full": r.full_png, "depth": r.depth_png}
 
 
 def prepare_site(site: Path) -> list[str]:
@@ -107,7 +108,8 @@ def prepare_site(site: Path) -> list[str]:
             image_id = next_id
             next_id += 1
             cache = data / f"{image_id}.json"
-            if not cache.exists() or "tissue_bounds" not in json.loads(cache.read_text()):
+            if (not cache.exists() or "tissue_bounds" not in json.loads(cache.read_text())
+                    or not (data / f"{image_id}.depth.png").exists()):
                 meta, files = _render_with_ingest(Path(case[view]))
                 for kind, payload in files.items():
                     (data / f"{image_id}.{kind}.png").write_bytes(payload)
@@ -115,9 +117,13 @@ def prepare_site(site: Path) -> list[str]:
             meta = json.loads(cache.read_text())
             images.append({
                 "id": image_id, "image_id": f"img-{image_id}", "series_id": f"ser-{image_id}", **meta,
-                "urls": {kind: f"/data/{image_id}.{kind}.png" for kind in ("display", "thumbnail", "full")},
+                "urls": {kind: f"/data/{image_id}.{kind}.png" for kind in ("display", "thumbnail", "full", "depth")},
             })
         (data / f"exam{exam_index}.json").write_text(json.dumps(images))
+        # The same exam without the reduced full-depth PNG: the viewer's path before issue 12's
+        # progressive full depth, measured in the same run for comparison.
+        legacy = [{**i, "urls": {k: v for k, v in i["urls"].items() if k != "depth"}} for i in images]
+        (data / f"exam{exam_index}-nodepth.json").write_text(json.dumps(legacy))
         exams.append(f"/data/exam{exam_index}.json")
     static = site / "static"
     if static.exists():
@@ -241,25 +247,32 @@ def measure(browser: Any, base: str, exams: list[str], size: tuple[int, int], ar
     width, height = size
     tag = f"{width}x{height}"
     results: dict[str, list[float]] = {k: [] for k in (
-        "viewer_first", "viewer_ready", "viewer_full", "img_first", "img_ready", "img_full")}
+        "viewer_first", "viewer_ready", "viewer_full", "viewer_native", "img_first", "img_ready", "img_full",
+        "img_native", "legacy_full")}
     print(f"\n== {tag} ==")
     for run in range(args.runs):
         exam = exams[run % len(exams)]
         # Floor first and viewer second, alternating exams, each in a cold context.
         context, page = open_bench(browser, f"{base}/static/bench.html?mode=img&exam={exam}", size, errors)
-        results["img_full"].append(wait_for(page, "window.__bench.fullMs !== null && window.__bench.fullMs"))
+        results["img_native"].append(wait_for(page, "window.__bench.fullResMs !== null && window.__bench.fullResMs"))
+        results["img_full"].append(page.evaluate("() => window.__bench.fullMs"))
         results["img_first"].append(page.evaluate("() => window.__bench.firstMs"))
         results["img_ready"].append(page.evaluate("() => window.__bench.readyMs"))
         context.close()
         context, page = open_bench(browser, f"{base}/static/bench.html?mode=viewer&exam={exam}", size, errors)
         results["viewer_ready"].append(wait_for(page, "window.__bench.readyMs !== null && window.__bench.readyMs"))
         results["viewer_first"].append(page.evaluate("() => window.__bench.firstMs"))
-        results["viewer_full"].append(wait_for(page, "window.__bench.fullMs !== null && window.__bench.fullMs"))
+        results["viewer_native"].append(wait_for(page, "window.__bench.fullResMs !== null && window.__bench.fullResMs"))
+        results["viewer_full"].append(page.evaluate("() => window.__bench.fullMs"))
+        context.close()
+        legacy = exam.replace(".json", "-nodepth.json")
+        context, page = open_bench(browser, f"{base}/static/bench.html?mode=viewer&exam={legacy}", size, errors)
+        results["legacy_full"].append(wait_for(page, "window.__bench.fullResMs !== null && window.__bench.fullResMs"))
         context.close()
 
     # Frame rate and screenshots on one page with every view at full depth.
     context, page = open_bench(browser, f"{base}/static/bench.html?mode=viewer&exam={exams[0]}", size, errors)
-    wait_for(page, "window.__bench.fullMs !== null")
+    wait_for(page, "window.__bench.fullResMs !== null")
     renderer = page.evaluate("""() => {
         const gl = document.createElement('canvas').getContext('webgl2');
         const ext = gl && gl.getExtension('WEBGL_debug_renderer_info');
@@ -305,7 +318,11 @@ def measure(browser: Any, base: str, exams: list[str], size: tuple[int, int], ar
     row("open exam -> four views drawn (8-bit display):", "viewer_ready", "img_ready",
         "four display PNGs in <img> tags:", "target <= 1000 ms")
     row("open exam -> full 16-bit depth on four views:", "viewer_full", "img_full",
-        "four 16-bit PNGs, createImageBitmap:", "target <= 1000 ms")
+        "four reduced 16-bit PNGs, createImageBitmap:", "target <= 1000 ms")
+    row("open exam -> full resolution 16-bit on four:", "viewer_native", "img_native",
+        "+ four full 16-bit PNGs, createImageBitmap:", "no target (zoom, magnifier)")
+    print(f"  before (no reduced PNG: full depth = full resolution), same run: median {med('legacy_full'):6.0f} ms "
+          f"{[round(v) for v in results['legacy_full']]}; full depth now {med('viewer_full') / med('legacy_full'):.2f} of it")
     print(f"window/level drag, pointer events every 4 ms, linked (four views redraw): {wl_fps:.1f} frames/s; "
           f"unlinked (one view): {wl_fps_one:.1f}; floor, bare requestAnimationFrame: {raf_fps:.1f} fps; "
           f"ratio linked/floor = {wl_fps / raf_fps:.2f}; target >= 50 fps")

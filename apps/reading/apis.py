@@ -48,6 +48,8 @@ class ImageUrlsSerializer(serializers.Serializer):
     display = serializers.CharField()
     thumbnail = serializers.CharField()
     full = serializers.CharField()
+    depth = serializers.CharField(required=False, help_text="The full depth halved to a longest side <= 1024 "
+                                  "(the viewer's first 16-bit data); absent for images rendered before it.")
 
 
 class TissueBoundsSerializer(serializers.Serializer):

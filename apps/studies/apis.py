@@ -32,6 +32,7 @@ FILE_KINDS = {
     "display": ("display_file", "image/png"),
     "thumbnail": ("thumbnail_file", "image/png"),
     "full": ("full_depth_file", "image/png"),
+    "depth": ("depth_preview_file", "image/png"),
     "dicom": ("dicom_file", "application/dicom"),
 }
 

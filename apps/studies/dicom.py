@@ -204,6 +204,10 @@ class Renders:
     tissue_window: dict[str, Any] | None = None
     # Set by `render_stored` (re-renders of images imported before the source was recorded).
     pixel_spacing_source: str = ""
+    # The full depth at a reduced size (`depth_preview`): 2x2-averaged `depth_level` times, the
+    # viewer's first 16-bit data; empty for renders that predate it.
+    depth_png: bytes = b""
+    depth_level: int = 0
     # Set by `process`: the corner-mask boxes actually blacked out, [[x0, y0, x1, y1], ...] in
     # original pixels, end-exclusive (the review grid draws them and flags tissue overlap).
     mask_boxes: list[list[int]] | None = None
@@ -982,6 +986,34 @@ def png_gray(arr: np.ndarray) -> bytes:
                      _png_chunk(b"IEND", b"")])
 
 
+# Longest side of the reduced full-depth image the viewer loads first (issue 12): at 1920x1080 a
+# view is at most ~1000 device px tall, so a 1024 px level already holds more pixels than fit;
+# the full resolution follows for zoom and the magnifier.
+DEPTH_PREVIEW_MAX_SIDE = 1024
+
+
+def halve16(arr: np.ndarray) -> np.ndarray:
+    """A 2x2 box average with the viewer's mip-chain sizes and rounding (pyramid.ts `halve`):
+    floor(n / 2) per side, odd last rows/columns folded into the previous pair by clamping."""
+    h, w = arr.shape
+    oh, ow = max(1, h >> 1), max(1, w >> 1)
+    ys0 = np.minimum(2 * np.arange(oh), h - 1)
+    ys1 = np.minimum(2 * np.arange(oh) + 1, h - 1)
+    xs0 = np.minimum(2 * np.arange(ow), w - 1)
+    xs1 = np.minimum(2 * np.arange(ow) + 1, w - 1)
+    a = arr.astype(np.uint32)
+    total = a[ys0][:, xs0] + a[ys0][:, xs1] + a[ys1][:, xs0] + a[ys1][:, xs1] + 2
+    return (total // 4).astype(np.uint16)
+
+
+def depth_preview(full: np.ndarray, *, max_side: int = DEPTH_PREVIEW_MAX_SIDE) -> tuple[np.ndarray, int]:
+    """The full-depth image halved until its longest side is at most `max_side`; and how many times."""
+    level, arr = 0, full
+    while max(arr.shape) > max_side:
+        arr, level = halve16(arr), level + 1
+    return np.ascontiguousarray(arr, dtype=np.uint16), level
+
+
 def png16(arr: np.ndarray) -> bytes:
     return png_gray(arr.astype(np.uint16, copy=False))
 
@@ -1092,12 +1124,15 @@ def render(ds: Dataset, arr: np.ndarray, *, laterality: str, patient_orientation
     flip = display_flip(laterality=laterality, patient_orientation=patient_orientation,
                         display=np.asarray(thumbnail_image))
     found = tissue(display_full, full, scale=scale, offset=offset)
+    preview, depth_level = depth_preview(full)
+    depth_png = png16(preview)
     full_png = full_future.result() if full_future is not None else png16(full)
     return Renders(display_png=display_png, thumbnail_png=thumbnail_png, full_png=full_png,
                    full_depth_scale=scale, full_depth_offset=offset, window_presets=presets,
                    display_flip_horizontal=flip,
                    tissue_bounds=list(found.bounds) if found else None,
-                   tissue_window=found.window if found else None)
+                   tissue_window=found.window if found else None,
+                   depth_png=depth_png, depth_level=depth_level)
 
 
 # ---------------------------------------------------------------------------------------------

@@ -132,6 +132,10 @@ class Image(models.Model):
     display_file = models.CharField(max_length=255, blank=True)
     thumbnail_file = models.CharField(max_length=255, blank=True)
     full_depth_file = models.CharField(max_length=255, blank=True)
+    # The full depth halved `depth_preview_level` times (longest side <= 1024): what the viewer
+    # loads first for window/level at full bit depth; empty for images rendered before it.
+    depth_preview_file = models.CharField(max_length=255, blank=True)
+    depth_preview_level = models.PositiveSmallIntegerField(default=0)
     # Mapping of the full-depth PNG's 16-bit values back to modality values: value*scale+offset.
     full_depth_scale = models.FloatField(default=1.0)
     full_depth_offset = models.FloatField(default=0.0)

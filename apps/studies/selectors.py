@@ -19,9 +19,10 @@ User = AbstractBaseUser | AnonymousUser
 
 
 def image_urls(image: Image) -> dict[str, str]:
-    """The viewer's file URLs of one image (the `urls` object of the image JSON contract)."""
-    return {kind: reverse("studies:image-file", kwargs={"pk": image.pk, "kind": kind})
-            for kind in ("display", "thumbnail", "full")}
+    """The viewer's file URLs of one image (the `urls` object of the image JSON contract).
+    `depth` (the reduced full-depth PNG, loaded first) only once the image has one."""
+    kinds = ("display", "thumbnail", "full", "depth") if image.depth_preview_file else ("display", "thumbnail", "full")
+    return {kind: reverse("studies:image-file", kwargs={"pk": image.pk, "kind": kind}) for kind in kinds}
 
 
 def _require_admin(user: User) -> None:

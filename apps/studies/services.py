@@ -581,7 +581,8 @@ def _image_names(*, project: Project, image_id: str) -> dict[str, str]:
     """Deterministic storage names: a re-run after a crash overwrites its own leftovers."""
     base = f"projects/{project.pk}/images/{image_id[:2]}/{image_id}"
     return {"dicom_file": f"{base}.dcm", "display_file": f"{base}_display.png",
-            "thumbnail_file": f"{base}_thumbnail.png", "full_depth_file": f"{base}_full.png"}
+            "thumbnail_file": f"{base}_thumbnail.png", "full_depth_file": f"{base}_full.png",
+            "depth_preview_file": f"{base}_depth.png"}
 
 
 def _delete_unreferenced(names: Iterable[str]) -> None:
@@ -589,7 +590,8 @@ def _delete_unreferenced(names: Iterable[str]) -> None:
         referenced = (Image.objects.filter(dicom_file=name).exists()
                       or Image.objects.filter(display_file=name).exists()
                       or Image.objects.filter(thumbnail_file=name).exists()
-                      or Image.objects.filter(full_depth_file=name).exists())
+                      or Image.objects.filter(full_depth_file=name).exists()
+                      or Image.objects.filter(depth_preview_file=name).exists())
         if not referenced and default_storage.exists(name):
             default_storage.delete(name)
 
@@ -723,7 +725,8 @@ def _ingest_pending(*, item: ImportItem, batch: ImportBatch, project: Project) -
         stored = {}
         for field, content in (("dicom_file", processed.dicom_bytes), ("display_file", renders.display_png),
                                ("thumbnail_file", renders.thumbnail_png),
-                               ("full_depth_file", renders.full_png)):
+                               ("full_depth_file", renders.full_png),
+                               ("depth_preview_file", renders.depth_png)):
             stored[field] = storage_save_bytes(name=names[field], content=content)
             written.append(stored[field])
         with transaction.atomic():
@@ -767,7 +770,8 @@ def _ingest_commit(*, item: ImportItem, project: Project, header: dicom.Header, 
         display_flip_horizontal=renders.display_flip_horizontal,
         full_depth_scale=renders.full_depth_scale, full_depth_offset=renders.full_depth_offset,
         tissue_bounds=renders.tissue_bounds, tissue_window=renders.tissue_window,
-        mask_boxes=renders.mask_boxes, state=ImageState.RENDERED, **stored)
+        mask_boxes=renders.mask_boxes, depth_preview_level=renders.depth_level,
+        state=ImageState.RENDERED, **stored)
     if not _item_finish(item=item, status=ImportItemStatus.IMPORTED, image=image,
                         reason=f"{item.filename}: imported as {header.laterality}{header.view_position}"):
         raise IntegrityError("import item was finished by another worker")
@@ -831,11 +835,14 @@ def image_render(*, image_id: int) -> Image:
     image.display_file = storage_save_bytes(name=names["display_file"], content=renders.display_png)
     image.thumbnail_file = storage_save_bytes(name=names["thumbnail_file"], content=renders.thumbnail_png)
     image.full_depth_file = storage_save_bytes(name=names["full_depth_file"], content=renders.full_png)
+    image.depth_preview_file = storage_save_bytes(name=names["depth_preview_file"], content=renders.depth_png)
+    image.depth_preview_level = renders.depth_level
     image.window_presets = renders.window_presets
     image.display_flip_horizontal = renders.display_flip_horizontal
     image.full_depth_scale, image.full_depth_offset = renders.full_depth_scale, renders.full_depth_offset
     image.tissue_bounds, image.tissue_window = renders.tissue_bounds, renders.tissue_window
-    fields = ["display_file", "thumbnail_file", "full_depth_file", "window_presets",
+    fields = ["display_file", "thumbnail_file", "full_depth_file", "depth_preview_file", "depth_preview_level",
+              "window_presets",
               "display_flip_horizontal", "full_depth_scale", "full_depth_offset", "tissue_bounds",
               "tissue_window", "error"]
     if renders.pixel_spacing_source and not image.pixel_spacing_source:

@@ -249,3 +249,18 @@ def test_a_malformed_corner_mask_setting_rejects_the_files_naming_it(ingest) -> 
     item = ImportItem.objects.get()
     assert item.status == "rejected" and "setting corner_mask" in item.reason and "chest_wall" in item.reason
     assert not Image.objects.filter(project=project).exists()
+
+
+@pytest.mark.django_db
+def test_an_imported_image_serves_its_reduced_full_depth_png(api_for, admin_user, imported) -> None:  # type: ignore[no-untyped-def]
+    from apps.studies.selectors import image_urls
+
+    assert imported.depth_preview_file and imported.depth_preview_level >= 1
+    urls = image_urls(imported)
+    assert urls["depth"] == f"/api/images/{imported.pk}/file/depth/"
+    response = api_for(admin_user).get(urls["depth"])
+    assert response.status_code == 200 and response["Content-Type"] == "image/png"
+    png = PILImage.open(io.BytesIO(b"".join(response.streaming_content) if response.streaming else response.content))
+    level = imported.depth_preview_level
+    assert png.size == (imported.columns >> level, imported.rows >> level)
+    assert max(png.size) <= 1024 and png.mode.startswith("I")  # 16-bit grey

@@ -133,6 +133,21 @@ def test_mask_overlap_with_tissue_bounds_is_measured_per_box() -> None:
     assert dicom.mask_tissue_overlaps(boxes, None) == []
 
 
+def test_the_depth_preview_halves_like_the_viewer_pyramid_until_it_fits() -> None:
+    rng = np.random.default_rng(7)
+    full = rng.integers(0, 65535, size=(4097, 3001), dtype=np.uint16)
+    preview, level = dicom.depth_preview(full, max_side=1024)
+    assert level == 2 and preview.shape == (4097 >> 2, 3001 >> 2) and preview.dtype == np.uint16
+    # One halving: floor sizes, clamped odd edge, (a + b + c + d + 2) // 4 as pyramid.ts does.
+    half = dicom.halve16(full[:5, :5])
+    a = full[:5, :5].astype(np.int64)
+    assert half.shape == (2, 2)
+    assert half[1, 1] == (a[2, 2] + a[2, 3] + a[3, 2] + a[3, 3] + 2) // 4
+    small = rng.integers(0, 4095, size=(900, 700), dtype=np.uint16)
+    same, zero = dicom.depth_preview(small, max_side=1024)
+    assert zero == 0 and (same == small).all()
+
+
 def test_whitelist_keeps_exactly_the_listed_tags(tmp_path: Path) -> None:
     source = cbis_cases()[0]["rcc"]
     original = pydicom.dcmread(source)

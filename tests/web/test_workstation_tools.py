@@ -155,11 +155,17 @@ def test_the_magnifier_follows_the_pointer_at_full_depth_with_the_current_window
 
     s = open_session("reader1")
     page = s.page
+    requested: list[str] = []
+    page.on("request", lambda r: requested.append(r.url.rstrip("/").rsplit("/", 1)[1]) if "/file/" in r.url else None)
     assignment_id = open_read_screen(s)
     detail = api(page, f"/api/assignments/{assignment_id}/")["body"]
     lcc = image_of(detail, "L", "CC")
-    for slot in ("RCC", "LCC", "RMLO", "LMLO"):  # the 16-bit data on every view
-        page.wait_for_selector(f".mv-cell[data-slot={slot}] .mv-viewport[data-status=full]")
+    assert all("depth" in i["urls"] for i in detail["images"])
+    for slot in ("RCC", "LCC", "RMLO", "LMLO"):  # the full-resolution 16-bit data on every view
+        page.wait_for_selector(f".mv-cell[data-slot={slot}] .mv-viewport[data-status=full][data-resolution=full]")
+    # Full bit depth came first from the reduced PNGs: all four before any full-resolution one.
+    kinds = [k for k in requested if k in ("depth", "full")]
+    assert kinds[:4] == ["depth"] * 4 and kinds.count("full") == 4, kinds
     tb = lcc["tissue_bounds"]
     t = view_transform(s, "LCC")
     at = page_point(t, (tb["xmin"] + tb["xmax"]) / 2, (tb["ymin"] + tb["ymax"]) / 2)

@@ -606,6 +606,8 @@ export interface components {
             display: string;
             thumbnail: string;
             full: string;
+            /** @description The full depth halved to a longest side <= 1024 (the viewer's first 16-bit data); absent for images rendered before it. */
+            depth?: string;
         };
         /**
          * @description * `none` - No images

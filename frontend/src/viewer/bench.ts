@@ -1,9 +1,12 @@
 // Bench page (bench.html) driven by bench/ui.py in headless Chromium. Modes:
 //   ?mode=viewer&exam=URL  hang the exam with the viewer; record when the four views are drawn
-//                          (8-bit display) and when all four have their 16-bit data on the GPU;
+//                          (8-bit display), when all four have 16-bit data on the GPU (the
+//                          reduced full-depth PNG first when there is one: fullMs) and when all
+//                          four have it at full resolution (fullResMs);
 //   ?mode=img&exam=URL     floor: the same four display PNGs in plain <img> tags, then the four
 //                          16-bit PNGs fetched and decoded by the browser's own decoder
-//                          (createImageBitmap) and drawn on a bare 2D canvas.
+//                          (createImageBitmap) and drawn on a bare 2D canvas: first the reduced
+//                          ones (fullMs), then the full-resolution ones (fullResMs).
 // Both record the first pixels (first view drawn) too.
 // Times are from navigation start (performance.now()), so they include loading this page's code.
 import { HangingLayout } from "./hanging";
@@ -14,6 +17,7 @@ interface BenchState {
   firstMs: number | null;
   readyMs: number | null;
   fullMs: number | null;
+  fullResMs: number | null;
   error: string | null;
   layout: HangingLayout | null;
   /** requestAnimationFrame callbacks per second over `ms`, with nothing else going on. */
@@ -31,6 +35,7 @@ const state: BenchState = {
   firstMs: null,
   readyMs: null,
   fullMs: null,
+  fullResMs: null,
   error: null,
   layout: null,
   rafFps: (ms: number) =>
@@ -73,20 +78,26 @@ async function run(): Promise<void> {
       host.appendChild(img);
       return img;
     });
-    await Promise.all(tags.map((img) => img.decode().then(() => (state.firstMs ??= performance.now()))));
-    await nextFrame();
-    state.readyMs = performance.now();
     const canvas = document.createElement("canvas");
     canvas.width = 64;
     canvas.height = 64;
     const ctx = canvas.getContext("2d")!;
-    await Promise.all(images.slice(0, 4).map(async (image) => {
-      const bitmap = await createImageBitmap(await (await fetch(image.urls.full)).blob());
+    const decodeAll = (urls: string[]): Promise<void[]> => Promise.all(urls.map(async (url) => {
+      const bitmap = await createImageBitmap(await (await fetch(url)).blob());
       ctx.drawImage(bitmap, 0, 0, 64, 64);
       bitmap.close();
     }));
+    const four = images.slice(0, 4);
+    await Promise.all(tags.map((img) => img.decode().then(() => (state.firstMs ??= performance.now()))));
+    await nextFrame();
+    state.readyMs = performance.now();
+    // As the viewer does: the reduced 16-bit PNGs once the display ones are drawn.
+    await decodeAll(four.map((i) => i.urls.depth ?? i.urls.full));
     await nextFrame();
     state.fullMs = performance.now();
+    await decodeAll(four.map((i) => i.urls.full));
+    await nextFrame();
+    state.fullResMs = performance.now();
     return;
   }
 
@@ -105,6 +116,14 @@ async function run(): Promise<void> {
     state.fullMs = performance.now();
   } else {
     state.error = "full-depth data failed to load";
+    return;
+  }
+  const native = await Promise.all(layout.viewports.map((vp) => vp.fullResolutionReady));
+  if (native.every(Boolean)) {
+    await nextFrame();
+    state.fullResMs = performance.now();
+  } else {
+    state.error = "full-resolution data failed to load";
   }
 }
 

@@ -94,6 +94,8 @@ export class HangingLayout {
   private readonly viewportListeners = new Set<(viewport: Viewport, image: ImageInfo) => void>();
   /** Settles when every hung view has its preview: the full-depth transfers wait for it. */
   private firstPaint: Promise<unknown> = Promise.resolve();
+  /** Settles when every hung view has its 16-bit data (reduced or full): full resolution may start. */
+  private depthPaint: Promise<unknown> = Promise.resolve();
 
   constructor(container: HTMLElement, images: readonly ImageInfo[]) {
     const { slots, extras } = assignSlots(images);
@@ -126,6 +128,8 @@ export class HangingLayout {
     const loads: Promise<void>[] = [];
     let firstPaintDone = (): void => undefined;
     this.firstPaint = new Promise<void>((resolve) => (firstPaintDone = resolve));
+    let depthPaintDone = (): void => undefined;
+    this.depthPaint = new Promise<void>((resolve) => (depthPaintDone = resolve));
     for (const slot of SLOTS) {
       const image = slots.get(slot);
       if (!image) {
@@ -147,6 +151,7 @@ export class HangingLayout {
     // Each view was fitted as it was created; "same size" needs them all: fit again.
     for (const cell of this.slotCells.values()) cell.viewport.refit();
     this.ready = Promise.all(loads).then(() => firstPaintDone());
+    void Promise.all([...this.slotCells.values()].map((c) => c.viewport.fullDepthReady)).then(() => depthPaintDone());
   }
 
   private cellElement(position: { row: number; column: number } | null): HTMLDivElement {
@@ -171,6 +176,7 @@ export class HangingLayout {
       fitAlign: alignFor(image.laterality),
       label: slot ?? `${image.laterality} ${image.view_position}`.trim(),
       fullDepthAfter: this.firstPaint,
+      fullResolutionAfter: this.depthPaint,
     });
     viewport.setInteraction(this.mode);
     viewport.setLoupe(this.loupeSpec);

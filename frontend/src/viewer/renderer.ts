@@ -259,7 +259,7 @@ export class Renderer {
    * shown downsampled by 2^fullBaseLevel: a note the viewport exposes), which only happens for
    * images beyond 8k-16k px on one side depending on the GPU.
    */
-  uploadFull(levels: readonly Level[]): void {
+  uploadFull(levels: readonly Level[], downsample = 0): void {
     const gl = this.gl;
     if (this.fullTexture) gl.deleteTexture(this.fullTexture);
     const base = firstLevelWithin(levels, this.maxTextureSize);
@@ -283,7 +283,9 @@ export class Renderer {
     this.fullTexture = texture;
     this.fullGeneration++;
     this.fullLevels = used.length;
-    this.fullBaseLevel = base;
+    // `downsample`: the levels start that many halvings below the original image (the reduced
+    // full-depth PNG); the level choice (uLod) counts from the original's pixels either way.
+    this.fullBaseLevel = base + downsample;
     // The 8-bit preview is no longer needed: free its GPU memory.
     if (this.displayTexture) {
       gl.deleteTexture(this.displayTexture);

@@ -14,6 +14,9 @@ export interface ImageUrls {
   thumbnail: string;
   /** 16-bit grayscale PNG at full resolution; value v means v * full_depth_scale + full_depth_offset. */
   full: string;
+  /** 16-bit grayscale PNG of the full depth halved until its longest side is <= 1024 (same values
+   *  as `full`, 2x2-averaged): loaded first; absent for images rendered before it. */
+  depth?: string;
 }
 
 export interface ImageInfo {

@@ -1,7 +1,7 @@
 // One image viewport: WebGL2 canvas, overlay SVG for the annotation layer, mouse interaction and
 // the loading sequence (8-bit display PNG first for a fast first paint, then the 16-bit full
 // resolution data). It knows nothing about reads, findings or the workflow.
-import { decodeFullDepth, fetchBytes } from "./decoder";
+import { decodeFullDepth, fetchBytes, type FullDepthData } from "./decoder";
 import {
   clampZoom,
   fitView,
@@ -38,6 +38,12 @@ export interface ViewportOptions {
    * transfer competes with the first paint of the other views.
    */
   fullDepthAfter?: Promise<unknown>;
+  /**
+   * When the image has a reduced full-depth PNG (`urls.depth`), that is loaded first and the
+   * full-resolution one only after this settles too. HangingLayout passes "every view has its
+   * 16-bit data", so the big transfers never delay another view's full bit depth.
+   */
+  fullResolutionAfter?: Promise<unknown>;
 }
 
 type Listener<A extends unknown[]> = (...args: A) => void;
@@ -75,6 +81,9 @@ export class Viewport {
   readonly imageLayer: SVGGElement;
   /** Resolves true once the 16-bit data is on the GPU, false if it could not be loaded. */
   fullDepthReady: Promise<boolean> = Promise.resolve(false);
+  /** True when the full-resolution 16-bit data is on the GPU (after `fullDepthReady` when the
+   *  image has a reduced full-depth PNG; the same moment when it has not). */
+  fullResolutionReady: Promise<boolean> = Promise.resolve(false);
   /** Frames drawn so far (bench/ui.py reads it to measure window/level frame rate). */
   frameCount = 0;
 
@@ -90,6 +99,7 @@ export class Viewport {
   private readonly fitAlign: FitAlign;
   private readonly fixedLabel: string | undefined;
   private readonly fullDepthAfter: Promise<unknown>;
+  private readonly fullResolutionAfter: Promise<unknown>;
   private currentImage: ImageInfo | null = null;
   private currentStatus: ViewportStatus = "empty";
   private view: ViewState = { zoom: 1, centerX: 0, centerY: 0 };
@@ -115,6 +125,7 @@ export class Viewport {
     this.fitAlign = options.fitAlign ?? { x: "center", y: "center" };
     this.fixedLabel = options.label;
     this.fullDepthAfter = options.fullDepthAfter ?? Promise.resolve();
+    this.fullResolutionAfter = options.fullResolutionAfter ?? Promise.resolve();
     const root = document.createElement("div");
     root.className = "mv-viewport";
     // touch-action none: the viewport handles its own pointer gestures; user-select none so a
@@ -245,6 +256,11 @@ export class Viewport {
    * 1 when zoomed-in views show native pixels; 2^n when the image exceeded the GPU's
    * MAX_TEXTURE_SIZE and is shown from the n-th pyramid level.
    */
+  /** "preview" while the view shows the reduced 16-bit data, "full" once native; null before. */
+  get resolution(): "preview" | "full" | null {
+    return (this.root.dataset.resolution as "preview" | "full" | undefined) ?? null;
+  }
+
   get fullDepthDownsample(): number {
     return 2 ** (this.renderer?.fullBaseLevel ?? 0);
   }
@@ -301,23 +317,42 @@ export class Viewport {
     let displayDone = (): void => undefined;
     const displayed = new Promise<void>((resolve) => (displayDone = resolve));
     const gate = Promise.all([displayed, this.fullDepthAfter.catch(() => undefined)]);
-    this.fullDepthReady = gate.then(() => fetchBytes(image.urls.full)).then(decodeFullDepth).then(
-      (data) => {
-        if (token !== this.loadToken || !this.renderer || this.destroyed) return false;
-        this.renderer.uploadFull(data.levels);
-        this.dataRange = { min: data.min, max: data.max };
-        this.setStatus("full");
-        this.updateInfo();
-        this.requestRender();
-        return true;
-      },
+    // Full bit depth first from the reduced 16-bit PNG (a 16th of the pixels for a 4k image,
+    // enough for every view at fit), then the full resolution for zoom and the magnifier.
+    const upload = (levels: FullDepthData, downsample: number, resolution: "preview" | "full"): boolean => {
+      if (token !== this.loadToken || !this.renderer || this.destroyed) return false;
+      this.renderer.uploadFull(levels.levels, downsample);
+      this.dataRange = { min: levels.min, max: levels.max };
+      this.root.dataset.resolution = resolution;
+      this.setStatus("full");
+      this.updateInfo();
+      this.requestRender();
+      return true;
+    };
+    const depthUrl = image.urls.depth;
+    delete this.root.dataset.resolution;
+    // The reduced PNG (~0.1-0.2 MB, smaller than the 8-bit one) still waits for the first paint
+    // of all views: started alongside, its decode and the full-depth shader compiles made the
+    // four-view first paint ~1.5x slower on 2 cores and brought the full depth no sooner.
+    const depth = depthUrl
+      ? gate.then(() => fetchBytes(depthUrl)).then(decodeFullDepth).then(
+        (data) => upload(data, previewLevel(image, data), "preview"),
+        () => false)  // the full resolution below still makes it
+      : Promise.resolve(false);
+    this.fullResolutionReady = (depthUrl
+      ? Promise.all([gate, depth, this.fullResolutionAfter.catch(() => undefined)])
+      : gate).then(() => fetchBytes(image.urls.full)).then(decodeFullDepth).then(
+      (data) => upload(data, 0, "full"),
       (error: unknown) => {
-        if (token === this.loadToken && this.currentStatus !== "display") {
+        if (token === this.loadToken && this.currentStatus !== "display" && this.currentStatus !== "full") {
           this.fail(error);
         }
         return false;
       },
     );
+    this.fullDepthReady = depthUrl
+      ? depth.then((ok) => ok || this.fullResolutionReady)
+      : this.fullResolutionReady;
 
     try {
       const response = await fetch(image.urls.display, { credentials: "same-origin" });
@@ -501,7 +536,8 @@ export class Viewport {
     this.info.textContent =
       `W ${Math.round(w.width)}  L ${Math.round(w.center)}` +
       `${this.inverted ? "  inverted" : ""}  ${zoom.toFixed(zoom < 10 ? 2 : 1)}x` +
-      `${downsample > 1 ? `  (1/${downsample} resolution: image exceeds the GPU's texture size)` : ""}`;
+      `${downsample > 1 ? (this.resolution === "preview" ? `  (1/${downsample} resolution: loading full)`
+        : `  (1/${downsample} resolution: image exceeds the GPU's texture size)`) : ""}`;
   }
 
   // ---- interaction ------------------------------------------------------------------------
@@ -724,4 +760,11 @@ export class Viewport {
     this.renderer = null;
     this.root.remove();
   }
+}
+
+/** How many times the reduced full-depth PNG was halved (its size against the image's). */
+function previewLevel(image: ImageInfo, data: FullDepthData): number {
+  const first = data.levels[0];
+  if (!first) return 0;
+  return Math.max(0, Math.round(Math.log2(Math.max(image.columns / first.width, image.rows / first.height))));
 }
