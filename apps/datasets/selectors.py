@@ -16,8 +16,9 @@ from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
 from django.db.models import Exists, F, OuterRef, QuerySet, Subquery, Value
 from django.db.models.functions import Coalesce
 
-from apps.accounts.roles import is_admin
-from apps.common.errors import ForbiddenError, NotFoundError
+from apps.accounts.access import require_role
+from apps.accounts.roles import ROLE_ADMIN
+from apps.common.errors import NotFoundError
 from apps.common.expressions import Bytewise
 from apps.datasets import split as split_labels
 from apps.datasets import vindr_csv
@@ -30,16 +31,11 @@ CHUNK = 2000
 NOT_IMPORTED = 2**31 - 1
 
 User = AbstractBaseUser | AnonymousUser
-
-
-def _require_admin(user: User | None) -> None:
-    # user None = the system (management commands, Celery); everyone else must be an admin.
-    if user is not None and not is_admin(user):
-        raise ForbiddenError("Only admins can see or create dataset exports.")
+EXPORTS_ADMIN_ONLY = "Only admins can see or create dataset exports."
 
 
 def project_get_for_export(*, user: User | None, slug: str) -> Project:
-    _require_admin(user)
+    require_role(user, ROLE_ADMIN, system=True, message=EXPORTS_ADMIN_ONLY)
     project = Project.objects.filter(slug=slug).first()
     if project is None:
         raise NotFoundError("Project not found.", code="project_not_found")
@@ -47,12 +43,12 @@ def project_get_for_export(*, user: User | None, slug: str) -> Project:
 
 
 def exports_for_project(*, user: User | None, project: Project) -> QuerySet[Export]:
-    _require_admin(user)
+    require_role(user, ROLE_ADMIN, system=True, message=EXPORTS_ADMIN_ONLY)
     return Export.objects.filter(project=project).select_related("project", "created_by")
 
 
 def export_get_for_user(*, user: User | None, export_id: int) -> Export:
-    _require_admin(user)
+    require_role(user, ROLE_ADMIN, system=True, message=EXPORTS_ADMIN_ONLY)
     export = Export.objects.select_related("project", "created_by").filter(pk=export_id).first()
     if export is None:
         raise NotFoundError("Export not found.", code="export_not_found")

@@ -21,7 +21,8 @@ from django.db import transaction
 from django.db.models import Count
 from django.utils import timezone
 
-from apps.accounts.roles import ROLE_SENIOR, is_admin, is_reader, is_senior
+from apps.accounts.access import require_role
+from apps.accounts.roles import ROLE_ADMIN, ROLE_SENIOR, is_admin, is_reader, is_senior
 from apps.common.audit import AuditAction, AuditEntry, AuditObject, audit_record, audit_records
 from apps.common.errors import ApplicationError, ConflictError, ForbiddenError, NotFoundError
 from apps.reading.concordance import DiscordanceRules, Reason, reads_compare, reads_merge
@@ -105,11 +106,6 @@ def active_seconds_merge(*, stored: int, sent: int | None, last_write: Any, now:
         return stored
     bound = stored + max(0, int((now - last_write).total_seconds())) + ACTIVE_TIME_SLACK_SECONDS
     return max(stored, min(sent, bound))
-
-
-def _require_admin(actor: User) -> None:
-    if not is_admin(actor):
-        raise ForbiddenError()
 
 
 def _validation_failed(message: str, violations: Sequence[Violation]) -> ApplicationError:
@@ -232,7 +228,7 @@ def exams_assign(*, actor: User, project: Project, readers: Sequence[User],
     given and not empty, becomes the project's arbiter pool; exams waiting in arbitration without
     an arbiter get one from the pool.
     """
-    _require_admin(actor)
+    require_role(actor, ROLE_ADMIN)
     unique_readers = list({u.pk: u for u in readers}.values())
     if len(unique_readers) < 2:
         raise ApplicationError("Double reading needs at least two different readers.",
@@ -341,7 +337,7 @@ def _arbitration_assign(*, actor: User | None, study: Study, exclude: Sequence[i
 @transaction.atomic
 def assignment_reassign(*, actor: User, assignment_id: int, reader: User) -> Assignment:
     """Hand an untouched assignment to another reader (admins only)."""
-    _require_admin(actor)
+    require_role(actor, ROLE_ADMIN)
     study = _lock_study_of_assignment(assignment_id=assignment_id)
     assignment = Assignment.objects.select_for_update().get(pk=assignment_id)
     assignment_transition(action=AssignmentAction.REASSIGN, state=assignment.state, study_state=study.state)
@@ -630,7 +626,7 @@ def read_reopen(*, actor: User, assignment_id: int, reason: str = "") -> Assignm
     the study goes back to `reading`. Refused when the arbitration has started or is final (reopen
     the arbitration read instead). Arbitration read: the study goes back to `arbitration`.
     """
-    _require_admin(actor)
+    require_role(actor, ROLE_ADMIN)
     study = _lock_study_of_assignment(assignment_id=assignment_id)
     assignment = Assignment.objects.select_for_update().get(pk=assignment_id)
     new_state = assignment_transition(action=AssignmentAction.REOPEN, state=assignment.state,

@@ -10,8 +10,9 @@ from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
 from django.db.models import Count, Prefetch, Q, QuerySet
 from django.urls import reverse
 
-from apps.accounts.roles import is_admin
-from apps.common.errors import ForbiddenError, NotFoundError
+from apps.accounts.access import require_role
+from apps.accounts.roles import ROLE_ADMIN, is_admin
+from apps.common.errors import NotFoundError
 from apps.studies import dicom
 from apps.studies.models import Image, ImageState, ImportBatch, ImportItem, ImportItemStatus, Project, Study
 
@@ -25,18 +26,13 @@ def image_urls(image: Image) -> dict[str, str]:
     return {kind: reverse("studies:image-file", kwargs={"pk": image.pk, "kind": kind}) for kind in kinds}
 
 
-def _require_admin(user: User) -> None:
-    if not is_admin(user):
-        raise ForbiddenError()
-
-
 def project_list(*, user: User) -> QuerySet[Project]:
-    _require_admin(user)
+    require_role(user, ROLE_ADMIN)
     return Project.objects.annotate(study_count=Count("studies", distinct=True)).order_by("slug")
 
 
 def project_get(*, user: User, slug: str) -> Project:
-    _require_admin(user)
+    require_role(user, ROLE_ADMIN)
     project = Project.objects.filter(slug=slug).first()
     if project is None:
         raise NotFoundError(f"No project {slug!r}.")
@@ -45,7 +41,7 @@ def project_get(*, user: User, slug: str) -> Project:
 
 def batch_get(*, user: User, batch_id: int) -> ImportBatch:
     """A batch with its per-status item counts as attributes (`count_<status>`, `count_total`)."""
-    _require_admin(user)
+    require_role(user, ROLE_ADMIN)
     counts = {f"count_{s}": Count("items", filter=Q(items__status=s)) for s in ImportItemStatus.values}
     batch = (ImportBatch.objects.select_related("project", "created_by")
              .annotate(count_total=Count("items"), **counts).filter(pk=batch_id).first())
@@ -60,7 +56,7 @@ def batch_items(*, batch: ImportBatch, status: str | None = None) -> QuerySet[Im
 
 
 def images_awaiting_review(*, user: User, project_slug: str | None = None) -> QuerySet[Image]:
-    _require_admin(user)
+    require_role(user, ROLE_ADMIN)
     images = (Image.objects.filter(state=ImageState.RENDERED)
               .select_related("study", "series", "project").order_by("study_id", "laterality", "view_position", "pk"))
     return images.filter(project__slug=project_slug) if project_slug else images
@@ -69,7 +65,7 @@ def images_awaiting_review(*, user: User, project_slug: str | None = None) -> Qu
 def exams_awaiting_review(*, user: User, project_slug: str | None = None) -> QuerySet[Study]:
     """Exams with at least one rendered image not yet reviewed, oldest first, their images and
     project joined (the review grid shows them exam by exam). Two queries per page."""
-    _require_admin(user)
+    require_role(user, ROLE_ADMIN)
     pending = Image.objects.filter(state=ImageState.RENDERED)
     exams = (Study.objects.filter(images__in=pending.values("pk")).distinct()
              .select_related("project").order_by("created_at", "pk")

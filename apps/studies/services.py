@@ -40,7 +40,8 @@ from django.core.files.storage import default_storage
 from django.db import IntegrityError, InterfaceError, OperationalError, transaction
 from django.utils import timezone
 
-from apps.accounts.roles import is_admin
+from apps.accounts.access import require_role
+from apps.accounts.roles import ROLE_ADMIN
 from apps.common.audit import AuditAction, AuditObject, audit_record
 from apps.common.errors import ForbiddenError
 from apps.common.storage import storage_save_bytes
@@ -74,18 +75,12 @@ logger = logging.getLogger(__name__)
 STUDY_LOCKED_STATES = {StudyState.READING, StudyState.ARBITRATION, StudyState.FINAL}
 
 
-def _require_admin(actor: User | None) -> None:
-    """`actor=None` is the command line (trusted: it runs with the server's own rights)."""
-    if actor is not None and not is_admin(actor):
-        raise ForbiddenError()
-
-
 # ---------------------------------------------------------------------------------------------
 # Projects
 
 
 def project_create(*, actor: User | None, slug: str, name: str = "") -> Project:
-    _require_admin(actor)
+    require_role(actor, ROLE_ADMIN, system=True)
     if Project.objects.filter(slug=slug).exists():
         raise ProjectExists(slug)
     try:
@@ -96,7 +91,7 @@ def project_create(*, actor: User | None, slug: str, name: str = "") -> Project:
 
 
 def project_get_or_create(*, actor: User | None, slug: str, name: str = "") -> Project:
-    _require_admin(actor)
+    require_role(actor, ROLE_ADMIN, system=True)
     project, _ = Project.objects.get_or_create(slug=slug, defaults={"name": name or slug})
     return project
 
@@ -395,7 +390,7 @@ def batch_create(*, actor: User | None, project: Project, sources: Iterable[Sour
 def batch_open(*, actor: User | None, project: Project, keep_ids: bool = False,
                source: str = "cli", group_rule: str = "") -> ImportBatch:
     """An empty batch that files are added to (batch_add) before batch_submit enqueues them."""
-    _require_admin(actor)
+    require_role(actor, ROLE_ADMIN, system=True)
     return ImportBatch.objects.create(project=project, created_by=actor, source=source,
                                       keep_ids=keep_ids, group_rule=group_rule,
                                       state=ImportBatchState.PENDING)
@@ -858,7 +853,7 @@ def image_render(*, image_id: int) -> Image:
 
 def images_render_enqueue(*, actor: User, image_ids: Sequence[int]) -> int:
     """Queue a re-render of each image (admin action), once the current transaction commits."""
-    _require_admin(actor)
+    require_role(actor, ROLE_ADMIN, system=True)
     ids = list(Image.objects.filter(pk__in=image_ids).values_list("pk", flat=True))
     from apps.studies import tasks
 
@@ -877,7 +872,7 @@ class ReviewResult:
 def images_mark_reviewed(*, actor: User, image_ids: Sequence[int]) -> ReviewResult:
     """Mark rendered images as reviewed (an admin looked at the masked corners). Images that are
     not rendered yet, already reviewed or unknown are skipped and listed."""
-    _require_admin(actor)
+    require_role(actor, ROLE_ADMIN, system=True)
     if actor is None:
         raise ForbiddenError()
     wanted = set(image_ids)
@@ -910,7 +905,7 @@ def study_review_approve(*, actor: User, study_pk: int) -> ReviewResult:
 def study_mark_ready(*, actor: User, study_pk: int) -> Study:
     """An admin releases a fully reviewed exam for reading even though it lacks a standard view
     (SPEC.md: a study missing one of the four is flagged, not silently read)."""
-    _require_admin(actor)
+    require_role(actor, ROLE_ADMIN, system=True)
     study = Study.objects.select_for_update().get(pk=study_pk)
     unreviewed = study.images.exclude(state=ImageState.REVIEWED).count()
     if unreviewed or not study.images.exists():
