@@ -78,6 +78,17 @@ class Read(models.Model):
         return f"read {self.pk} ({self.origin}) of {self.study_id}"
 
 
+class Discordance(models.Model):
+    """Why the two reads of an exam disagreed at their latest comparison (concordance.py reasons).
+
+    Kept here, not read back from the audit trail, so an exam that waits in arbitration for a
+    senior hands its reasons to whoever is assigned later."""
+
+    study = models.OneToOneField("studies.Study", on_delete=models.CASCADE, related_name="discordance")
+    reasons = models.JSONField(default=list, blank=True)
+    compared_at = models.DateTimeField(auto_now=True)
+
+
 class BreastBirads(models.IntegerChoices):
     B0 = 0, "BI-RADS 0"
     B1 = 1, "BI-RADS 1"

@@ -32,8 +32,8 @@ from apps.reading.models import (
     Assignment,
     AssignmentKind,
     AssignmentState,
-    AuditEvent,
     BreastAssessment,
+    Discordance,
     Finding,
     Read,
     ReadOrigin,
@@ -302,10 +302,9 @@ def exams_assign(*, actor: User, project: Project, readers: Sequence[User],
 
 
 def _reasons_of(study: Study) -> list[dict[str, Any]]:
-    """The discordance reasons recorded when the study was compared (from the audit trail)."""
-    event = (AuditEvent.objects.filter(study=study, action=AuditAction.COMPARE).order_by("-at", "-id")
-             .values_list("after", flat=True).first())
-    return list((event or {}).get("reasons", []))
+    """The discordance reasons of the study's latest comparison."""
+    reasons = Discordance.objects.filter(study=study).values_list("reasons", flat=True).first()
+    return list(reasons or [])
 
 
 def _arbitration_assign(*, actor: User | None, study: Study, exclude: Sequence[int],
@@ -599,6 +598,7 @@ def _compare_if_complete(*, actor: User, study: Study, images: dict[int, ImageIn
     reasons, match = reads_compare(read_data(first), read_data(second), images, rules)
     reason_dicts = [r.as_dict() for r in reasons]
     if not reasons:
+        Discordance.objects.filter(study=study).delete()
         consensus = _read_create(study_id=study.pk, assignment=None, origin=ReadOrigin.CONSENSUS,
                                  data=reads_merge(read_data(first), read_data(second), match))
         _study_move(study, action=StudyAction.COMPARE_CONCORDANT, final_read=consensus)
@@ -608,6 +608,7 @@ def _compare_if_complete(*, actor: User, study: Study, images: dict[int, ImageIn
                      study_id=study.pk, after={"final_read": consensus.pk, "from": [first.pk, second.pk]})
         return []
     _study_move(study, action=StudyAction.COMPARE_DISCORDANT)
+    Discordance.objects.update_or_create(study=study, defaults={"reasons": reason_dicts})
     audit_record(actor=actor, action=AuditAction.COMPARE, object_type=AuditObject.STUDY, object_id=study.pk, study_id=study.pk,
                  after={"concordant": False, "reasons": reason_dicts, "rules": rules.as_dict()})
     readers = [reads[AssignmentKind.FIRST].assignment.reader_id,  # type: ignore[union-attr]

@@ -209,6 +209,22 @@ def test_without_an_eligible_senior_the_exam_waits_and_a_later_assign_gives_it_o
     assert [r["rule"] for r in arbitration.discordance_reasons] == ["BIRADS_DIFFERENT"]
 
 
+def test_a_late_arbiter_gets_the_discordance_reasons_from_the_domain_not_the_audit_trail(
+        admin_user, reader1, reader2) -> None:
+    study = exam_create()
+    a, b = assign_pair(study, admin_user, reader1, reader2)
+    save_and_submit(a, reader1, breasts((1, "B"), (1, "B")))
+    save_and_submit(b, reader2, breasts((2, "B"), (1, "C")))
+    AuditEvent.objects.filter(study=study).delete()  # the trail is for people; nothing reads it back
+
+    late = user_create(username="late-senior", password="x", roles=[ROLE_READER, ROLE_SENIOR], validate_password=False)
+    exams_assign(actor=admin_user, project=study.project, readers=[reader1, reader2], seniors=[late])
+
+    arbitration = Assignment.objects.get(study=study, kind=AssignmentKind.ARBITRATION)
+    assert {(r["rule"], r["laterality"]) for r in arbitration.discordance_reasons} == {
+        ("BIRADS_DIFFERENT", "R"), ("DENSITY_DIFFERENT", "L")}
+
+
 def test_the_arbitration_read_becomes_the_final_read(admin_user, reader1, reader2, senior) -> None:
     study = exam_create()
     a, b = assign_pair(study, admin_user, reader1, reader2)
