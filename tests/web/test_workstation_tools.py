@@ -228,6 +228,21 @@ def test_the_magnifier_follows_the_pointer_at_full_depth_with_the_current_window
     page.mouse.move(at[0] + 2, at[1])
     page.wait_for_timeout(200)
     assert loupe.is_hidden()
+
+    # A linked window/level drag draws every view at half resolution while it runs (four views
+    # per frame on a software rasteriser), and at full resolution again once it pauses.
+    page.keyboard.press("v")
+    page.mouse.move(*at)
+    page.mouse.down()
+    during = page.evaluate("""([x, y]) => {
+        const vp = window.__mammolab.layout.viewport('LCC');
+        vp.root.dispatchEvent(new PointerEvent('pointermove', {pointerId: 1, pointerType: 'mouse',
+            isPrimary: true, buttons: 1, bubbles: true, clientX: x + 40, clientY: y + 20}));
+        return [...document.querySelectorAll('.mv-viewport')].map((v) => v.dataset.quality); }""", list(at))
+    assert during == ["interactive"] * 4
+    page.mouse.up()
+    page.wait_for_function("""() => [...document.querySelectorAll('.mv-viewport')].every((v) =>
+        v.dataset.quality === 'full' && v.querySelector('canvas').width === Math.round(v.clientWidth * devicePixelRatio))""")
     page.keyboard.press("?")
     assert "Magnifier" in page.inner_text("#help-dialog")
     assert s.errors() == []

@@ -190,6 +190,7 @@ export class HangingLayout {
     // values across the views of one exam); presets and resets stay per view.
     viewport.onWindowChange((w, source) => {
       if (source !== "user" || !this.linkWindowOn) return;
+      this.interactiveWhileLinked();
       for (const other of this.cells.values()) if (other !== cell) other.viewport.setWindow(w.center, w.width);
     });
     if (slot) element.addEventListener("pointerenter", () => (this.hovered = slot));
@@ -322,6 +323,19 @@ export class HangingLayout {
     return this.hovered && shown.includes(this.hovered) ? this.hovered : (shown[0] ?? null);
   }
 
+  private interactiveTimer = 0;
+
+  /** A linked window/level drag redraws every view each frame: half resolution until it pauses. */
+  private interactiveWhileLinked(): void {
+    for (const c of this.cells.values()) c.viewport.setInteractiveQuality(true);
+    clearTimeout(this.interactiveTimer);
+    this.interactiveTimer = window.setTimeout(() => {
+      for (const c of this.cells.values()) c.viewport.setInteractiveQuality(false);
+    }, HangingLayout.INTERACTIVE_PAUSE_MS);
+  }
+
+  private static readonly INTERACTIVE_PAUSE_MS = 150;
+
   get linkWindow(): boolean {
     return this.linkWindowOn;
   }
@@ -431,6 +445,7 @@ export class HangingLayout {
   }
 
   destroy(): void {
+    clearTimeout(this.interactiveTimer);
     for (const cell of this.cells.values()) cell.viewport.destroy();
     this.cells.clear();
     this.slotCells.clear();

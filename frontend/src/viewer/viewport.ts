@@ -92,6 +92,8 @@ export class Viewport {
   private readonly messageEl: HTMLDivElement;
   private readonly loupeEl: HTMLDivElement;
   private loupeSpec: LoupeSpec | null = null;
+  /** 2 while an interaction redraws several views per frame (`setInteractiveQuality`), else 1. */
+  private resolutionDivisor = 1;
   private loupePoint: Point | null = null;
   /** What the loupe showed in the last frame (tests and the bench read it). */
   loupeInfo: { factor: number; size: number; center: Point; imagePerCss: number; depth: "full" | "display" } | null = null;
@@ -600,6 +602,22 @@ export class Viewport {
     this.zoomAt(this.localPoint(e), Math.exp(-e.deltaY * unit * WHEEL_ZOOM_PER_PIXEL));
   }
 
+  // ---- interactive quality ----------------------------------------------------------------
+
+  /**
+   * While on, the canvas is drawn at half its device resolution (the browser scales it up):
+   * a quarter of the pixels per frame. The layout turns it on during a linked window/level drag,
+   * where four views redraw every frame and a software rasteriser is pixel-bound, and off
+   * (full resolution, one redraw) as soon as the drag pauses.
+   */
+  setInteractiveQuality(on: boolean): void {
+    const divisor = on ? 2 : 1;
+    if (divisor === this.resolutionDivisor) return;
+    this.resolutionDivisor = divisor;
+    this.root.dataset.quality = on ? "interactive" : "full";
+    this.requestRender();
+  }
+
   // ---- magnifier --------------------------------------------------------------------------
 
   /** Show a loupe that follows the pointer over this view (null: off). See loupe.ts. */
@@ -670,7 +688,8 @@ export class Viewport {
     const renderer = this.renderer;
     const image = this.currentImage;
     if (!renderer || renderer.gl.isContextLost()) return;
-    const dpr = window.devicePixelRatio || 1;
+    // Device px per CSS px of the canvas's backing store (halved while interactive).
+    const dpr = (window.devicePixelRatio || 1) / this.resolutionDivisor;
     renderer.resize(
       Math.max(1, Math.round(this.cssSize.width * dpr)),
       Math.max(1, Math.round(this.cssSize.height * dpr)),
