@@ -25,7 +25,6 @@ import asyncio
 import io
 import logging
 import os
-import platform
 import random
 import secrets
 import signal
@@ -36,6 +35,8 @@ import time
 from collections import defaultdict
 from pathlib import Path
 
+from machine import machine  # noqa: E402 (bench/ is on sys.path when run as a script)
+
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
@@ -44,19 +45,6 @@ os.environ.setdefault("CELERY_TASK_ALWAYS_EAGER", "true")
 
 PROJECT = "bench-api"
 CSRF = "benchcsrftoken0123456789abcdefgh"  # 32 characters: Django accepts the unmasked secret
-
-
-def machine() -> str:
-    model = "unknown CPU"
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                model = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    load = ", load average {:.2f} {:.2f} {:.2f}".format(*os.getloadavg())
-    return f"{os.cpu_count()} CPUs (nproc), {model}, Python {platform.python_version()}, {platform.system()}{load}"
 
 
 def seed(*, readers: int, exams: int) -> None:

@@ -19,7 +19,6 @@ from __future__ import annotations
 import csv
 import multiprocessing
 import os
-import platform
 import resource
 import sys
 import tempfile
@@ -36,6 +35,7 @@ import django  # noqa: E402
 django.setup()
 
 from django.db import connections  # noqa: E402
+from machine import machine  # noqa: E402 (bench/ is on sys.path when run as a script)
 
 from apps.datasets import services  # noqa: E402
 from apps.datasets.synthetic import paper_like_exams_create  # noqa: E402
@@ -43,18 +43,6 @@ from apps.reading.models import Finding  # noqa: E402
 from apps.studies.models import Image, Project  # noqa: E402
 
 TARGET_SECONDS = 10.0
-
-
-def machine() -> str:
-    model = "unknown CPU"
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                model = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    return f"{os.cpu_count()} CPUs (nproc), {model}, Python {platform.python_version()}, {platform.system()}"
 
 
 def _child_export(project_id: int, out: str, conn: multiprocessing.connection.Connection) -> None:

@@ -35,7 +35,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import secrets
 import shutil
 import signal
@@ -48,6 +47,8 @@ import time
 from pathlib import Path
 from typing import Any
 
+from machine import machine  # noqa: E402 (bench/ is on sys.path when run as a script)
+
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
@@ -56,19 +57,6 @@ os.environ.setdefault("MEDIA_ROOT", str(MEDIA))
 os.environ.setdefault("DICOMWEB_STOW_DEFAULT_PROJECT", "bench-stow")
 CALLING = {"BENCH1": "bench-cstore", "BENCH4": "bench-cstore4", "BENCHQ": "bench-scale"}
 os.environ["DICOM_CALLING_AES"] = json.dumps(CALLING)
-
-
-def machine() -> str:
-    model = "unknown CPU"
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                model = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    load = ", load average {:.2f} {:.2f} {:.2f}".format(*os.getloadavg())
-    return f"{os.cpu_count()} CPUs (nproc), {model}, Python {platform.python_version()}{load}"
 
 
 def wait_port(port: int, timeout: float = 60) -> None:

@@ -27,12 +27,13 @@ from __future__ import annotations
 import argparse
 import io
 import os
-import platform
 import resource
 import sys
 import tempfile
 import time
 from pathlib import Path
+
+from machine import machine  # noqa: E402 (bench/ is on sys.path when run as a script)
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
@@ -43,19 +44,6 @@ os.environ.setdefault("LOG_LEVEL", "WARNING")
 
 VIEWS = (("R", "CC"), ("L", "CC"), ("R", "MLO"), ("L", "MLO"))
 PASSWORD = "bench-scale-passphrase"  # noqa: S105
-
-
-def machine() -> str:
-    model = "unknown CPU"
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                model = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    load = "load average {:.2f} {:.2f} {:.2f}".format(*os.getloadavg())
-    return f"{os.cpu_count()} CPUs (nproc), {model}, Python {platform.python_version()}, {load}"
 
 
 def peak_mib() -> float:

@@ -29,8 +29,6 @@ import functools
 import http.server
 import json
 import math
-import os
-import platform
 import shutil
 import statistics
 import subprocess
@@ -39,6 +37,8 @@ import threading
 import time
 from pathlib import Path
 from typing import Any
+
+from machine import machine  # noqa: E402 (bench/ is on sys.path when run as a script)
 
 ROOT = Path(__file__).resolve().parent.parent
 OUT = ROOT / "test-output" / "bench-ui"
@@ -49,18 +49,6 @@ CHROMIUM_ARGS = [
 ]
 # Chromium prints these on its own in a sandbox-less headless run; they are not page errors.
 BENIGN_CONSOLE = ("GPU stall due to ReadPixels", "Automatic fallback to software WebGL")
-
-
-def machine() -> str:
-    cpu = ""
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        cpu = platform.processor()
-    return f"nproc={os.cpu_count()} cpu={cpu or 'unknown'} python={platform.python_version()}"
 
 
 # ---------------------------------------------------------------------------------------------

@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import platform
 import secrets
 import signal
 import socket
@@ -35,18 +34,13 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
+from machine import machine  # noqa: E402 (bench/ is on sys.path when run as a script)
+
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
 os.environ.setdefault("MEDIA_ROOT", str(Path(tempfile.gettempdir()) / "bench-ui-media"))
 os.environ.pop("CELERY_BROKER_URL", None)  # eager ingest: one exam, in this process
-
-
-def machine() -> str:
-    model = next((line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
-                  if line.startswith("model name")), "unknown CPU")
-    load = ", load average {:.2f} {:.2f} {:.2f}".format(*os.getloadavg())
-    return f"{os.cpu_count()} CPUs (nproc), {model}, Python {platform.python_version()}{load}"
 
 
 def wait_port(port: int, timeout: float = 60) -> None:
