@@ -253,7 +253,7 @@ def test_a_task_that_died_mid_job_and_is_rerun_leaves_one_correct_result(
     image = Image.objects.get()
     assert item.image == image
     assert {n for n in _stored_names() if n.startswith("projects/")} == {
-        image.dicom_file, image.display_file, image.thumbnail_file, image.full_depth_file}
+        image.dicom_file, image.display_file, image.thumbnail_file, image.full_depth_file, image.depth_preview_file}
     assert ImportBatch.objects.get().state == ImportBatchState.DONE
 
 
