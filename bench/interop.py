@@ -47,6 +47,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from loopback import wait_port  # noqa: E402 (bench/ is on sys.path when run as a script)
 from machine import machine  # noqa: E402 (bench/ is on sys.path when run as a script)
 
 REPO = Path(__file__).resolve().parents[1]
@@ -59,17 +60,6 @@ CALLING = {"BENCH1": "bench-cstore", "BENCH4": "bench-cstore4", "BENCHQ": "bench
 os.environ["DICOM_CALLING_AES"] = json.dumps(CALLING)
 
 
-def wait_port(port: int, timeout: float = 60) -> None:
-    import socket
-
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            with socket.create_connection(("127.0.0.1", port), timeout=1):
-                return
-        except OSError:
-            time.sleep(0.2)
-    raise SystemExit(f"nothing listens on port {port}")
 
 
 def wait_imported(slug: str, count: int, timeout: float = 900) -> None:

@@ -25,7 +25,6 @@ import argparse
 import os
 import secrets
 import signal
-import socket
 import statistics
 import subprocess
 import sys
@@ -34,6 +33,7 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
+from loopback import wait_port  # noqa: E402 (bench/ is on sys.path when run as a script)
 from machine import machine  # noqa: E402 (bench/ is on sys.path when run as a script)
 
 REPO = Path(__file__).resolve().parents[1]
@@ -43,15 +43,6 @@ os.environ.setdefault("MEDIA_ROOT", str(Path(tempfile.gettempdir()) / "bench-ui-
 os.environ.pop("CELERY_BROKER_URL", None)  # eager ingest: one exam, in this process
 
 
-def wait_port(port: int, timeout: float = 60) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            with socket.create_connection(("127.0.0.1", port), timeout=1):
-                return
-        except OSError:
-            time.sleep(0.2)
-    raise SystemExit(f"nothing listens on port {port}")
 
 
 def main() -> None:
