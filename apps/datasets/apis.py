@@ -25,6 +25,7 @@ from apps.common.pagination import DefaultPagination
 from apps.common.schema import ErrorSerializer, page_of
 from apps.datasets import selectors, services
 from apps.datasets.models import Export, ImagesMode
+from apps.studies.selectors import project_get_for
 
 
 class ExportOutputSerializer(serializers.ModelSerializer):
@@ -57,7 +58,7 @@ class ExportListCreateApi(APIView):
 
     @extend_schema(responses=page_of(ExportOutputSerializer, "ExportPage"))
     def get(self, request: Request, slug: str) -> Response:
-        project = selectors.project_get_for_export(user=request.user, slug=slug)
+        project = project_get_for(request.user, slug, system=True, message=selectors.EXPORTS_ADMIN_ONLY)
         paginator = DefaultPagination()
         page = paginator.paginate_queryset(selectors.exports_for_project(user=request.user, project=project),
                                            request, view=self)
@@ -65,7 +66,7 @@ class ExportListCreateApi(APIView):
 
     @extend_schema(request=InputSerializer, responses={202: ExportOutputSerializer})
     def post(self, request: Request, slug: str) -> Response:
-        project = selectors.project_get_for_export(user=request.user, slug=slug)
+        project = project_get_for(request.user, slug, system=True, message=selectors.EXPORTS_ADMIN_ONLY)
         data = self.InputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         export = services.export_create(user=request.user, project=project, **data.validated_data)

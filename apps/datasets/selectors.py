@@ -34,14 +34,6 @@ User = AbstractBaseUser | AnonymousUser
 EXPORTS_ADMIN_ONLY = "Only admins can see or create dataset exports."
 
 
-def project_get_for_export(*, user: User | None, slug: str) -> Project:
-    require_role(user, ROLE_ADMIN, system=True, message=EXPORTS_ADMIN_ONLY)
-    project = Project.objects.filter(slug=slug).first()
-    if project is None:
-        raise NotFoundError("Project not found.", code="project_not_found")
-    return project
-
-
 def exports_for_project(*, user: User | None, project: Project) -> QuerySet[Export]:
     require_role(user, ROLE_ADMIN, system=True, message=EXPORTS_ADMIN_ONLY)
     return Export.objects.filter(project=project).select_related("project", "created_by")

@@ -38,6 +38,7 @@ from apps.datasets import selectors, split, stats, vindr_csv
 from apps.datasets.models import Export, ExportStatus, ImagesMode, ImportedFindingRow, ImportedImageRow
 from apps.reading.models import BreastAssessment, Finding, Read, ReadOrigin
 from apps.studies.models import Image, Project, Study
+from apps.studies.selectors import project_get_for
 from apps.studies.workflow import StudyAction, study_action_sources, study_action_target, study_next_state
 
 User = AbstractBaseUser | AnonymousUser
@@ -89,7 +90,7 @@ def export_create(*, user: User | None, project: Project, test_fraction: float =
     `user` None means the system (management command). enqueue=False leaves running it to the
     caller (the command runs it in-process to write into its --out folder).
     """
-    selectors.project_get_for_export(user=user, slug=project.slug)
+    project_get_for(user, project.slug, system=True, message=selectors.EXPORTS_ADMIN_ONLY)
     if not 0.0 < test_fraction < 1.0:
         raise ApplicationError("test_fraction must lie strictly between 0 and 1.",
                                code=ExportErrorCode.INVALID_PARAMS, extra={"field": "test_fraction"})
@@ -489,7 +490,7 @@ def annotations_import(*, user: User | None, project: Project, breast_file: IO[s
     with its file and line, and on any problem nothing is written (ApplicationError with
     extra.errors). Exams that already have a final read are rejected, never overwritten.
     """
-    selectors.project_get_for_export(user=user, slug=project.slug)
+    project_get_for(user, project.slug, system=True, message=selectors.EXPORTS_ADMIN_ONLY)
     errors = _Errors()
 
     breast_rows: list[vindr_csv.ImageRow] = []

@@ -8,10 +8,9 @@ standard protocol, documented in docs/dicom.md, so they stay out of the /api/ Op
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Mapping
-from typing import Any, cast
+from typing import Any
 
 import pydicom
-from django.contrib.auth.models import User
 from django.core.files.storage import default_storage
 from django.http import HttpResponse, StreamingHttpResponse
 from django.urls import reverse
@@ -21,6 +20,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from apps.accounts.access import acting_user
 from apps.common.errors import NotFoundError
 from apps.dicomweb import media, selectors, services
 from apps.dicomweb.errors import InvalidQuery, NotAcceptable
@@ -115,7 +115,7 @@ class InstancesSearchApi(_QidoApi):
 
 
 def _stow(request: Request, *, study_uid: str | None) -> Response:
-    actor = cast(User, request.user)
+    actor = acting_user(request)
     project = services.stow_project(actor=actor, slug=request.query_params.get("project"))
     django_request = request._request
     meta = django_request.META

@@ -15,6 +15,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from apps.accounts.access import acting_user
 from apps.accounts.permissions import IsAdminRole, IsReaderRole
 from apps.accounts.roles import is_admin
 from apps.common.errors import ApplicationError
@@ -26,6 +27,7 @@ from apps.reading.errors import ReadingErrorCode
 from apps.reading.measurements import MAX_MEASUREMENTS_PER_READ
 from apps.reading.models import Assignment, AssignmentKind, AssignmentState
 from apps.reading.vocabulary import BREAST_BIRADS, DENSITIES, LATERALITIES
+from apps.studies.selectors import project_get_for
 
 # A screening read has a handful of boxes; the cap only stops runaway clients.
 MAX_FINDINGS_PER_READ = 500
@@ -372,7 +374,7 @@ class ReadSaveApi(APIView):
     def put(self, request: Request, assignment_id: int) -> Response:
         payload = self.InputSerializer(data=request.data)
         payload.is_valid(raise_exception=True)
-        result = services.read_save(actor=request.user, assignment_id=assignment_id,  # type: ignore[arg-type]
+        result = services.read_save(actor=acting_user(request), assignment_id=assignment_id,
                                     **payload.validated_data)
         data = {"version": result.assignment.version, "state": result.assignment.state,
                 "read": result.payload, "warnings": [v.as_dict() for v in result.warnings]}
@@ -403,7 +405,7 @@ class ReadSubmitApi(APIView):
     def post(self, request: Request, assignment_id: int) -> Response:
         payload = self.InputSerializer(data=request.data)
         payload.is_valid(raise_exception=True)
-        result = services.read_submit(actor=request.user, assignment_id=assignment_id,  # type: ignore[arg-type]
+        result = services.read_submit(actor=acting_user(request), assignment_id=assignment_id,
                                       version=payload.validated_data["version"],
                                       active_seconds=payload.validated_data["active_seconds"])
         assignment = selectors.assignment_get_for_user(user=request.user, assignment_id=assignment_id)
@@ -429,7 +431,7 @@ class ReadReopenApi(APIView):
         payload = self.InputSerializer(data=request.data)
         payload.is_valid(raise_exception=True)
         selectors.assignment_get_for_user(user=request.user, assignment_id=assignment_id)
-        services.read_reopen(actor=request.user, assignment_id=assignment_id,  # type: ignore[arg-type]
+        services.read_reopen(actor=acting_user(request), assignment_id=assignment_id,
                              reason=payload.validated_data["reason"])
         assignment = selectors.assignment_get_for_user(user=request.user, assignment_id=assignment_id)
         return Response(self.OutputSerializer(assignment_summary(assignment, admin=True)).data)
@@ -461,7 +463,7 @@ class AssignmentReassignApi(APIView):
         payload.is_valid(raise_exception=True)
         selectors.assignment_get_for_user(user=request.user, assignment_id=assignment_id)
         (reader,) = _users_by_username([payload.validated_data["reader"]])
-        services.assignment_reassign(actor=request.user, assignment_id=assignment_id,  # type: ignore[arg-type]
+        services.assignment_reassign(actor=acting_user(request), assignment_id=assignment_id,
                                      reader=reader)
         assignment = selectors.assignment_get_for_user(user=request.user, assignment_id=assignment_id)
         return Response(self.OutputSerializer(assignment_summary(assignment, admin=True)).data)
@@ -490,7 +492,7 @@ class ProjectAssignmentsApi(APIView):
     def get(self, request: Request, slug: str) -> Response:
         filters = self.FilterSerializer(data=request.query_params)
         filters.is_valid(raise_exception=True)
-        project = selectors.project_get(slug=slug)
+        project = project_get_for(request.user, slug)
         queryset = selectors.assignments_for_project(project=project, **filters.validated_data)
         paginator, page = _paginate(self, request, queryset)
         return paginator.get_paginated_response([assignment_summary(a, admin=True) for a in page])
@@ -526,10 +528,10 @@ class ExamsAssignApi(APIView):
     def post(self, request: Request, slug: str) -> Response:
         payload = self.InputSerializer(data=request.data)
         payload.is_valid(raise_exception=True)
-        project = selectors.project_get(slug=slug)
+        project = project_get_for(request.user, slug)
         seniors = payload.validated_data["seniors"]
         result = services.exams_assign(
-            actor=request.user, project=project,  # type: ignore[arg-type]
+            actor=acting_user(request), project=project,
             readers=_users_by_username(payload.validated_data["readers"]),
             seniors=_users_by_username(seniors) if seniors is not None else None,
             study_ids=payload.validated_data["study_ids"], limit=payload.validated_data["limit"])
@@ -562,7 +564,7 @@ class ProgressApi(APIView):
 
     @extend_schema(responses={200: ProgressSerializer, 404: ErrorSerializer})
     def get(self, request: Request, slug: str) -> Response:
-        project = selectors.project_get(slug=slug)
+        project = project_get_for(request.user, slug)
         return Response(self.OutputSerializer(vars(selectors.progress(project=project))).data)
 
 
@@ -610,7 +612,7 @@ class AgreementApi(APIView):
 
     @extend_schema(responses={200: AgreementReportSerializer, 400: ErrorSerializer, 404: ErrorSerializer})
     def get(self, request: Request, slug: str) -> Response:
-        project = selectors.project_get(slug=slug)
+        project = project_get_for(request.user, slug)
         report = selectors.agreement_for_project(project=project, rules=services.project_rules(project=project))
         data = {
             "project": report.project, "rules": report.rules.as_dict(), "overall": report.overall.as_dict(),

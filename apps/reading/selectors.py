@@ -245,13 +245,6 @@ def next_assignment_id(*, user: User, project: str | None = None, first_page: li
     return queryset.order_by("created_at", "id").values_list("id", flat=True).first()
 
 
-def project_get(*, slug: str) -> Project:
-    try:
-        return Project.objects.get(slug=slug)
-    except Project.DoesNotExist:
-        raise NotFoundError() from None
-
-
 def study_get(*, study_id: int) -> Study:
     try:
         return Study.objects.select_related("project").get(pk=study_id)

@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-from typing import Any, cast
+from typing import Any
 
 from django.conf import settings
-from django.contrib.auth.models import User
 from django.core.exceptions import TooManyFilesSent
 from django.core.files.storage import default_storage
 from django.http import HttpResponse
@@ -16,6 +15,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from apps.accounts.access import acting_user
 from apps.accounts.permissions import IsAdminRole
 from apps.common.fields import DbIdField
 from apps.common.files import CACHE_DOWNLOADS, CACHE_RENDERS, storage_file_response
@@ -63,7 +63,7 @@ class ProjectListCreateApi(APIView):
     def post(self, request: Request) -> Response:
         data = self.InputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
-        project = services.project_create(actor=cast(User, request.user), **data.validated_data)
+        project = services.project_create(actor=acting_user(request), **data.validated_data)
         return Response(self.OutputSerializer(project).data, status=status.HTTP_201_CREATED)
 
 
@@ -106,7 +106,7 @@ class ImportCreateApi(APIView):
                    responses={201: BatchOutputSerializer,
                               413: OpenApiResponse(description="upload_too_large: over a limit of docs/operations.md")})
     def post(self, request: Request, slug: str) -> Response:
-        project = selectors.project_get(user=request.user, slug=slug)
+        project = selectors.project_get_for(request.user, slug)
         length = int(request.META.get("CONTENT_LENGTH") or 0)
         if length > settings.INGEST_MAX_UPLOAD_BYTES:
             # Refused before the body is read: nothing is written, not even a temporary file.
@@ -136,7 +136,7 @@ class ImportCreateApi(APIView):
         group_regex = data.validated_data["group_regex"]
         rule = services.group_rule_parse(group_by="" if group_regex else data.validated_data["group_by"],
                                          group_regex=group_regex)
-        batch = services.batch_create(actor=cast(User, request.user), project=project,
+        batch = services.batch_create(actor=acting_user(request), project=project,
                                       sources=services.sources_from_uploads(data.validated_data["files"]),
                                       manifest=manifest, keep_ids=data.validated_data["keep_ids"],
                                       source="upload", group_rule=rule)
@@ -261,5 +261,5 @@ class ReviewMarkApi(APIView):
     def post(self, request: Request) -> Response:
         data = self.InputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
-        result = services.images_mark_reviewed(actor=cast(User, request.user), image_ids=data.validated_data["image_ids"])
+        result = services.images_mark_reviewed(actor=acting_user(request), image_ids=data.validated_data["image_ids"])
         return Response(self.OutputSerializer(result).data)

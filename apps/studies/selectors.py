@@ -31,11 +31,14 @@ def project_list(*, user: User) -> QuerySet[Project]:
     return Project.objects.annotate(study_count=Count("studies", distinct=True)).order_by("slug")
 
 
-def project_get(*, user: User, slug: str) -> Project:
-    require_role(user, ROLE_ADMIN)
+def project_get_for(user: User | None, slug: str, *, system: bool = False, message: str | None = None) -> Project:
+    """The project `slug` for an admin (403 otherwise, with `message`; the system where `system`);
+    404 if there is none. Every app fetches a project by slug through here: managing projects,
+    the reading admin screens and dataset exports."""
+    require_role(user, ROLE_ADMIN, system=system, message=message)
     project = Project.objects.filter(slug=slug).first()
     if project is None:
-        raise NotFoundError(f"No project {slug!r}.")
+        raise NotFoundError(f"No project {slug!r}.", code="project_not_found")
     return project
 
 

@@ -10,6 +10,7 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 from apps.common.errors import ApplicationError
 from apps.datasets import selectors, services
 from apps.datasets.models import ImagesMode
+from apps.studies.selectors import project_get_for
 
 
 class Command(BaseCommand):
@@ -30,7 +31,7 @@ class Command(BaseCommand):
             # The manifest checksums every file in the folder: leftovers would pass for export files.
             raise CommandError(f"--out {out} must be a new or empty folder")
         try:
-            project = selectors.project_get_for_export(user=None, slug=options["project"])
+            project = project_get_for(None, options["project"], system=True, message=selectors.EXPORTS_ADMIN_ONLY)
             export = services.export_create(user=None, project=project, test_fraction=options["test_fraction"],
                                             seed=options["seed"], images=options["images"],
                                             strict_release=options["strict_release"], enqueue=False)

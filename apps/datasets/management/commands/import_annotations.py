@@ -9,6 +9,7 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from apps.common.errors import ApplicationError
 from apps.datasets import selectors, services
+from apps.studies.selectors import project_get_for
 
 
 class Command(BaseCommand):
@@ -24,7 +25,7 @@ class Command(BaseCommand):
             if not options[name].is_file():
                 raise CommandError(f"--{name}: {options[name]} is not a file")
         try:
-            project = selectors.project_get_for_export(user=None, slug=options["project"])
+            project = project_get_for(None, options["project"], system=True, message=selectors.EXPORTS_ADMIN_ONLY)
             result = services.annotations_import_files(user=None, project=project, breast_path=options["breast"],
                                                        finding_path=options["findings"])
         except ApplicationError as exc:
