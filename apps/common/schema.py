@@ -24,18 +24,16 @@ class ErrorSerializer(serializers.Serializer):
     extra = serializers.DictField(help_text="Details of this code (fields, violations, current state).")
 
 
-def page_of(item: type[serializers.Serializer], component_name: str) -> type[serializers.Serializer]:
-    """The schema of one page of `item` rows, as DefaultPagination answers them."""
-
-    @extend_schema_serializer(component_name=component_name)
-    class PageSerializer(serializers.Serializer):
-        count = serializers.IntegerField()
-        next = serializers.URLField(allow_null=True)
-        previous = serializers.URLField(allow_null=True)
-        results = item(many=True)
-
-    PageSerializer.__name__ = PageSerializer.__qualname__ = component_name + "Serializer"
-    return PageSerializer
+def page_of(item: type[serializers.Serializer], component_name: str,
+            **extra: serializers.Field) -> type[serializers.Serializer]:
+    """The one page serializer: a page of `item` rows as `apps.common.pagination.Page.body`
+    answers it, with a list's `extra` keys (a worklist's next_assignment) after the four."""
+    fields: dict[str, Any] = {"count": serializers.IntegerField(), "next": serializers.URLField(allow_null=True),
+                              "previous": serializers.URLField(allow_null=True), "results": item(many=True),
+                              **extra}
+    name = component_name + "Serializer"
+    page = type(name, (serializers.Serializer,), {"__qualname__": name, "__module__": item.__module__, **fields})
+    return extend_schema_serializer(component_name=component_name)(page)
 
 
 class AutoSchema(SpectacularAutoSchema):

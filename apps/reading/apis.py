@@ -17,15 +17,14 @@ from rest_framework.views import APIView
 
 from apps.accounts.access import acting_user
 from apps.accounts.permissions import IsAdminRole, IsReaderRole
-from apps.accounts.roles import is_admin
 from apps.common.errors import ApplicationError
 from apps.common.fields import DbIdField
-from apps.common.pagination import DefaultPagination
-from apps.common.schema import ErrorSerializer
+from apps.common.pagination import paginate
+from apps.common.schema import ErrorSerializer, page_of
 from apps.reading import selectors, services
 from apps.reading.errors import ReadingErrorCode
 from apps.reading.measurements import MAX_MEASUREMENTS_PER_READ
-from apps.reading.models import Assignment, AssignmentKind, AssignmentState
+from apps.reading.models import AssignmentKind, AssignmentState
 from apps.reading.vocabulary import BREAST_BIRADS, DENSITIES, LATERALITIES
 from apps.studies.selectors import project_get_for
 
@@ -168,30 +167,6 @@ class AssignmentSummarySerializer(serializers.Serializer):
                   "project's reading_idle_seconds excluded).")
 
 
-def _user_ref(user: User) -> dict[str, Any]:
-    return {"id": user.pk, "username": user.get_username()}
-
-
-def assignment_summary(assignment: Assignment, *, admin: bool) -> dict[str, Any]:
-    study = assignment.study
-    return {
-        "id": assignment.pk, "kind": assignment.kind, "state": assignment.state, "version": assignment.version,
-        "study": {"id": study.pk, "study_id": study.study_id, "project": study.project.slug,
-                  "state": study.state if admin else None,
-                  "image_count": getattr(assignment, "image_count", None) or study.images.count()},
-        "created_at": assignment.created_at, "started_at": assignment.started_at,
-        "submitted_at": assignment.submitted_at,
-        "reader": _user_ref(assignment.reader) if admin else None,
-        "active_seconds": assignment.active_seconds,
-    }
-
-
-def _paginate(view: APIView, request: Request, queryset: Any) -> tuple[DefaultPagination, list[Any]]:
-    paginator = DefaultPagination()
-    page: list[Any] | None = paginator.paginate_queryset(queryset, request, view=view)
-    return paginator, list(page or [])
-
-
 # --- reader endpoints ----------------------------------------------------------------------------
 
 
@@ -202,12 +177,8 @@ class WorklistFilterSerializer(serializers.Serializer):
     kind = serializers.ChoiceField(choices=AssignmentKind.values, required=False, allow_blank=True)
 
 
-class WorklistPageSerializer(serializers.Serializer):
-    count = serializers.IntegerField()
-    next = serializers.URLField(allow_null=True)
-    previous = serializers.URLField(allow_null=True)
-    results = AssignmentSummarySerializer(many=True)
-    next_assignment = serializers.IntegerField(allow_null=True, help_text="Oldest open assignment: read next.")
+WorklistPageSerializer = page_of(AssignmentSummarySerializer, "WorklistPage", next_assignment=serializers.IntegerField(
+    allow_null=True, help_text="Oldest open assignment: read next."))
 
 
 class WorklistApi(APIView):
@@ -219,19 +190,12 @@ class WorklistApi(APIView):
     def get(self, request: Request) -> Response:
         filters = self.FilterSerializer(data=request.query_params)
         filters.is_valid(raise_exception=True)
-        queryset = selectors.worklist_for_reader(user=request.user, **filters.validated_data)
-        paginator, page = _paginate(self, request, queryset)
-        lists_open_first = (paginator.page.number == 1  # type: ignore[union-attr]
-                            and filters.validated_data.get("state") in (None, "", "open")
+        page = paginate(selectors.worklist_for_reader(user=request.user, **filters.validated_data), request, self)
+        lists_open_first = (page.number == 1 and filters.validated_data.get("state") in (None, "", "open")
                             and not filters.validated_data.get("kind"))
-        data = {
-            "count": paginator.page.paginator.count,  # type: ignore[union-attr]
-            "next": paginator.get_next_link(), "previous": paginator.get_previous_link(),
-            "results": [assignment_summary(a, admin=False) for a in page],
-            "next_assignment": selectors.next_assignment_id(user=request.user,
-                                                            project=filters.validated_data.get("project"),
-                                                            first_page=page if lists_open_first else None),
-        }
+        next_assignment = selectors.next_assignment_id(user=request.user, project=filters.validated_data.get("project"),
+                                                       first_page=page.rows if lists_open_first else None)
+        data = page.body(selectors.worklist_rows(page.rows), next_assignment=next_assignment)
         return Response(self.OutputSerializer(data).data)
 
 
@@ -272,31 +236,8 @@ class AssignmentDetailApi(APIView):
     @extend_schema(responses={200: ExamForReadingSerializer, 404: ErrorSerializer})
     def get(self, request: Request, assignment_id: int) -> Response:
         exam = selectors.exam_for_reading(user=request.user, assignment_id=assignment_id)
-        assignment, study = exam.assignment, exam.assignment.study
-        admin = exam.show_identities
-
-        def reader_of(read: Any) -> dict[str, Any] | None:
-            return _user_ref(read.assignment.reader) if (admin and read is not None) else None
-
-        data = {
-            "id": assignment.pk, "kind": assignment.kind, "state": assignment.state,
-            "version": assignment.version,
-            "study": {"id": study.pk, "study_id": study.study_id, "project": study.project.slug,
-                      "state": study.state if admin else None, "patient_age": study.patient_age,
-                      "patient_sex": study.patient_sex, "has_standard_views": study.has_standard_views},
-            "images": [selectors.image_payload(i) for i in exam.images],
-            "read": selectors.read_payload(exam.read),
-            "violations": [v.as_dict() for v in exam.violations],
-            "read_a": selectors.read_payload(exam.read_a) if exam.read_a else None,
-            "read_b": selectors.read_payload(exam.read_b) if exam.read_b else None,
-            "discordance_reasons": assignment.discordance_reasons if assignment.kind == AssignmentKind.ARBITRATION
-            else [],
-            "reader": _user_ref(assignment.reader) if admin else None,
-            "read_a_reader": reader_of(exam.read_a),
-            "read_b_reader": reader_of(exam.read_b),
-            "active_seconds": assignment.active_seconds,
-            "idle_after_seconds": services.reading_idle_seconds(project=study.project),
-        }
+        data = selectors.exam_payload(exam, idle_after_seconds=services.reading_idle_seconds(
+            project=exam.assignment.study.project))
         return Response(self.OutputSerializer(data).data)
 
 
@@ -408,8 +349,8 @@ class ReadSubmitApi(APIView):
         result = services.read_submit(actor=acting_user(request), assignment_id=assignment_id,
                                       version=payload.validated_data["version"],
                                       active_seconds=payload.validated_data["active_seconds"])
-        assignment = selectors.assignment_get_for_user(user=request.user, assignment_id=assignment_id)
-        data = {**assignment_summary(assignment, admin=is_admin(request.user)), "outcome": result.outcome}
+        data = {**selectors.assignment_summary_for(user=request.user, assignment_id=assignment_id),
+                "outcome": result.outcome}
         return Response(self.OutputSerializer(data).data)
 
 
@@ -433,8 +374,8 @@ class ReadReopenApi(APIView):
         selectors.assignment_get_for_user(user=request.user, assignment_id=assignment_id)
         services.read_reopen(actor=acting_user(request), assignment_id=assignment_id,
                              reason=payload.validated_data["reason"])
-        assignment = selectors.assignment_get_for_user(user=request.user, assignment_id=assignment_id)
-        return Response(self.OutputSerializer(assignment_summary(assignment, admin=True)).data)
+        return Response(self.OutputSerializer(
+            selectors.assignment_summary_for(user=request.user, assignment_id=assignment_id)).data)
 
 
 def _users_by_username(usernames: list[str]) -> list[User]:
@@ -465,8 +406,8 @@ class AssignmentReassignApi(APIView):
         (reader,) = _users_by_username([payload.validated_data["reader"]])
         services.assignment_reassign(actor=acting_user(request), assignment_id=assignment_id,
                                      reader=reader)
-        assignment = selectors.assignment_get_for_user(user=request.user, assignment_id=assignment_id)
-        return Response(self.OutputSerializer(assignment_summary(assignment, admin=True)).data)
+        return Response(self.OutputSerializer(
+            selectors.assignment_summary_for(user=request.user, assignment_id=assignment_id)).data)
 
 
 class ProjectAssignmentsFilterSerializer(serializers.Serializer):
@@ -476,16 +417,13 @@ class ProjectAssignmentsFilterSerializer(serializers.Serializer):
     study = DbIdField(required=False)
 
 
-class AssignmentPageSerializer(serializers.Serializer):
-    count = serializers.IntegerField()
-    next = serializers.URLField(allow_null=True)
-    previous = serializers.URLField(allow_null=True)
-    results = AssignmentSummarySerializer(many=True)
+AssignmentPageSerializer = page_of(AssignmentSummarySerializer, "AssignmentPage")
 
 
 class ProjectAssignmentsApi(APIView):
     permission_classes = [IsAdminRole]
     FilterSerializer = ProjectAssignmentsFilterSerializer
+    OutputSerializer = AssignmentPageSerializer
 
     @extend_schema(parameters=[ProjectAssignmentsFilterSerializer],
                    responses={200: AssignmentPageSerializer, 404: ErrorSerializer})
@@ -493,9 +431,9 @@ class ProjectAssignmentsApi(APIView):
         filters = self.FilterSerializer(data=request.query_params)
         filters.is_valid(raise_exception=True)
         project = project_get_for(request.user, slug)
-        queryset = selectors.assignments_for_project(project=project, **filters.validated_data)
-        paginator, page = _paginate(self, request, queryset)
-        return paginator.get_paginated_response([assignment_summary(a, admin=True) for a in page])
+        page = paginate(selectors.assignments_for_project(project=project, **filters.validated_data), request, self)
+        rows = selectors.assignment_rows_for(user=request.user, assignments=page.rows)
+        return Response(self.OutputSerializer(page.body(rows)).data)
 
 
 class AssignInputSerializer(serializers.Serializer):
@@ -632,21 +570,15 @@ class AuditEventSerializer(serializers.Serializer):
     after = serializers.JSONField(allow_null=True)
 
 
-class AuditPageSerializer(serializers.Serializer):
-    count = serializers.IntegerField()
-    next = serializers.URLField(allow_null=True)
-    previous = serializers.URLField(allow_null=True)
-    results = AuditEventSerializer(many=True)
+AuditPageSerializer = page_of(AuditEventSerializer, "AuditPage")
 
 
 class StudyAuditApi(APIView):
     permission_classes = [IsAdminRole]
+    OutputSerializer = AuditPageSerializer
 
     @extend_schema(responses={200: AuditPageSerializer, 404: ErrorSerializer})
     def get(self, request: Request, study_id: int) -> Response:
         study = selectors.study_get(study_id=study_id)
-        paginator, page = _paginate(self, request, selectors.audit_for_study(study=study))
-        rows = [{"id": e.pk, "at": e.at, "actor": _user_ref(e.actor) if e.actor else None, "action": e.action,
-                 "object_type": e.object_type, "object_id": e.object_id, "before": e.before, "after": e.after}
-                for e in page]
-        return paginator.get_paginated_response(AuditEventSerializer(rows, many=True).data)
+        page = paginate(selectors.audit_for_study(study=study), request, self)
+        return Response(self.OutputSerializer(page.body(selectors.audit_rows(page.rows))).data)

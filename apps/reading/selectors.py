@@ -208,6 +208,83 @@ def exam_for_reading(*, user: User, assignment_id: int) -> ExamForReading:
     return exam
 
 
+# --- blinding: what each asker sees of readers and exam states ---------------------------------
+# Reader names and an exam's state are shown only to admins (`show_identities`). Every JSON the
+# reading API answers with an assignment in it is built here, so no view decides blinding.
+
+
+def _user_ref(user: Any) -> dict[str, Any]:
+    return {"id": user.pk, "username": user.get_username()}
+
+
+def assignment_summary(assignment: Assignment, *, show_identities: bool) -> dict[str, Any]:
+    """The AssignmentSummary JSON; without `show_identities` the reader and the exam's state are null."""
+    study = assignment.study
+    return {
+        "id": assignment.pk, "kind": assignment.kind, "state": assignment.state, "version": assignment.version,
+        "study": {"id": study.pk, "study_id": study.study_id, "project": study.project.slug,
+                  "state": study.state if show_identities else None,
+                  "image_count": getattr(assignment, "image_count", None) or study.images.count()},
+        "created_at": assignment.created_at, "started_at": assignment.started_at,
+        "submitted_at": assignment.submitted_at,
+        "reader": _user_ref(assignment.reader) if show_identities else None,
+        "active_seconds": assignment.active_seconds,
+    }
+
+
+def worklist_rows(assignments: Iterable[Assignment]) -> list[dict[str, Any]]:
+    """A worklist page's rows: always blinded, even for an admin reading their own worklist."""
+    return [assignment_summary(a, show_identities=False) for a in assignments]
+
+
+def assignment_rows_for(*, user: User, assignments: Iterable[Assignment]) -> list[dict[str, Any]]:
+    """Assignment rows as `user` may see them (identities for admins only)."""
+    show = is_admin(user)
+    return [assignment_summary(a, show_identities=show) for a in assignments]
+
+
+def assignment_summary_for(*, user: User, assignment_id: int) -> dict[str, Any]:
+    """One assignment `user` holds (or any, for an admin) as they may see it; otherwise not found."""
+    assignment = assignment_get_for_user(user=user, assignment_id=assignment_id)
+    return assignment_summary(assignment, show_identities=is_admin(user))
+
+
+def exam_payload(exam: ExamForReading, *, idle_after_seconds: int) -> dict[str, Any]:
+    """The ExamForReading JSON of the read screen, blinded by `exam.show_identities`: a reader or
+    arbiter never gets a reader's name (theirs or the two arbitrated readers') or the exam's state."""
+    assignment, study = exam.assignment, exam.assignment.study
+    show = exam.show_identities
+
+    def reader_of(read: Read | None) -> dict[str, Any] | None:
+        return _user_ref(read.assignment.reader) if (show and read is not None) else None  # type: ignore[union-attr]
+
+    return {
+        "id": assignment.pk, "kind": assignment.kind, "state": assignment.state, "version": assignment.version,
+        "study": {"id": study.pk, "study_id": study.study_id, "project": study.project.slug,
+                  "state": study.state if show else None, "patient_age": study.patient_age,
+                  "patient_sex": study.patient_sex, "has_standard_views": study.has_standard_views},
+        "images": [image_payload(i) for i in exam.images],
+        "read": read_payload(exam.read),
+        "violations": [v.as_dict() for v in exam.violations],
+        "read_a": read_payload(exam.read_a) if exam.read_a else None,
+        "read_b": read_payload(exam.read_b) if exam.read_b else None,
+        "discordance_reasons": assignment.discordance_reasons if assignment.kind == AssignmentKind.ARBITRATION
+        else [],
+        "reader": _user_ref(assignment.reader) if show else None,
+        "read_a_reader": reader_of(exam.read_a),
+        "read_b_reader": reader_of(exam.read_b),
+        "active_seconds": assignment.active_seconds,
+        "idle_after_seconds": idle_after_seconds,
+    }
+
+
+def audit_rows(events: Iterable[AuditEvent]) -> list[dict[str, Any]]:
+    """Audit events as the admin-only study audit answers them."""
+    return [{"id": e.pk, "at": e.at, "actor": _user_ref(e.actor) if e.actor else None, "action": e.action,
+             "object_type": e.object_type, "object_id": e.object_id, "before": e.before, "after": e.after}
+            for e in events]
+
+
 def _with_image_count(queryset: QuerySet[Assignment]) -> QuerySet[Assignment]:
     # A correlated subquery, not a join + GROUP BY: the paginator's count() then drops it (unused
     # annotations are stripped) and counts plain assignment rows.

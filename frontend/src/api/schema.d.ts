@@ -976,14 +976,14 @@ export interface components {
             explanation: string;
         };
         WorklistPage: {
+            /** @description Oldest open assignment: read next. */
+            next_assignment: number | null;
             count: number;
             /** Format: uri */
             next: string | null;
             /** Format: uri */
             previous: string | null;
             results: components["schemas"]["AssignmentSummary"][];
-            /** @description Oldest open assignment: read next. */
-            next_assignment: number | null;
         };
     };
     responses: never;
