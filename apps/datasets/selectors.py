@@ -13,17 +13,17 @@ from dataclasses import dataclass, field, fields
 from typing import Any
 
 from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
-from django.db.models import Exists, F, OuterRef, QuerySet, Subquery, Value
+from django.db.models import Exists, F, OuterRef, Q, QuerySet, Subquery, Value
 from django.db.models.functions import Coalesce
 
 from apps.accounts.access import require_role
 from apps.accounts.roles import ROLE_ADMIN
 from apps.common.errors import NotFoundError
 from apps.common.expressions import Bytewise
+from apps.datasets import measurements_csv, vindr_csv
 from apps.datasets import split as split_labels
-from apps.datasets import vindr_csv
 from apps.datasets.models import Export
-from apps.reading.models import BreastAssessment, Finding
+from apps.reading.models import AssignmentKind, AssignmentState, BreastAssessment, Finding, Read, ReadOrigin
 from apps.studies.models import Image, Project, Study
 
 CHUNK = 2000
@@ -216,6 +216,57 @@ def metadata_rows(*, project: Project) -> Iterator[vindr_csv.ExportMetadataRow]:
     )
     for row in queryset.iterator(chunk_size=CHUNK):
         yield vindr_csv.ExportMetadataRow(*row)
+
+
+def measurement_rows(*, project: Project) -> list[measurements_csv.ExportMeasurementRow]:
+    """Length measurements of every final exam, in the canonical image order, then read (final,
+    first, second), then as the read lists them. 2 queries.
+
+    A consensus final read is the merge of two concordant reads and carries no measurements of
+    its own, so its exam's measurements are those of the two submitted first/second reads.
+    Measurements are a handful per read, so the rows are built in memory (sorted here).
+    """
+    finals = final_exams(project=project)
+    reads = (
+        Read.objects.filter(
+            Q(final_of_study__in=finals)
+            | Q(study__in=finals.filter(final_read__origin=ReadOrigin.CONSENSUS),
+                assignment__kind__in=[AssignmentKind.FIRST, AssignmentKind.SECOND],
+                assignment__state=AssignmentState.SUBMITTED))
+        .exclude(measurements=[])
+        .values_list("study_id", "final_of_study", "assignment__kind", "measurements")
+    )
+    by_study: dict[int, list[tuple[str, list[dict[str, Any]]]]] = {}
+    for study_pk, final_of, kind, measurements in reads.iterator(chunk_size=CHUNK):
+        role = measurements_csv.READ_FINAL if final_of is not None else str(kind)
+        by_study.setdefault(study_pk, []).append((role, list(measurements or [])))
+    if not by_study:
+        return []
+    images: dict[int, tuple[str, str, str, str, str, int, int, str]] = {
+        pk: (study_id, series_id, image_id, laterality, view, rows, columns, subset)
+        for pk, study_id, series_id, image_id, laterality, view, rows, columns, subset
+        in Image.objects.filter(study_id__in=list(by_study)).values_list(
+            "pk", "study__study_id", "series__series_id", "image_id", "laterality", "view_position",
+            "rows", "columns", "study__split")
+    }
+    keyed: list[tuple[tuple[Any, ...], measurements_csv.ExportMeasurementRow]] = []
+    for study_pk, read_list in by_study.items():
+        for role, measurements in read_list:
+            for index, item in enumerate(measurements):
+                image = images.get(int(item["image"]))
+                if image is None:
+                    continue  # an image deleted since the read was saved
+                study_id, series_id, image_id, laterality, view, rows, columns, subset = image
+                row = measurements_csv.ExportMeasurementRow(
+                    study_id=study_id, series_id=series_id, image_id=image_id, laterality=laterality,
+                    view_position=view, height=rows, width=columns, read=role,
+                    x1=float(item["x1"]), y1=float(item["y1"]), x2=float(item["x2"]), y2=float(item["y2"]),
+                    length_mm=None if item.get("length_mm") is None else float(item["length_mm"]),
+                    spacing_source=str(item.get("spacing_source") or ""), split=subset)
+                keyed.append(((study_id, laterality, view, image_id, measurements_csv.READ_ORDER.get(role, 9),
+                               index, study_pk), row))
+    keyed.sort(key=lambda entry: entry[0])
+    return [row for _key, row in keyed]
 
 
 def image_files(*, project: Project, kind: str) -> Iterator[tuple[str, str, str]]:

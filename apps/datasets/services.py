@@ -34,7 +34,7 @@ from django.utils import timezone
 
 from apps.common.audit import AuditAction, AuditObject, audit_record
 from apps.common.errors import ApplicationError, ConflictError, NotFoundError
-from apps.datasets import selectors, split, stats, vindr_csv
+from apps.datasets import measurements_csv, selectors, split, stats, vindr_csv
 from apps.datasets.models import Export, ExportStatus, ImagesMode, ImportedFindingRow, ImportedImageRow
 from apps.reading.models import BreastAssessment, Finding, Read, ReadOrigin
 from apps.studies.models import Image, Project, Study
@@ -284,6 +284,7 @@ class _Counts:
     images: int = 0
     boxes: int = 0
     no_finding_rows: int = 0
+    measurements: int = 0
 
 
 def _export_write(*, export: Export, work: Path, progress: Callable[[int, str], None]) -> dict[str, Any]:
@@ -338,6 +339,14 @@ def _export_write(*, export: Export, work: Path, progress: Callable[[int, str], 
     progress(55, vindr_csv.METADATA_FILE)
     _metadata_write(project=project, path=work / vindr_csv.METADATA_FILE)
 
+    progress(60, measurements_csv.MEASUREMENT_FILE)
+    with (work / measurements_csv.MEASUREMENT_FILE).open("w", newline="", encoding="utf-8") as handle:
+        writer = vindr_csv.csv_writer(handle)
+        writer.writerow(measurements_csv.MEASUREMENT_COLUMNS)
+        for measurement in selectors.measurement_rows(project=project):
+            writer.writerow(measurements_csv.measurement_row(measurement))
+            counts.measurements += 1
+
     progress(65, "statistics")
     exam_stats = [stats.ExamStats(split=e.split, age=e.age, images=e.images, labels=dict(e.labels))
                   for e in exams.values()]
@@ -365,6 +374,7 @@ def _export_write(*, export: Export, work: Path, progress: Callable[[int, str], 
             "images": counts.images,
             "finding_boxes": counts.boxes,
             "no_finding_rows": counts.no_finding_rows,
+            "measurements": counts.measurements,
             "exams_newly_split": len(assigned),
             "exams_kept_in_their_split": len(exams) - len(assigned),
         },

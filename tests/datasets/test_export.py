@@ -19,6 +19,7 @@ from django.utils import timezone
 from apps.common.errors import ConflictError
 from apps.datasets import services, vindr_csv
 from apps.datasets.models import Export, ExportStatus
+from apps.reading.models import Assignment, AssignmentKind, AssignmentState, Read, ReadOrigin
 from apps.studies.models import Study, StudyState
 from tests.datasets.factories import final_exam_create, image_of
 from tests.factories import ProjectFactory, exam_create
@@ -367,3 +368,60 @@ def test_an_export_with_birads_0_says_so_and_the_strict_release_option_refuses_i
                      "--strict-release")
     assert not (tmp_path / "strict").exists()
     assert Export.objects.filter(status=ExportStatus.FAILED, params__strict_release=True).count() == 1
+
+
+def _measured_read(study: Study, reader, kind: str, measurements: list[dict]) -> Read:  # type: ignore[no-untyped-def]
+    assignment = Assignment.objects.create(study=study, reader=reader, kind=kind, state=AssignmentState.SUBMITTED)
+    return Read.objects.create(study=study, assignment=assignment, origin=ReadOrigin.READER,
+                               measurements=measurements)
+
+
+def _length(study: Study, view: str, key: str, x1: float, y1: float, x2: float, y2: float,
+            length_mm: float | None, source: str = "ImagerPixelSpacing") -> dict:  # type: ignore[type-arg]
+    return {"key": key, "image": image_of(study, view).pk, "x1": x1, "y1": y1, "x2": x2, "y2": y2,
+            "length_mm": length_mm, "spacing_source": source if length_mm is not None else ""}
+
+
+def test_measurements_of_the_final_reads_are_exported_in_their_own_checksummed_file(  # type: ignore[no-untyped-def]
+        tmp_path: Path, reader1, reader2, senior) -> None:
+    project = ProjectFactory()
+    arbitrated, consensus = _two_exams(project)
+    # An arbitrated exam: the arbiter's final read carries its own measurements.
+    final = arbitrated.final_read
+    final.origin = ReadOrigin.ARBITRATION
+    final.measurements = [_length(arbitrated, "RMLO", "m2", 10, 20, 40, 60, 3.5),
+                          _length(arbitrated, "RCC", "m1", 100.5, 200.25, 130.5, 240.25, 3.5)]
+    final.save(update_fields=["origin", "measurements"])
+    _measured_read(arbitrated, reader1, AssignmentKind.FIRST, [_length(arbitrated, "LCC", "x", 1, 1, 2, 2, 0.1)])
+    # A concordant exam: its consensus read is a merge without measurements; the two reads it
+    # merged hold them.
+    _measured_read(consensus, reader1, AssignmentKind.FIRST, [_length(consensus, "LCC", "a", 5, 5, 5, 25, 2.0)])
+    _measured_read(consensus, reader2, AssignmentKind.SECOND,
+                   [_length(consensus, "LCC", "b", 6, 5, 6, 26, None)])
+    # Not final: never exported.
+    reading = exam_create(project=project, study_id="cccc", state=StudyState.READING)
+    _measured_read(reading, senior, AssignmentKind.FIRST, [_length(reading, "RCC", "z", 1, 1, 9, 9, 1.0)])
+
+    export = _run(project, tmp_path, test_fraction=0.5, seed=3)
+    arbitrated.refresh_from_db()
+    consensus.refresh_from_db()
+
+    def ids(study: Study, view: str) -> str:
+        image = image_of(study, view)
+        return f"{study.study_id},{image.series.series_id},{image.image_id},{view[0]},{view[1:]},3518,2800"
+
+    assert _lines(tmp_path / "measurements.csv") == [
+        "study_id,series_id,image_id,laterality,view_position,height,width,read,x1,y1,x2,y2,length_mm,"
+        "spacing_source,split",
+        f"{ids(arbitrated, 'RCC')},final,100.5,200.25,130.5,240.25,3.5,ImagerPixelSpacing,{arbitrated.split}",
+        f"{ids(arbitrated, 'RMLO')},final,10,20,40,60,3.5,ImagerPixelSpacing,{arbitrated.split}",
+        f"{ids(consensus, 'LCC')},first,5,5,5,25,2,ImagerPixelSpacing,{consensus.split}",
+        f"{ids(consensus, 'LCC')},second,6,5,6,26,,,{consensus.split}",
+    ]
+    listed = {f["name"]: f for f in export.manifest["files"]}
+    assert listed["measurements.csv"]["sha256"] == hashlib.sha256(
+        (tmp_path / "measurements.csv").read_bytes()).hexdigest()
+    assert export.manifest["counts"]["measurements"] == 4
+    # The VinDr-Mammo files keep their published columns.
+    assert _lines(tmp_path / vindr_csv.BREAST_FILE)[0] == ",".join(vindr_csv.BREAST_COLUMNS)
+    assert _lines(tmp_path / vindr_csv.FINDING_FILE)[0] == ",".join(vindr_csv.FINDING_COLUMNS)
