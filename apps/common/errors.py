@@ -7,6 +7,7 @@ The frontend branches on `code`, never on `message`.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from django.core.exceptions import PermissionDenied
@@ -44,11 +45,20 @@ class ApplicationError(Exception):
 
     def body_for(self, user: Any) -> dict[str, Any]:
         """The JSON body for this user: admin-only details are added for admins, and only them."""
-        from apps.accounts.roles import is_admin
-
-        if user is not None and is_admin(user):
+        if user is not None and _admin_check is not None and _admin_check(user):
             return _error_body(self.code, self.admin_message or self.message, {**self.extra, **self.admin_extra})
         return _error_body(self.code, self.message, self.extra)
+
+
+# Who is an admin is the accounts app's rule (apps/accounts/roles.py), above common; it registers
+# it here at start-up (apps/accounts/apps.py), so common imports no app. None: nobody sees the
+# admin-only details (fails closed).
+_admin_check: Callable[[Any], bool] | None = None
+
+
+def admin_check_register(check: Callable[[Any], bool]) -> None:
+    global _admin_check
+    _admin_check = check
 
 
 class ConflictError(ApplicationError):

@@ -293,6 +293,12 @@ def _with_image_count(queryset: QuerySet[Assignment]) -> QuerySet[Assignment]:
     return queryset.annotate(image_count=Coalesce(Subquery(images), 0))
 
 
+def reader_holds_exam(user: User, study_id: int) -> bool:
+    """A reader holds an exam with any assignment on it, open or submitted: the image files of the
+    exam are theirs to load (registered with apps/studies/selectors.py at start-up)."""
+    return Assignment.objects.filter(study_id=study_id, reader_id=user.pk).exists()
+
+
 def worklist_for_reader(*, user: User, state: str | None = None, project: str | None = None,
                         kind: str | None = None) -> QuerySet[Assignment]:
     """The user's own assignments: open ones first, then oldest first."""

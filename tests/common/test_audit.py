@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ast
 import re
 from pathlib import Path
 
@@ -41,6 +42,37 @@ def test_every_app_writes_the_trail_through_the_audit_module() -> None:
     assert direct == []
 
 
-def test_studies_reach_the_trail_without_importing_the_reading_app() -> None:
-    for name in ("services.py", "workflow.py"):
-        assert "from apps.reading" not in (APPS / "studies" / name).read_text()
+def _imports(path: Path) -> list[str]:
+    """Every module a file imports, also inside functions (a lazy import is still an arrow)."""
+    names: list[str] = []
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.Import):
+            names += [alias.name for alias in node.names]
+        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            names.append(node.module)
+    return names
+
+
+def _arrows(app: str, allowed: tuple[str, ...]) -> list[str]:
+    """Imports of another app of ours from `app` that are not in `allowed`."""
+    found = []
+    for path in (APPS / app).rglob("*.py"):
+        if "migrations" in path.parts:
+            continue
+        for name in _imports(path):
+            parts = name.split(".")
+            if parts[0] == "apps" and len(parts) > 1 and parts[1] != app and parts[1] not in allowed:
+                found.append(f"{path.relative_to(APPS)}: {name}")
+    return found
+
+
+def test_imports_point_down_the_layers() -> None:
+    """common imports no app; studies imports nothing of reading, datasets or web (docs/architecture.md)."""
+    assert _arrows("common", allowed=()) == []
+    assert _arrows("studies", allowed=("common", "accounts", "dicomweb")) == []
+
+
+def test_the_guard_sees_lazy_imports(tmp_path: Path) -> None:
+    module = tmp_path / "m.py"
+    module.write_text("def f():\n    from apps.reading.models import Assignment\n    import apps.datasets\n")
+    assert _imports(module) == ["apps.reading.models", "apps.datasets"]
