@@ -212,6 +212,27 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
+    # One named enum per fixed vocabulary, so the typed client (frontend/src/api/schema.d.ts) names
+    # each choice set once; without these, fields of the same name with different sets ("state",
+    # "status", "birads") get hash-suffixed names. Each points at the set the serializers use.
+    "ENUM_NAME_OVERRIDES": {
+        "AssignmentKindEnum": "apps.reading.models.AssignmentKind",
+        "AssignmentStateEnum": "apps.reading.models.AssignmentState",
+        "ReadOriginEnum": "apps.reading.models.ReadOrigin",
+        "StudyStateEnum": "apps.studies.models.StudyState",
+        "ImageStateEnum": "apps.studies.models.ImageState",
+        "ImportItemStatusEnum": "apps.studies.models.ImportItemStatus",
+        # An import batch's state and an export's status have the same values and labels: one enum.
+        "JobStateEnum": "apps.datasets.models.ExportStatus",
+        "ImagesModeEnum": "apps.datasets.models.ImagesMode",
+        "LateralityEnum": "apps.reading.vocabulary.LATERALITIES",
+        "DensityEnum": "apps.reading.vocabulary.DENSITIES",
+        "FindingCategoryEnum": "apps.reading.vocabulary.FINDING_CATEGORIES",
+        "BreastBiradsEnum": "apps.reading.apis.BREAST_BIRADS_CHOICES",
+        "FindingBiradsEnum": "apps.reading.apis.FINDING_BIRADS_CHOICES",
+        "RuleCodeEnum": "apps.reading.rules.RULE_CODES",
+        "SpacingSourceEnum": "apps.studies.dicom.SPACING_SOURCES",
+    },
 }
 
 # Celery: without a broker every task runs eagerly in-process (the embedded demo).

@@ -24,9 +24,18 @@ from apps.common.schema import ErrorSerializer, page_of
 from apps.reading import selectors, services
 from apps.reading.errors import ReadingErrorCode
 from apps.reading.measurements import MAX_MEASUREMENTS_PER_READ
-from apps.reading.models import AssignmentKind, AssignmentState
-from apps.reading.vocabulary import BREAST_BIRADS, DENSITIES, LATERALITIES
+from apps.reading.models import AssignmentKind, AssignmentState, ReadOrigin
+from apps.reading.rules import RULE_CODES, Severity
+from apps.reading.vocabulary import BREAST_BIRADS, DENSITIES, FINDING_BIRADS, FINDING_CATEGORIES, LATERALITIES
+from apps.studies.dicom import SPACING_SOURCES
+from apps.studies.models import StudyState
 from apps.studies.selectors import project_get_for
+
+# Fixed vocabularies are ChoiceFields (outputs too), so the schema and the typed client carry
+# their values as enums; a ChoiceField writes an output value as it is. The enums' names are
+# SPECTACULAR_SETTINGS["ENUM_NAME_OVERRIDES"] (config/settings.py), which needs integer sets as pairs.
+BREAST_BIRADS_CHOICES = [(value, value) for value in BREAST_BIRADS]
+FINDING_BIRADS_CHOICES = [(value, value) for value in FINDING_BIRADS]
 
 # A screening read has a handful of boxes; the cap only stops runaway clients.
 MAX_FINDINGS_PER_READ = 500
@@ -64,8 +73,8 @@ class ExamImageSerializer(serializers.Serializer):
     id = serializers.IntegerField()
     image_id = serializers.CharField()
     series_id = serializers.CharField()
-    laterality = serializers.CharField()
-    view_position = serializers.CharField()
+    laterality = serializers.ChoiceField(choices=LATERALITIES)
+    view_position = serializers.CharField(help_text="CC, MLO, or another view code as the DICOM names it.")
     rows = serializers.IntegerField()
     columns = serializers.IntegerField()
     photometric_interpretation = serializers.CharField()
@@ -79,7 +88,7 @@ class ExamImageSerializer(serializers.Serializer):
     pixel_spacing = serializers.ListField(child=serializers.FloatField(), min_length=2, max_length=2,
                                           allow_null=True)
     pixel_spacing_source = serializers.ChoiceField(
-        choices=["PixelSpacing", "ImagerPixelSpacing"], allow_null=True,
+        choices=SPACING_SOURCES, allow_null=True,
         help_text="The tag pixel_spacing came from; ImagerPixelSpacing: lengths are at the detector. "
                   "Null: no spacing, or not recorded (imported before; a re-render records it).")
 
@@ -94,13 +103,13 @@ class FindingOutSerializer(serializers.Serializer):
     id = serializers.IntegerField()
     key = serializers.CharField()
     image = serializers.IntegerField()
-    laterality = serializers.CharField()
+    laterality = serializers.ChoiceField(choices=LATERALITIES)
     xmin = serializers.FloatField()
     ymin = serializers.FloatField()
     xmax = serializers.FloatField()
     ymax = serializers.FloatField()
-    categories = serializers.ListField(child=serializers.CharField())
-    birads = serializers.IntegerField(allow_null=True)
+    categories = serializers.ListField(child=serializers.ChoiceField(choices=FINDING_CATEGORIES))
+    birads = serializers.ChoiceField(choices=FINDING_BIRADS, allow_null=True)
     source_finding = serializers.IntegerField(allow_null=True)
 
 
@@ -112,31 +121,31 @@ class MeasurementOutSerializer(serializers.Serializer):
     x2 = serializers.FloatField()
     y2 = serializers.FloatField()
     length_mm = serializers.FloatField(allow_null=True, help_text="From the image's pixel spacing; null without one.")
-    spacing_source = serializers.CharField(allow_blank=True,
-                                           help_text="PixelSpacing, ImagerPixelSpacing (at the detector) or blank.")
+    spacing_source = serializers.ChoiceField(choices=SPACING_SOURCES, allow_blank=True,
+                                             help_text="PixelSpacing, ImagerPixelSpacing (at the detector) or blank.")
 
 
 class ReadOutSerializer(serializers.Serializer):
     id = serializers.IntegerField()
-    origin = serializers.CharField()
+    origin = serializers.ChoiceField(choices=ReadOrigin.choices)
     breasts = BreastSerializer(many=True)
     findings = FindingOutSerializer(many=True)
     measurements = MeasurementOutSerializer(many=True)
 
 
 class ViolationSerializer(serializers.Serializer):
-    rule = serializers.CharField()
-    severity = serializers.ChoiceField(choices=["error", "warning"])
+    rule = serializers.ChoiceField(choices=RULE_CODES)
+    severity = serializers.ChoiceField(choices=[severity.value for severity in Severity])
     message = serializers.CharField()
     field = serializers.CharField(allow_null=True)
-    laterality = serializers.CharField(allow_null=True)
+    laterality = serializers.ChoiceField(choices=LATERALITIES, allow_null=True)
     finding = serializers.CharField(allow_null=True)
 
 
 class DiscordanceReasonSerializer(serializers.Serializer):
     rule = serializers.CharField()
     message = serializers.CharField()
-    laterality = serializers.CharField(allow_null=True)
+    laterality = serializers.ChoiceField(choices=LATERALITIES, allow_null=True)
     a = serializers.JSONField(allow_null=True)
     b = serializers.JSONField(allow_null=True)
     finding_a = serializers.IntegerField(allow_null=True)
@@ -148,14 +157,15 @@ class StudyRefSerializer(serializers.Serializer):
     id = serializers.IntegerField()
     study_id = serializers.CharField()
     project = serializers.CharField()
-    state = serializers.CharField(allow_null=True, help_text="Admins only; null for readers (blinding).")
+    state = serializers.ChoiceField(choices=StudyState.choices, allow_null=True,
+                                    help_text="Admins only; null for readers (blinding).")
     image_count = serializers.IntegerField()
 
 
 class AssignmentSummarySerializer(serializers.Serializer):
     id = serializers.IntegerField()
-    kind = serializers.CharField()
-    state = serializers.CharField()
+    kind = serializers.ChoiceField(choices=AssignmentKind.choices)
+    state = serializers.ChoiceField(choices=AssignmentState.choices)
     version = serializers.IntegerField()
     study = StudyRefSerializer()
     created_at = serializers.DateTimeField()
@@ -203,7 +213,7 @@ class ExamStudySerializer(serializers.Serializer):
     id = serializers.IntegerField()
     study_id = serializers.CharField()
     project = serializers.CharField()
-    state = serializers.CharField(allow_null=True, help_text="Admins only.")
+    state = serializers.ChoiceField(choices=StudyState.choices, allow_null=True, help_text="Admins only.")
     patient_age = serializers.IntegerField(allow_null=True)
     patient_sex = serializers.CharField(allow_blank=True)
     has_standard_views = serializers.BooleanField()
@@ -211,8 +221,8 @@ class ExamStudySerializer(serializers.Serializer):
 
 class ExamForReadingSerializer(serializers.Serializer):
     id = serializers.IntegerField()
-    kind = serializers.CharField()
-    state = serializers.CharField()
+    kind = serializers.ChoiceField(choices=AssignmentKind.choices)
+    state = serializers.ChoiceField(choices=AssignmentState.choices)
     version = serializers.IntegerField()
     study = ExamStudySerializer()
     images = ExamImageSerializer(many=True)
@@ -299,7 +309,7 @@ class ReadSaveInputSerializer(serializers.Serializer):
 
 class ReadSaveOutputSerializer(serializers.Serializer):
     version = serializers.IntegerField()
-    state = serializers.CharField()
+    state = serializers.ChoiceField(choices=AssignmentState.choices)
     read = ReadOutSerializer()
     warnings = ViolationSerializer(many=True)
 

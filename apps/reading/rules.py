@@ -278,6 +278,7 @@ RULES: tuple[Rule, ...] = (
 )
 
 RULES_BY_CODE: dict[str, Rule] = {rule.code: rule for rule in RULES}
+RULE_CODES: tuple[str, ...] = tuple(rule.code for rule in RULES)
 
 
 def client_vocabulary() -> dict[str, Any]:

@@ -8,7 +8,7 @@ from django.conf import settings
 from django.core.exceptions import TooManyFilesSent
 from django.core.files.storage import default_storage
 from django.http import HttpResponse
-from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, extend_schema_serializer
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import serializers, status
 from rest_framework.parsers import FormParser, MultiPartParser
 from rest_framework.request import Request
@@ -19,11 +19,11 @@ from apps.accounts.access import acting_user
 from apps.accounts.permissions import IsAdminRole
 from apps.common.fields import DbIdField
 from apps.common.files import CACHE_DOWNLOADS, CACHE_RENDERS, storage_file_response
-from apps.common.pagination import DefaultPagination
+from apps.common.pagination import paginate
 from apps.common.schema import ErrorSerializer, page_of
 from apps.studies import selectors, services
 from apps.studies.errors import FileNotAvailable, InvalidManifest, UploadTooLarge
-from apps.studies.models import Image, ImportItemStatus
+from apps.studies.models import Image, ImageState, ImportBatchState, ImportItemStatus, Laterality
 
 # A manifest names files and exams: a few MB at most for any real archive.
 MANIFEST_MAX_BYTES = 16 * 1024 * 1024
@@ -37,29 +37,41 @@ FILE_KINDS = {
 }
 
 
+# Serializer classes carry unique names because drf-spectacular names schema components after them
+# (ProjectSerializer -> Project), as in the reading API.
+
+
+class ProjectCreateInputSerializer(serializers.Serializer):
+    slug = serializers.SlugField(max_length=50)
+    name = serializers.CharField(max_length=200, required=False, allow_blank=True)
+
+
+class ProjectSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    slug = serializers.CharField()
+    name = serializers.CharField()
+    study_count = serializers.IntegerField(required=False)
+    created_at = serializers.DateTimeField()
+
+
+ProjectPageSerializer = page_of(ProjectSerializer, "ProjectPage")
+
+
 class ProjectListCreateApi(APIView):
+    """GET lists the projects, POST creates one: one URL, so one view with a serializer pair per
+    operation."""
+
     permission_classes = [IsAdminRole]
+    InputSerializer = ProjectCreateInputSerializer
+    OutputSerializer = ProjectSerializer
+    PageSerializer = ProjectPageSerializer
 
-    @extend_schema_serializer(component_name="ProjectCreateInput")
-    class InputSerializer(serializers.Serializer):
-        slug = serializers.SlugField(max_length=50)
-        name = serializers.CharField(max_length=200, required=False, allow_blank=True)
-
-    @extend_schema_serializer(component_name="Project")
-    class OutputSerializer(serializers.Serializer):
-        id = serializers.IntegerField()
-        slug = serializers.CharField()
-        name = serializers.CharField()
-        study_count = serializers.IntegerField(required=False)
-        created_at = serializers.DateTimeField()
-
-    @extend_schema(responses=page_of(OutputSerializer, "ProjectPage"))
+    @extend_schema(responses=ProjectPageSerializer)
     def get(self, request: Request) -> Response:
-        paginator = DefaultPagination()
-        page = paginator.paginate_queryset(selectors.project_list(user=request.user), request, view=self)
-        return paginator.get_paginated_response(self.OutputSerializer(page, many=True).data)
+        page = paginate(selectors.project_list(user=request.user), request, self)
+        return Response(self.PageSerializer(page.body(page.rows)).data)
 
-    @extend_schema(request=InputSerializer, responses={201: OutputSerializer, 409: ErrorSerializer})
+    @extend_schema(request=ProjectCreateInputSerializer, responses={201: ProjectSerializer, 409: ErrorSerializer})
     def post(self, request: Request) -> Response:
         data = self.InputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
@@ -67,13 +79,12 @@ class ProjectListCreateApi(APIView):
         return Response(self.OutputSerializer(project).data, status=status.HTTP_201_CREATED)
 
 
-@extend_schema_serializer(component_name="ImportBatch")
-class BatchOutputSerializer(serializers.Serializer):
+class ImportBatchSerializer(serializers.Serializer):
     id = serializers.IntegerField()
     project = serializers.CharField(source="project.slug")
-    source = serializers.CharField()  # type: ignore[assignment]
+    source = serializers.CharField(help_text="cli, upload, dicom or demo")  # type: ignore[assignment]
     keep_ids = serializers.BooleanField()
-    state = serializers.CharField()
+    state = serializers.ChoiceField(choices=ImportBatchState.choices)
     created_at = serializers.DateTimeField()
     finished_at = serializers.DateTimeField(allow_null=True)
     counts = serializers.SerializerMethodField()
@@ -83,27 +94,29 @@ class BatchOutputSerializer(serializers.Serializer):
                 "duplicate": batch.count_duplicate, "rejected": batch.count_rejected}
 
 
+class ImportUploadInputSerializer(serializers.Serializer):
+    files = serializers.ListField(child=serializers.FileField(), allow_empty=False)
+    manifest = serializers.FileField(required=False, allow_null=True,
+                                     help_text="optional CSV with columns file,exam")
+    keep_ids = serializers.BooleanField(required=False, default=False)
+    group_by = serializers.ChoiceField(
+        choices=[services.GROUP_BY_STUDY, services.GROUP_BY_PATIENT_ID_PREFIX], required=False,
+        default=services.GROUP_BY_STUDY,
+        help_text="how files the manifest does not name form exams (docs/ingest.md)")
+    group_regex = serializers.CharField(required=False, allow_blank=True, default="", max_length=200,
+                                        help_text="group by this regex on PatientID instead")
+
+
 class ImportCreateApi(APIView):
     """Upload DICOM files (or .zip archives) into a new import batch of a project."""
 
     permission_classes = [IsAdminRole]
     parser_classes = [MultiPartParser, FormParser]
+    InputSerializer = ImportUploadInputSerializer
+    OutputSerializer = ImportBatchSerializer
 
-    @extend_schema_serializer(component_name="ImportUploadInput")
-    class InputSerializer(serializers.Serializer):
-        files = serializers.ListField(child=serializers.FileField(), allow_empty=False)
-        manifest = serializers.FileField(required=False, allow_null=True,
-                                         help_text="optional CSV with columns file,exam")
-        keep_ids = serializers.BooleanField(required=False, default=False)
-        group_by = serializers.ChoiceField(
-            choices=[services.GROUP_BY_STUDY, services.GROUP_BY_PATIENT_ID_PREFIX], required=False,
-            default=services.GROUP_BY_STUDY,
-            help_text="how files the manifest does not name form exams (docs/ingest.md)")
-        group_regex = serializers.CharField(required=False, allow_blank=True, default="", max_length=200,
-                                            help_text="group by this regex on PatientID instead")
-
-    @extend_schema(request={"multipart/form-data": InputSerializer},
-                   responses={201: BatchOutputSerializer,
+    @extend_schema(request={"multipart/form-data": ImportUploadInputSerializer},
+                   responses={201: ImportBatchSerializer,
                               413: OpenApiResponse(description="upload_too_large: over a limit of docs/operations.md")})
     def post(self, request: Request, slug: str) -> Response:
         project = selectors.project_get_for(request.user, slug)
@@ -141,49 +154,50 @@ class ImportCreateApi(APIView):
                                       manifest=manifest, keep_ids=data.validated_data["keep_ids"],
                                       source="upload", group_rule=rule)
         batch = selectors.batch_get(user=request.user, batch_id=batch.pk)
-        return Response(BatchOutputSerializer(batch).data, status=status.HTTP_201_CREATED)
+        return Response(self.OutputSerializer(batch).data, status=status.HTTP_201_CREATED)
 
 
-@extend_schema_serializer(component_name="ImportItem")
 class ImportItemSerializer(serializers.Serializer):
     id = serializers.IntegerField()
     filename = serializers.CharField()
     exam_key = serializers.CharField()
-    status = serializers.CharField()
+    status = serializers.ChoiceField(choices=ImportItemStatus.choices)
     reason = serializers.CharField()
     image = serializers.IntegerField(source="image_id", allow_null=True)
     image_id = serializers.CharField(source="image.image_id", default=None, allow_null=True)
+
+
+ImportItemPageSerializer = page_of(ImportItemSerializer, "ImportItemPage")
+
+
+class ImportBatchDetailSerializer(ImportBatchSerializer):
+    items = ImportItemPageSerializer()
+
+
+class ImportBatchFilterSerializer(serializers.Serializer):
+    status = serializers.ChoiceField(choices=ImportItemStatus.values, required=False, allow_blank=True,
+                                     help_text="only items with this status")
 
 
 class BatchDetailApi(APIView):
     """A batch's progress (counts per status) and its per-file results, paginated."""
 
     permission_classes = [IsAdminRole]
+    FilterSerializer = ImportBatchFilterSerializer
 
-    ItemSerializer = ImportItemSerializer
-
-    @extend_schema_serializer(component_name="ImportBatchDetail")
-    class OutputSerializer(BatchOutputSerializer):
-        items = page_of(ImportItemSerializer, "ImportItemPage")()
-
-    @extend_schema_serializer(component_name="ImportBatchFilter")
-    class FilterSerializer(serializers.Serializer):
-        status = serializers.ChoiceField(choices=ImportItemStatus.values, required=False, allow_blank=True,
-                                         help_text="only items with this status")
-
-    @extend_schema(parameters=[FilterSerializer, OpenApiParameter("page", int), OpenApiParameter("page_size", int)],
-                   responses=OutputSerializer)
+    @extend_schema(parameters=[ImportBatchFilterSerializer, OpenApiParameter("page", int),
+                               OpenApiParameter("page_size", int)],
+                   responses=ImportBatchDetailSerializer)
     def get(self, request: Request, pk: int) -> Response:
         filters = self.FilterSerializer(data=request.query_params)
         filters.is_valid(raise_exception=True)
         batch = selectors.batch_get(user=request.user, batch_id=pk)
-        paginator = DefaultPagination()
-        items = paginator.paginate_queryset(
-            selectors.batch_items(batch=batch, status=filters.validated_data.get("status") or None), request,
-            view=self)
-        body = dict(BatchOutputSerializer(batch).data)
-        body["items"] = paginator.get_paginated_response(self.ItemSerializer(items, many=True).data).data
-        return Response(body)
+        page = paginate(selectors.batch_items(batch=batch, status=filters.validated_data.get("status") or None),
+                        request, self)
+        # The detail is the batch's own fields, then a page of its items (not the batch's `items`
+        # relation, which holds every item): the two parts are serialized apart.
+        return Response({**ImportBatchSerializer(batch).data,
+                         "items": ImportItemPageSerializer(page.body(page.rows)).data})
 
 
 class ImageFileApi(APIView):
@@ -205,59 +219,66 @@ class ImageFileApi(APIView):
         return storage_file_response(request, name=name, content_type=content_type, cache_control=CACHE_RENDERS)
 
 
+class ReviewImageSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    image_id = serializers.CharField()
+    study_id = serializers.CharField(source="study.study_id")
+    project = serializers.CharField(source="project.slug")  # type: ignore[assignment]
+    # Values only, like the reading vocabulary's LATERALITIES: the schema then has one LateralityEnum.
+    laterality = serializers.ChoiceField(choices=Laterality.values)
+    view_position = serializers.CharField(help_text="CC, MLO, or another view code as the DICOM names it.")
+    rows = serializers.IntegerField()
+    columns = serializers.IntegerField()
+    state = serializers.ChoiceField(choices=ImageState.choices)
+    has_standard_views = serializers.BooleanField(source="study.has_standard_views")
+    urls = serializers.SerializerMethodField()
+
+    def get_urls(self, image: Image) -> dict[str, str]:
+        return selectors.image_urls(image)
+
+
+class ReviewImageFilterSerializer(serializers.Serializer):
+    project = serializers.SlugField(required=False, allow_blank=True, help_text="project slug")
+
+
+ReviewImagePageSerializer = page_of(ReviewImageSerializer, "ReviewImagePage")
+
+
 class ReviewImageListApi(APIView):
     """Images awaiting the de-identification review (rendered, not yet reviewed)."""
 
     permission_classes = [IsAdminRole]
+    FilterSerializer = ReviewImageFilterSerializer
+    OutputSerializer = ReviewImagePageSerializer
 
-    @extend_schema_serializer(component_name="ReviewImage")
-    class OutputSerializer(serializers.Serializer):
-        id = serializers.IntegerField()
-        image_id = serializers.CharField()
-        study_id = serializers.CharField(source="study.study_id")
-        project = serializers.CharField(source="project.slug")  # type: ignore[assignment]
-        laterality = serializers.CharField()
-        view_position = serializers.CharField()
-        rows = serializers.IntegerField()
-        columns = serializers.IntegerField()
-        state = serializers.CharField()
-        has_standard_views = serializers.BooleanField(source="study.has_standard_views")
-        urls = serializers.SerializerMethodField()
-
-        def get_urls(self, image: Image) -> dict[str, str]:
-            return selectors.image_urls(image)
-
-    @extend_schema_serializer(component_name="ReviewImageFilter")
-    class FilterSerializer(serializers.Serializer):
-        project = serializers.SlugField(required=False, allow_blank=True, help_text="project slug")
-
-    @extend_schema(parameters=[FilterSerializer], responses=page_of(OutputSerializer, "ReviewImagePage"))
+    @extend_schema(parameters=[ReviewImageFilterSerializer], responses=ReviewImagePageSerializer)
     def get(self, request: Request) -> Response:
         filters = self.FilterSerializer(data=request.query_params)
         filters.is_valid(raise_exception=True)
         images = selectors.images_awaiting_review(user=request.user,
                                                   project_slug=filters.validated_data.get("project") or None)
-        paginator = DefaultPagination()
-        page = paginator.paginate_queryset(images, request, view=self)
-        return paginator.get_paginated_response(self.OutputSerializer(page, many=True).data)
+        page = paginate(images, request, self)
+        return Response(self.OutputSerializer(page.body(page.rows)).data)
+
+
+class ReviewMarkInputSerializer(serializers.Serializer):
+    image_ids = serializers.ListField(child=DbIdField(), allow_empty=False, max_length=5000)
+
+
+class ReviewMarkResultSerializer(serializers.Serializer):
+    reviewed = serializers.ListField(child=serializers.IntegerField())
+    skipped = serializers.ListField(child=serializers.IntegerField())
+    ready_studies = serializers.ListField(child=serializers.CharField())
 
 
 class ReviewMarkApi(APIView):
     """Bulk: mark images as reviewed; exams with all four views and every image reviewed become ready."""
 
     permission_classes = [IsAdminRole]
+    InputSerializer = ReviewMarkInputSerializer
+    OutputSerializer = ReviewMarkResultSerializer
 
-    @extend_schema_serializer(component_name="ReviewMarkInput")
-    class InputSerializer(serializers.Serializer):
-        image_ids = serializers.ListField(child=DbIdField(), allow_empty=False, max_length=5000)
-
-    @extend_schema_serializer(component_name="ReviewMarkResult")
-    class OutputSerializer(serializers.Serializer):
-        reviewed = serializers.ListField(child=serializers.IntegerField())
-        skipped = serializers.ListField(child=serializers.IntegerField())
-        ready_studies = serializers.ListField(child=serializers.CharField())
-
-    @extend_schema(request=InputSerializer, responses=OutputSerializer)
+    @extend_schema(request=ReviewMarkInputSerializer, responses=ReviewMarkResultSerializer)
     def post(self, request: Request) -> Response:
         data = self.InputSerializer(data=request.data)
         data.is_valid(raise_exception=True)

@@ -424,9 +424,13 @@ def _age(value: Any) -> int | None:
     return None
 
 
+# The tags a pixel spacing is read from, preferred first; the API's enum of spacing sources.
+SPACING_SOURCES = ("PixelSpacing", "ImagerPixelSpacing")
+
+
 def spacing_source(ds: Dataset) -> str:
     """The tag a usable pixel spacing comes from (PixelSpacing first), or "" when neither is."""
-    for keyword in ("PixelSpacing", "ImagerPixelSpacing"):
+    for keyword in SPACING_SOURCES:
         value = ds.get(keyword)
         if value:
             try:

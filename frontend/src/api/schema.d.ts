@@ -173,8 +173,16 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
+        /**
+         * @description GET lists the projects, POST creates one: one URL, so one view with a serializer pair per
+         *     operation.
+         */
         get: operations["api_projects_retrieve"];
         put?: never;
+        /**
+         * @description GET lists the projects, POST creates one: one URL, so one view with a serializer pair per
+         *     operation.
+         */
         post: operations["api_projects_create"];
         delete?: never;
         options?: never;
@@ -237,8 +245,16 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
+        /**
+         * @description GET lists a project's exports, POST creates one: one URL, so one view with a serializer pair
+         *     per operation.
+         */
         get: operations["api_projects_exports_retrieve"];
         put?: never;
+        /**
+         * @description GET lists a project's exports, POST creates one: one URL, so one view with a serializer pair
+         *     per operation.
+         */
         post: operations["api_projects_exports_create"];
         delete?: never;
         options?: never;
@@ -381,6 +397,13 @@ export interface components {
             skipped: components["schemas"]["SkippedStudy"][];
             assignments_created: number;
         };
+        /**
+         * @description * `first` - First read
+         *     * `second` - Second read
+         *     * `arbitration` - Arbitration
+         * @enum {string}
+         */
+        AssignmentKindEnum: "first" | "second" | "arbitration";
         AssignmentPage: {
             count: number;
             /** Format: uri */
@@ -389,10 +412,18 @@ export interface components {
             previous: string | null;
             results: components["schemas"]["AssignmentSummary"][];
         };
+        /**
+         * @description * `assigned` - Assigned
+         *     * `in_progress` - In progress
+         *     * `submitted` - Submitted
+         *     * `reopened` - Reopened
+         * @enum {string}
+         */
+        AssignmentStateEnum: "assigned" | "in_progress" | "submitted" | "reopened";
         AssignmentSummary: {
             id: number;
-            kind: string;
-            state: string;
+            kind: components["schemas"]["AssignmentKindEnum"];
+            state: components["schemas"]["AssignmentStateEnum"];
             version: number;
             study: components["schemas"]["StudyRef"];
             /** Format: date-time */
@@ -425,16 +456,8 @@ export interface components {
             previous: string | null;
             results: components["schemas"]["AuditEvent"][];
         };
-        /**
-         * @description * `0` - 0
-         *     * `1` - 1
-         *     * `2` - 2
-         *     * `3` - 3
-         *     * `4` - 4
-         *     * `5` - 5
-         * @enum {integer}
-         */
-        BiradsEnum: 0 | 1 | 2 | 3 | 4 | 5;
+        /** @enum {unknown} */
+        BlankEnum: "";
         BoxAgreement: {
             matched: number;
             unmatched_a: number;
@@ -444,9 +467,19 @@ export interface components {
         };
         Breast: {
             laterality: components["schemas"]["LateralityEnum"];
-            birads: (components["schemas"]["BiradsEnum"] | components["schemas"]["NullEnum"]) | null;
+            birads: (components["schemas"]["BreastBiradsEnum"] | components["schemas"]["NullEnum"]) | null;
             density: (components["schemas"]["DensityEnum"] | components["schemas"]["NullEnum"]) | null;
         };
+        /**
+         * @description * `0` - 0
+         *     * `1` - 1
+         *     * `2` - 2
+         *     * `3` - 3
+         *     * `4` - 4
+         *     * `5` - 5
+         * @enum {integer}
+         */
+        BreastBiradsEnum: 0 | 1 | 2 | 3 | 4 | 5;
         /**
          * @description * `A` - A
          *     * `B` - B
@@ -458,7 +491,7 @@ export interface components {
         DiscordanceReason: {
             rule: string;
             message: string;
-            laterality: string | null;
+            laterality: (components["schemas"]["LateralityEnum"] | components["schemas"]["NullEnum"]) | null;
             a: unknown;
             b: unknown;
             finding_a: number | null;
@@ -476,8 +509,8 @@ export interface components {
         };
         ExamForReading: {
             id: number;
-            kind: string;
-            state: string;
+            kind: components["schemas"]["AssignmentKindEnum"];
+            state: components["schemas"]["AssignmentStateEnum"];
             version: number;
             study: components["schemas"]["ExamStudy"];
             images: components["schemas"]["ExamImage"][];
@@ -498,7 +531,8 @@ export interface components {
             id: number;
             image_id: string;
             series_id: string;
-            laterality: string;
+            laterality: components["schemas"]["LateralityEnum"];
+            /** @description CC, MLO, or another view code as the DICOM names it. */
             view_position: string;
             rows: number;
             columns: number;
@@ -519,38 +553,70 @@ export interface components {
              *     * `PixelSpacing` - PixelSpacing
              *     * `ImagerPixelSpacing` - ImagerPixelSpacing
              */
-            pixel_spacing_source: (components["schemas"]["PixelSpacingSourceEnum"] | components["schemas"]["NullEnum"]) | null;
+            pixel_spacing_source: (components["schemas"]["SpacingSourceEnum"] | components["schemas"]["NullEnum"]) | null;
         };
         ExamStudy: {
             id: number;
             study_id: string;
             project: string;
-            /** @description Admins only. */
-            state: string | null;
+            /**
+             * @description Admins only.
+             *
+             *     * `importing` - Importing
+             *     * `awaiting_review` - Awaiting review
+             *     * `ready` - Ready for reading
+             *     * `reading` - Reading
+             *     * `arbitration` - Arbitration
+             *     * `final` - Final
+             */
+            state: (components["schemas"]["StudyStateEnum"] | components["schemas"]["NullEnum"]) | null;
             patient_age: number | null;
             patient_sex: string;
             has_standard_views: boolean;
         };
+        ExportCreateInput: {
+            /**
+             * Format: double
+             * @default 0.2
+             */
+            test_fraction: number;
+            /**
+             * Format: int64
+             * @default 1999
+             */
+            seed: number;
+            /** @default none */
+            images: components["schemas"]["ImagesModeEnum"];
+            /**
+             * @description Fail, naming the exams, when an exam holds a value the published VinDr-Mammo release never has (breast BI-RADS 0).
+             * @default false
+             */
+            strict_release: boolean;
+        };
+        ExportFile: {
+            name: string;
+            size: number;
+            url: string;
+        };
         ExportOutput: {
-            readonly id: number;
-            readonly project: string;
-            params?: unknown;
-            status?: components["schemas"]["StatusEnum"];
-            progress?: number;
-            stage?: string;
-            error?: string;
-            readonly files: {
-                [key: string]: unknown;
-            }[];
-            manifest?: unknown;
-            /** @description Required. 150 characters or fewer. Letters, digits and @/./+/-/_ only. */
-            readonly created_by: string;
+            id: number;
+            project: string;
+            /** @description The create body as validated: test_fraction, seed, images, strict_release. */
+            params: unknown;
+            status: components["schemas"]["JobStateEnum"];
+            /** @description Percent. */
+            progress: number;
+            stage: string;
+            error: string;
+            readonly files: components["schemas"]["ExportFile"][];
+            manifest: unknown;
+            created_by?: string | null;
             /** Format: date-time */
-            readonly created_at: string;
+            created_at: string;
             /** Format: date-time */
-            started_at?: string | null;
+            started_at: string | null;
             /** Format: date-time */
-            finished_at?: string | null;
+            finished_at: string | null;
         };
         ExportPage: {
             count: number;
@@ -560,6 +626,27 @@ export interface components {
             previous: string | null;
             results: components["schemas"]["ExportOutput"][];
         };
+        /**
+         * @description * `3` - 3
+         *     * `4` - 4
+         *     * `5` - 5
+         * @enum {integer}
+         */
+        FindingBiradsEnum: 3 | 4 | 5;
+        /**
+         * @description * `Mass` - Mass
+         *     * `Suspicious Calcification` - Suspicious Calcification
+         *     * `Asymmetry` - Asymmetry
+         *     * `Focal Asymmetry` - Focal Asymmetry
+         *     * `Global Asymmetry` - Global Asymmetry
+         *     * `Architectural Distortion` - Architectural Distortion
+         *     * `Suspicious Lymph Node` - Suspicious Lymph Node
+         *     * `Skin Thickening` - Skin Thickening
+         *     * `Skin Retraction` - Skin Retraction
+         *     * `Nipple Retraction` - Nipple Retraction
+         * @enum {string}
+         */
+        FindingCategoryEnum: "Mass" | "Suspicious Calcification" | "Asymmetry" | "Focal Asymmetry" | "Global Asymmetry" | "Architectural Distortion" | "Suspicious Lymph Node" | "Skin Thickening" | "Skin Retraction" | "Nipple Retraction";
         FindingIn: {
             key: string;
             /** Format: int64 */
@@ -583,7 +670,7 @@ export interface components {
             id: number;
             key: string;
             image: number;
-            laterality: string;
+            laterality: components["schemas"]["LateralityEnum"];
             /** Format: double */
             xmin: number;
             /** Format: double */
@@ -592,8 +679,8 @@ export interface components {
             xmax: number;
             /** Format: double */
             ymax: number;
-            categories: string[];
-            birads: number | null;
+            categories: components["schemas"]["FindingCategoryEnum"][];
+            birads: (components["schemas"]["FindingBiradsEnum"] | components["schemas"]["NullEnum"]) | null;
             source_finding: number | null;
         };
         /**
@@ -602,6 +689,15 @@ export interface components {
          * @enum {string}
          */
         GroupByEnum: "study" | "patient-id-prefix";
+        /**
+         * @description * `received` - Received
+         *     * `deidentified` - De-identified
+         *     * `rendered` - Rendered
+         *     * `reviewed` - Reviewed
+         *     * `failed` - Failed
+         * @enum {string}
+         */
+        ImageStateEnum: "received" | "deidentified" | "rendered" | "reviewed" | "failed";
         ImageUrls: {
             display: string;
             thumbnail: string;
@@ -615,13 +711,14 @@ export interface components {
          *     * `png` - Display PNG
          * @enum {string}
          */
-        ImagesEnum: "none" | "dicom" | "png";
+        ImagesModeEnum: "none" | "dicom" | "png";
         ImportBatch: {
             id: number;
             project: string;
+            /** @description cli, upload, dicom or demo */
             source: string;
             keep_ids: boolean;
-            state: string;
+            state: components["schemas"]["JobStateEnum"];
             /** Format: date-time */
             created_at: string;
             /** Format: date-time */
@@ -633,9 +730,10 @@ export interface components {
         ImportBatchDetail: {
             id: number;
             project: string;
+            /** @description cli, upload, dicom or demo */
             source: string;
             keep_ids: boolean;
-            state: string;
+            state: components["schemas"]["JobStateEnum"];
             /** Format: date-time */
             created_at: string;
             /** Format: date-time */
@@ -649,7 +747,7 @@ export interface components {
             id: number;
             filename: string;
             exam_key: string;
-            status: string;
+            status: components["schemas"]["ImportItemStatusEnum"];
             reason: string;
             image: number | null;
             image_id?: string | null;
@@ -662,6 +760,14 @@ export interface components {
             previous: string | null;
             results: components["schemas"]["ImportItem"][];
         };
+        /**
+         * @description * `pending` - Pending
+         *     * `imported` - Imported
+         *     * `duplicate` - Duplicate
+         *     * `rejected` - Rejected
+         * @enum {string}
+         */
+        ImportItemStatusEnum: "pending" | "imported" | "duplicate" | "rejected";
         ImportUploadInput: {
             files: string[];
             /**
@@ -685,25 +791,14 @@ export interface components {
              */
             group_regex: string;
         };
-        Input: {
-            /**
-             * Format: double
-             * @default 0.2
-             */
-            test_fraction: number;
-            /**
-             * Format: int64
-             * @default 1999
-             */
-            seed: number;
-            /** @default none */
-            images: components["schemas"]["ImagesEnum"];
-            /**
-             * @description Fail, naming the exams, when an exam holds a value the published VinDr-Mammo release never has (breast BI-RADS 0).
-             * @default false
-             */
-            strict_release: boolean;
-        };
+        /**
+         * @description * `pending` - Pending
+         *     * `running` - Running
+         *     * `done` - Done
+         *     * `failed` - Failed
+         * @enum {string}
+         */
+        JobStateEnum: "pending" | "running" | "done" | "failed";
         /**
          * @description * `R` - R
          *     * `L` - L
@@ -744,8 +839,13 @@ export interface components {
              * @description From the image's pixel spacing; null without one.
              */
             length_mm: number | null;
-            /** @description PixelSpacing, ImagerPixelSpacing (at the detector) or blank. */
-            spacing_source: string;
+            /**
+             * @description PixelSpacing, ImagerPixelSpacing (at the detector) or blank.
+             *
+             *     * `PixelSpacing` - PixelSpacing
+             *     * `ImagerPixelSpacing` - ImagerPixelSpacing
+             */
+            spacing_source: components["schemas"]["SpacingSourceEnum"] | components["schemas"]["BlankEnum"];
         };
         /** @enum {unknown} */
         NullEnum: null;
@@ -769,12 +869,6 @@ export interface components {
             reader_a: components["schemas"]["UserRef"];
             reader_b: components["schemas"]["UserRef"];
         };
-        /**
-         * @description * `PixelSpacing` - PixelSpacing
-         *     * `ImagerPixelSpacing` - ImagerPixelSpacing
-         * @enum {string}
-         */
-        PixelSpacingSourceEnum: "PixelSpacing" | "ImagerPixelSpacing";
         Progress: {
             project: string;
             studies: {
@@ -805,9 +899,17 @@ export interface components {
             previous: string | null;
             results: components["schemas"]["Project"][];
         };
+        /**
+         * @description * `reader` - Reader
+         *     * `consensus` - Consensus of two concordant reads
+         *     * `arbitration` - Arbitration
+         *     * `imported` - Imported from CSV
+         * @enum {string}
+         */
+        ReadOriginEnum: "reader" | "consensus" | "arbitration" | "imported";
         ReadOut: {
             id: number;
-            origin: string;
+            origin: components["schemas"]["ReadOriginEnum"];
             breasts: components["schemas"]["Breast"][];
             findings: components["schemas"]["FindingOut"][];
             measurements: components["schemas"]["MeasurementOut"][];
@@ -823,7 +925,7 @@ export interface components {
         };
         ReadSaveOutput: {
             version: number;
-            state: string;
+            state: components["schemas"]["AssignmentStateEnum"];
             read: components["schemas"]["ReadOut"];
             warnings: components["schemas"]["Violation"][];
         };
@@ -858,11 +960,12 @@ export interface components {
             image_id: string;
             study_id: string;
             project: string;
-            laterality: string;
+            laterality: components["schemas"]["LateralityEnum"];
+            /** @description CC, MLO, or another view code as the DICOM names it. */
             view_position: string;
             rows: number;
             columns: number;
-            state: string;
+            state: components["schemas"]["ImageStateEnum"];
             has_standard_views: boolean;
             readonly urls: {
                 [key: string]: string;
@@ -884,6 +987,24 @@ export interface components {
             skipped: number[];
             ready_studies: string[];
         };
+        /**
+         * @description * `FINDING_IMAGE_NOT_IN_EXAM` - FINDING_IMAGE_NOT_IN_EXAM
+         *     * `BOX_POSITIVE_AREA` - BOX_POSITIVE_AREA
+         *     * `BOX_INSIDE_IMAGE` - BOX_INSIDE_IMAGE
+         *     * `FINDING_CATEGORY_UNKNOWN` - FINDING_CATEGORY_UNKNOWN
+         *     * `FINDING_CATEGORY_DUPLICATE` - FINDING_CATEGORY_DUPLICATE
+         *     * `FINDING_BIRADS_RANGE` - FINDING_BIRADS_RANGE
+         *     * `BREAST_BIRADS_REQUIRED` - BREAST_BIRADS_REQUIRED
+         *     * `BREAST_DENSITY_REQUIRED` - BREAST_DENSITY_REQUIRED
+         *     * `NO_FINDING_ON_BIRADS_1` - NO_FINDING_ON_BIRADS_1
+         *     * `FINDING_CATEGORY_REQUIRED` - FINDING_CATEGORY_REQUIRED
+         *     * `FINDING_BIRADS_REQUIRED` - FINDING_BIRADS_REQUIRED
+         *     * `FINDING_BIRADS_NOT_ALLOWED` - FINDING_BIRADS_NOT_ALLOWED
+         *     * `BOX_ON_BACKGROUND` - BOX_ON_BACKGROUND
+         *     * `BREAST_BIRADS_BELOW_FINDING` - BREAST_BIRADS_BELOW_FINDING
+         * @enum {string}
+         */
+        RuleCodeEnum: "FINDING_IMAGE_NOT_IN_EXAM" | "BOX_POSITIVE_AREA" | "BOX_INSIDE_IMAGE" | "FINDING_CATEGORY_UNKNOWN" | "FINDING_CATEGORY_DUPLICATE" | "FINDING_BIRADS_RANGE" | "BREAST_BIRADS_REQUIRED" | "BREAST_DENSITY_REQUIRED" | "NO_FINDING_ON_BIRADS_1" | "FINDING_CATEGORY_REQUIRED" | "FINDING_BIRADS_REQUIRED" | "FINDING_BIRADS_NOT_ALLOWED" | "BOX_ON_BACKGROUND" | "BREAST_BIRADS_BELOW_FINDING";
         ScaleStats: {
             n: number;
             /** Format: double */
@@ -908,21 +1029,38 @@ export interface components {
             reason: string;
         };
         /**
-         * @description * `pending` - Pending
-         *     * `running` - Running
-         *     * `done` - Done
-         *     * `failed` - Failed
+         * @description * `PixelSpacing` - PixelSpacing
+         *     * `ImagerPixelSpacing` - ImagerPixelSpacing
          * @enum {string}
          */
-        StatusEnum: "pending" | "running" | "done" | "failed";
+        SpacingSourceEnum: "PixelSpacing" | "ImagerPixelSpacing";
         StudyRef: {
             id: number;
             study_id: string;
             project: string;
-            /** @description Admins only; null for readers (blinding). */
-            state: string | null;
+            /**
+             * @description Admins only; null for readers (blinding).
+             *
+             *     * `importing` - Importing
+             *     * `awaiting_review` - Awaiting review
+             *     * `ready` - Ready for reading
+             *     * `reading` - Reading
+             *     * `arbitration` - Arbitration
+             *     * `final` - Final
+             */
+            state: (components["schemas"]["StudyStateEnum"] | components["schemas"]["NullEnum"]) | null;
             image_count: number;
         };
+        /**
+         * @description * `importing` - Importing
+         *     * `awaiting_review` - Awaiting review
+         *     * `ready` - Ready for reading
+         *     * `reading` - Reading
+         *     * `arbitration` - Arbitration
+         *     * `final` - Final
+         * @enum {string}
+         */
+        StudyStateEnum: "importing" | "awaiting_review" | "ready" | "reading" | "arbitration" | "final";
         SubmitInput: {
             version: number;
             /** @description As in the save body. */
@@ -930,8 +1068,8 @@ export interface components {
         };
         SubmitOutput: {
             id: number;
-            kind: string;
-            state: string;
+            kind: components["schemas"]["AssignmentKindEnum"];
+            state: components["schemas"]["AssignmentStateEnum"];
             version: number;
             study: components["schemas"]["StudyRef"];
             /** Format: date-time */
@@ -961,11 +1099,11 @@ export interface components {
             username: string;
         };
         Violation: {
-            rule: string;
+            rule: components["schemas"]["RuleCodeEnum"];
             severity: components["schemas"]["SeverityEnum"];
             message: string;
             field: string | null;
-            laterality: string | null;
+            laterality: (components["schemas"]["LateralityEnum"] | components["schemas"]["NullEnum"]) | null;
             finding: string | null;
         };
         WindowPreset: {
@@ -1834,9 +1972,9 @@ export interface operations {
         };
         requestBody?: {
             content: {
-                "application/json": components["schemas"]["Input"];
-                "application/x-www-form-urlencoded": components["schemas"]["Input"];
-                "multipart/form-data": components["schemas"]["Input"];
+                "application/json": components["schemas"]["ExportCreateInput"];
+                "application/x-www-form-urlencoded": components["schemas"]["ExportCreateInput"];
+                "multipart/form-data": components["schemas"]["ExportCreateInput"];
             };
         };
         responses: {
