@@ -9,7 +9,7 @@ function draftWithBox(): Draft {
   return d;
 }
 
-const v = (over: Partial<Violation>): Violation => ({ rule: "X", severity: "error", message: "m", field: null, laterality: null, finding: null, ...over });
+const v = (over: Partial<Violation>): Violation => ({ rule: "BOX_ON_BACKGROUND", severity: "error", message: "m", field: null, laterality: null, finding: null, ...over });
 
 describe("reading draft", () => {
   it("places each violation next to the box or breast field it concerns", () => {
@@ -19,12 +19,12 @@ describe("reading draft", () => {
       v({ rule: "FINDING_BIRADS_REQUIRED", finding: 31 }),
       v({ rule: "BREAST_DENSITY_REQUIRED", laterality: "L", field: "density" }),
       v({ rule: "BREAST_BIRADS_BELOW_FINDING", laterality: "R", field: null, severity: "warning" }),
-      v({ rule: "SOMETHING" }),
+      v({ rule: "FINDING_IMAGE_NOT_IN_EXAM" }),
     ]);
     expect(placed.findings.get("k1")?.map((x) => x.rule)).toEqual(["NO_FINDING_ON_BIRADS_1", "FINDING_BIRADS_REQUIRED"]);
     expect(placed.breasts.get("L:density")?.[0]?.rule).toBe("BREAST_DENSITY_REQUIRED");
     expect(placed.breasts.get("R:")?.[0]?.rule).toBe("BREAST_BIRADS_BELOW_FINDING");
-    expect(placed.general.map((x) => x.rule)).toEqual(["SOMETHING"]);
+    expect(placed.general.map((x) => x.rule)).toEqual(["FINDING_IMAGE_NOT_IN_EXAM"]);
   });
 
   it("drops the finding BI-RADS when no remaining category needs one", () => {

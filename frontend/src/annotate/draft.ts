@@ -4,11 +4,22 @@
 // selection survive the round trip to the server (new boxes have no server id yet).
 
 import type { Box } from "./boxgeom";
-import { type Side, SIDES, isMissingRule, missingRules, needsFindingBirads } from "./vocabulary";
+import {
+  type BreastBirads,
+  type Density,
+  type FindingBirads,
+  type FindingCategory,
+  type RuleCode,
+  type Side,
+  SIDES,
+  isMissingRule,
+  missingRules,
+  needsFindingBirads,
+} from "./vocabulary";
 
 export interface DraftBreast {
-  birads: number | null;
-  density: string | null;
+  birads: BreastBirads | null;
+  density: Density | null;
 }
 
 export interface DraftFinding {
@@ -16,8 +27,8 @@ export interface DraftFinding {
   id: number | null;
   imageId: number;
   box: Box;
-  categories: string[];
-  birads: number | null;
+  categories: FindingCategory[];
+  birads: FindingBirads | null;
   sourceFindingId: number | null;
 }
 
@@ -36,7 +47,7 @@ export interface Draft {
 }
 
 export interface Violation {
-  rule: string;
+  rule: RuleCode;
   severity: "error" | "warning";
   message: string;
   field: string | null;
@@ -74,7 +85,7 @@ export function findingByKey(d: Draft, key: string): DraftFinding | undefined {
 }
 
 /** Toggle a category; drop the finding BI-RADS when no remaining category needs one. */
-export function toggleCategory(f: DraftFinding, category: string): void {
+export function toggleCategory(f: DraftFinding, category: FindingCategory): void {
   const i = f.categories.indexOf(category);
   if (i >= 0) f.categories.splice(i, 1);
   else f.categories.push(category);

@@ -122,12 +122,12 @@ export class ReadingPanel {
       "section",
       { class: `panel-section breast breast-${side}`, id: `breast-${side}`, "aria-label": SIDE_NAMES[side] },
       h("h3", {}, SIDE_NAMES[side], h("span", { class: "side-tag" }, side)),
-      this.radioGroup(`birads-${side}`, "BI-RADS", BREAST_BIRADS, b.birads as (typeof BREAST_BIRADS)[number] | null, (v) => {
+      this.radioGroup(`birads-${side}`, "BI-RADS", BREAST_BIRADS, b.birads, (v) => {
         b.birads = v;
         this.opts.onChange();
       }, (v) => `BI-RADS ${v}: ${BIRADS_MEANING[v]}`),
       messages(this.placed.breasts.get(breastSlot(side, "birads")), `violations-birads-${side}`),
-      this.radioGroup(`density-${side}`, "Density", DENSITIES, b.density as (typeof DENSITIES)[number] | null, (v) => {
+      this.radioGroup(`density-${side}`, "Density", DENSITIES, b.density, (v) => {
         b.density = v;
         this.opts.onChange();
       }),
@@ -214,7 +214,7 @@ export class ReadingPanel {
       `finding-birads`,
       needBirads ? "Finding BI-RADS (required)" : "Finding BI-RADS (not for this category)",
       FINDING_BIRADS,
-      f.birads as (typeof FINDING_BIRADS)[number] | null,
+      f.birads,
       (v) => {
         f.birads = v;
         this.opts.onChange();

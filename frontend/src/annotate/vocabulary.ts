@@ -1,31 +1,42 @@
 // The reading vocabulary of SPEC.md ("Reading vocabulary"), as the server serves it once in the
 // page's boot JSON (apps/reading/rules.py client_vocabulary): the server's rules are the
-// authority, the client builds its pickers and pre-submit hints from what it was given.
+// authority, the client builds its pickers and pre-submit hints from what it was given. The value
+// types are the API schema's enums (schema.d.ts), so the draft holds only values the API names.
+
+import type { components } from "../api/schema";
+
+type Schemas = components["schemas"];
+export type Side = Schemas["LateralityEnum"];
+export type BreastBirads = Schemas["BreastBiradsEnum"];
+export type FindingBirads = Schemas["FindingBiradsEnum"];
+export type Density = Schemas["DensityEnum"];
+export type FindingCategory = Schemas["FindingCategoryEnum"];
+export type RuleCode = Schemas["RuleCodeEnum"];
 
 /** A rule's client-visible metadata; `missing` marks rules that only say "not filled in yet". */
 export interface RuleInfo {
-  code: string;
+  code: RuleCode;
   severity: "error" | "warning";
   rejects_save: boolean;
   missing: { on: "breast" | "finding"; field: "birads" | "density" | "categories" } | null;
 }
 
 export interface Vocabulary {
-  finding_categories: string[];
-  categories_requiring_birads: string[];
-  breast_birads: number[];
-  finding_birads: number[];
-  densities: string[];
+  finding_categories: FindingCategory[];
+  categories_requiring_birads: FindingCategory[];
+  breast_birads: BreastBirads[];
+  finding_birads: FindingBirads[];
+  densities: Density[];
   rules: RuleInfo[];
 }
 
 // Filled in place by installVocabulary() at start-up, before any screen is built.
-export const FINDING_CATEGORIES: string[] = [];
+export const FINDING_CATEGORIES: FindingCategory[] = [];
 /** Categories for which a finding BI-RADS (3-5) is required; absent for the others. */
 export const CATEGORIES_NEEDING_BIRADS = new Set<string>();
-export const BREAST_BIRADS: number[] = [];
-export const FINDING_BIRADS: number[] = [];
-export const DENSITIES: string[] = [];
+export const BREAST_BIRADS: BreastBirads[] = [];
+export const FINDING_BIRADS: FindingBirads[] = [];
+export const DENSITIES: Density[] = [];
 const RULES = new Map<string, RuleInfo>();
 
 export function installVocabulary(v: Vocabulary): void {
@@ -49,7 +60,6 @@ export function isMissingRule(code: string): boolean {
   return RULES.get(code)?.missing != null;
 }
 
-export type Side = "R" | "L";
 export const SIDES: readonly Side[] = ["R", "L"];
 export const SIDE_NAMES: Record<Side, string> = { R: "Right breast", L: "Left breast" };
 
@@ -67,7 +77,7 @@ export function categoryShortcut(index: number): string {
   return index === 9 ? "0" : String(index + 1);
 }
 
-export function categoryForDigit(digit: string): string | null {
+export function categoryForDigit(digit: string): FindingCategory | null {
   const index = digit === "0" ? 9 : Number(digit) - 1;
   return Number.isInteger(index) && index >= 0 && index < FINDING_CATEGORIES.length
     ? FINDING_CATEGORIES[index]!

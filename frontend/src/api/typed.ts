@@ -1,8 +1,9 @@
 // Calls typed by the generated OpenAPI schema (schema.d.ts, from `manage.py spectacular` through
 // openapi-typescript; `npm run api:generate`). A path, method, path parameter or body that the
-// server's schema does not have is a compile error, and `conform` proves that what the schema
-// says a response holds fits the domain type a screen reads (types.ts). tests/web/test_api_types.py
-// fails when schema.d.ts is older than the server's schema.
+// server's schema does not have is a compile error, a body is the schema's request type (enums
+// included), and `conform` proves that what the schema says a response holds fits the client-side
+// type a screen reads it through (types.ts). tests/web/test_api_types.py fails when schema.d.ts is
+// older than the server's schema.
 
 import { request, type Query } from "./http";
 import type { paths } from "./schema";
@@ -37,32 +38,12 @@ export type JsonResponse<P extends keyof paths, M extends Method> =
       ? R
       : never;
 
-/** Literal unions and enums widened to their base type: the schema says `string` where the
- *  domain types name the allowed values (the server validates those, not the schema). */
-export type Widen<T> = T extends string
-  ? string
-  : T extends number
-    ? number
-    : T extends boolean
-      ? boolean
-      : T extends null | undefined
-        ? T
-        : T extends readonly (infer U)[]
-          ? Widen<U>[]
-          : T extends object
-            ? { [K in keyof T]: Widen<T[K]> }
-            : T;
-
-/** Compile-time check that a schema response fits a domain type; identity at run time. */
+/** Compile-time check that a schema response fits a domain type as it is: every enum value the
+ *  schema allows must be one the domain type names (no widening to `string`), so a value the server
+ *  adds, or one a screen's type expects that the server dropped, fails the build. Identity at run time. */
 export function conform<Domain>() {
-  return <S>(value: S & (Widen<S> extends Widen<Domain> ? unknown : { __schema_does_not_fit_domain: never })): Domain =>
+  return <S>(value: S & ([S] extends [Domain] ? unknown : { __schema_does_not_fit_domain: never })): Domain =>
     value as unknown as Domain;
-}
-
-/** Compile-time check that a domain body fits the schema's request body. */
-export function asBody<Schema>() {
-  return <D>(value: D & (Widen<D> extends Widen<Schema> ? unknown : { __body_does_not_fit_schema: never })): Schema =>
-    value as unknown as Schema;
 }
 
 function fillPath(template: string, params: Record<string, string | number>): string {

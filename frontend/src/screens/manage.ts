@@ -67,7 +67,7 @@ export function mountManage(ctx: AppContext, _section: string): Screen {
       clear(reports);
       const states = (rec: Record<string, number>): HTMLElement =>
         h("ul", { class: "counts" }, ...Object.entries(rec).map(([k, v]) => h("li", {}, h("strong", {}, v), ` ${k.replace("_", " ")}`)));
-      const readerCols = ["assigned", "in_progress", "submitted", "reopened", "arbitration"];
+      const readerCols = ["assigned", "in_progress", "submitted", "reopened", "arbitration"] as const;
       reports.append(
         h("div", { class: "card" }, h("h3", {}, "Exams by state"), states(progress.studies), h("h3", {}, "Assignments by state"), states(progress.assignments)),
         h("div", { class: "card progress-readers" }, h("h3", {}, "Progress per reader"),

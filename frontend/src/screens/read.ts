@@ -25,7 +25,7 @@ import {
   toggleCategory,
 } from "../annotate/draft";
 import { ReadingPanel, findingLabel } from "../annotate/panel";
-import { type Side, categoryForDigit, isMissingRule as isMissingRuleCode, needsFindingBirads } from "../annotate/vocabulary";
+import { FINDING_BIRADS, type Side, categoryForDigit, isMissingRule as isMissingRuleCode, needsFindingBirads } from "../annotate/vocabulary";
 import {
   FIT_MODE_NAMES,
   HangingLayout,
@@ -931,8 +931,9 @@ class ReadScreen implements Screen {
     if (e.ctrlKey || e.metaKey || e.altKey) return;
     // Shift+3/4/5: finding BI-RADS of the selected box (by physical key, whatever the layout).
     if (e.shiftKey && /^Digit[345]$/.test(e.code) && sel && !this.readOnly) {
-      if (needsFindingBirads(sel.categories)) {
-        sel.birads = Number(e.code.slice(5));
+      const birads = FINDING_BIRADS.find((b) => b === Number(e.code.slice(5)));
+      if (birads !== undefined && needsFindingBirads(sel.categories)) {
+        sel.birads = birads;
         this.changed();
       }
       e.preventDefault();

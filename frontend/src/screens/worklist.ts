@@ -2,17 +2,18 @@
 
 import { ApiError } from "../api/http";
 import { api, type WorklistFilters } from "../api/reading";
-import type { AssignmentSummary } from "../api/types";
+import type { AssignmentKind, AssignmentState, AssignmentSummary } from "../api/types";
 import type { AppContext, Screen } from "./app";
 import { clear, formatDate, h, isTyping, shortId } from "./dom";
 
-export const STATE_LABELS: Record<string, string> = {
+// One label per value of the API's enums: a value the server adds or drops is a compile error here.
+export const STATE_LABELS: Record<AssignmentState, string> = {
   assigned: "Unread",
   in_progress: "In progress",
   submitted: "Submitted",
   reopened: "Reopened",
 };
-export const KIND_LABELS: Record<string, string> = {
+export const KIND_LABELS: Record<AssignmentKind, string> = {
   first: "First read",
   second: "Second read",
   arbitration: "Arbitration",
@@ -28,7 +29,7 @@ export function mountWorklist(ctx: AppContext): Screen {
   const filters: WorklistFilters = {
     state: (params.get("state") as WorklistFilters["state"]) ?? "open",
     project: params.get("project") ?? "",
-    kind: params.get("kind") ?? "",
+    kind: (params.get("kind") as WorklistFilters["kind"]) ?? "",
   };
   let nextId: number | null = null;
   let rows: AssignmentSummary[] = [];
