@@ -231,6 +231,7 @@ SPECTACULAR_SETTINGS = {
         "BreastBiradsEnum": "apps.reading.apis.BREAST_BIRADS_CHOICES",
         "FindingBiradsEnum": "apps.reading.apis.FINDING_BIRADS_CHOICES",
         "RuleCodeEnum": "apps.reading.rules.RULE_CODES",
+        "DiscordanceReasonCodeEnum": "apps.reading.concordance.ReasonCode",
         "SpacingSourceEnum": "apps.studies.dicom.SPACING_SOURCES",
     },
 }

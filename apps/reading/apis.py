@@ -22,6 +22,7 @@ from apps.common.fields import DbIdField
 from apps.common.pagination import paginate
 from apps.common.schema import ErrorSerializer, page_of
 from apps.reading import selectors, services
+from apps.reading.concordance import ReasonCode
 from apps.reading.errors import ReadingErrorCode
 from apps.reading.measurements import MAX_MEASUREMENTS_PER_READ
 from apps.reading.models import AssignmentKind, AssignmentState, ReadOrigin
@@ -143,7 +144,7 @@ class ViolationSerializer(serializers.Serializer):
 
 
 class DiscordanceReasonSerializer(serializers.Serializer):
-    rule = serializers.CharField()
+    rule = serializers.ChoiceField(choices=[code.value for code in ReasonCode])
     message = serializers.CharField()
     laterality = serializers.ChoiceField(choices=LATERALITIES, allow_null=True)
     a = serializers.JSONField(allow_null=True)

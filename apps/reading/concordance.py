@@ -40,6 +40,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field
+from enum import StrEnum
 from typing import Any
 
 import numpy as np
@@ -97,9 +98,19 @@ class DiscordanceRules:
         return asdict(self)
 
 
+class ReasonCode(StrEnum):
+    """Why two reads disagree: a reason's `rule`, stored in reading.Discordance and served to the
+    arbiter (the API's enum of discordance reasons)."""
+
+    BIRADS_DIFFERENT = "BIRADS_DIFFERENT"
+    DENSITY_DIFFERENT = "DENSITY_DIFFERENT"
+    FINDING_UNMATCHED = "FINDING_UNMATCHED"
+    FINDING_BIRADS_DIFFERENT = "FINDING_BIRADS_DIFFERENT"
+
+
 @dataclass(frozen=True)
 class Reason:
-    rule: str
+    rule: ReasonCode
     message: str
     laterality: str | None = None
     a: Any = None
@@ -183,17 +194,17 @@ def reads_compare(a: ReadData, b: ReadData, images: Mapping[int, ImageInfo],
     for laterality in ("R", "L"):
         ba, bb = a.breast(laterality), b.breast(laterality)
         if _birads_discordant(ba.birads, bb.birads, rules.birads):
-            reasons.append(Reason("BIRADS_DIFFERENT", f"Breast BI-RADS differ ({_side(laterality)}).",
+            reasons.append(Reason(ReasonCode.BIRADS_DIFFERENT, f"Breast BI-RADS differ ({_side(laterality)}).",
                                   laterality=laterality, a=ba.birads, b=bb.birads))
         if _density_discordant(ba.density, bb.density, rules.density):
-            reasons.append(Reason("DENSITY_DIFFERENT", f"Breast density differs ({_side(laterality)}).",
+            reasons.append(Reason(ReasonCode.DENSITY_DIFFERENT, f"Breast density differs ({_side(laterality)}).",
                                   laterality=laterality, a=ba.density, b=bb.density))
     match = findings_match(a.findings, b.findings, rules)
     if rules.unmatched_finding:
         for finding, which in [(f, "a") for f in match.unmatched_a] + [(f, "b") for f in match.unmatched_b]:
             image = images.get(finding.image_id)
             reasons.append(Reason(
-                "FINDING_UNMATCHED", f"A finding of read {which.upper()} has no matching box in the other read.",
+                ReasonCode.FINDING_UNMATCHED, f"A finding of read {which.upper()} has no matching box in the other read.",
                 laterality=image.laterality if image else None,
                 finding_a=finding.id if which == "a" else None,
                 finding_b=finding.id if which == "b" else None, image=finding.image_id))
@@ -201,7 +212,7 @@ def reads_compare(a: ReadData, b: ReadData, images: Mapping[int, ImageInfo],
         for fa, fb, _iou in match.pairs:
             if fa.birads != fb.birads:
                 image = images.get(fa.image_id)
-                reasons.append(Reason("FINDING_BIRADS_DIFFERENT", "Matched findings have different BI-RADS.",
+                reasons.append(Reason(ReasonCode.FINDING_BIRADS_DIFFERENT, "Matched findings have different BI-RADS.",
                                       laterality=image.laterality if image else None, a=fa.birads,
                                       b=fb.birads, finding_a=fa.id, finding_b=fb.id, image=fa.image_id))
     return reasons, match

@@ -13,6 +13,7 @@ from django.conf import settings
 from drf_spectacular.generators import SchemaGenerator
 
 from apps.datasets.models import ExportStatus
+from apps.reading.concordance import ReasonCode
 from apps.reading.models import AssignmentKind, AssignmentState, ReadOrigin
 from apps.reading.rules import RULE_CODES
 from apps.reading.vocabulary import BREAST_BIRADS, DENSITIES, FINDING_BIRADS, FINDING_CATEGORIES, LATERALITIES
@@ -79,6 +80,7 @@ def test_fixed_vocabulary_fields_are_enums_of_the_domains_choices() -> None:
         ("FindingOut", "birads"): list(FINDING_BIRADS),
         ("Violation", "rule"): list(RULE_CODES),
         ("Violation", "laterality"): list(LATERALITIES),
+        ("DiscordanceReason", "rule"): [code.value for code in ReasonCode],
         ("DiscordanceReason", "laterality"): list(LATERALITIES),
         ("ImportBatch", "state"): ImportBatchState.values,
         ("ImportItem", "status"): ImportItemStatus.values,

@@ -489,7 +489,7 @@ export interface components {
          */
         DensityEnum: "A" | "B" | "C" | "D";
         DiscordanceReason: {
-            rule: string;
+            rule: components["schemas"]["DiscordanceReasonCodeEnum"];
             message: string;
             laterality: (components["schemas"]["LateralityEnum"] | components["schemas"]["NullEnum"]) | null;
             a: unknown;
@@ -498,6 +498,14 @@ export interface components {
             finding_b: number | null;
             image: number | null;
         };
+        /**
+         * @description * `BIRADS_DIFFERENT` - BIRADS_DIFFERENT
+         *     * `DENSITY_DIFFERENT` - DENSITY_DIFFERENT
+         *     * `FINDING_UNMATCHED` - FINDING_UNMATCHED
+         *     * `FINDING_BIRADS_DIFFERENT` - FINDING_BIRADS_DIFFERENT
+         * @enum {string}
+         */
+        DiscordanceReasonCodeEnum: "BIRADS_DIFFERENT" | "DENSITY_DIFFERENT" | "FINDING_UNMATCHED" | "FINDING_BIRADS_DIFFERENT";
         Error: {
             /** @description Stable error code; clients branch on it. */
             code: string;
