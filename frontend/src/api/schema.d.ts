@@ -20,6 +20,23 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/assignments/{assignment_id}/priors/": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** @description The earlier exams of the same (keyed) patient in the project, most recent first. */
+        get: operations["api_assignments_priors_list"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/assignments/{assignment_id}/read/": {
         parameters: {
             query?: never;
@@ -775,6 +792,26 @@ export interface components {
          * @enum {string}
          */
         PixelSpacingSourceEnum: "PixelSpacing" | "ImagerPixelSpacing";
+        Prior: {
+            study: components["schemas"]["PriorStudy"];
+            /** @description Days between the prior and the current exam (exam dates); null when either has no date (then the prior was imported earlier). */
+            days_before: number | null;
+            /** @description Whether the prior is final; only then is its read given. */
+            read_final: boolean;
+            /** @description The prior's final read; null until it is final. */
+            read: components["schemas"]["PriorRead"] | null;
+            images: components["schemas"]["ExamImage"][];
+        };
+        PriorRead: {
+            breasts: components["schemas"]["Breast"][];
+            findings: components["schemas"]["FindingOut"][];
+        };
+        PriorStudy: {
+            id: number;
+            study_id: string;
+            patient_age: number | null;
+            has_standard_views: boolean;
+        };
         Progress: {
             project: string;
             studies: {
@@ -1011,6 +1048,51 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["ExamForReading"];
+                };
+            };
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    api_assignments_priors_list: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                assignment_id: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Prior"][];
                 };
             };
             400: {
