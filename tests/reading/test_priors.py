@@ -131,3 +131,24 @@ def test_the_priors_endpoint_answers_the_reader_and_hides_the_exam_from_others(
     assert p["study"]["id"] == prior.pk and p["read_final"] is True
     assert p["images"][0]["urls"]["display"].startswith(f"/api/images/{p['images'][0]['id']}/")
     assert other.status_code == 404
+
+
+def test_the_priors_cost_five_queries_whatever_their_number(admin_user, reader1, reader2, senior) -> None:  # type: ignore[no-untyped-def]
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    current, prior, a1 = _current_and_prior(admin_user, reader1, reader2, senior, prior_final=True)
+
+    def count() -> tuple[int, int]:
+        with CaptureQueriesContext(connection) as ctx:
+            payload = selectors.priors_payload(selectors.priors_for(user=reader1, assignment_id=a1.pk))
+        return len(ctx.captured_queries), len(payload)
+
+    one = count()
+    for year in (2014, 2015, 2016):  # more priors, one of them final too
+        older = exam_create(project=current.project, patient_key=KEY, exam_date=datetime.date(year, 1, 1))
+        if year == 2016:
+            x, y = assign_pair(older, admin_user, reader2, senior)
+            save_and_submit(x, reader2, breasts())
+            save_and_submit(y, senior, breasts())
+    assert one == (5, 1) and count() == (5, 4)

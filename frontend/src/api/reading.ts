@@ -7,6 +7,7 @@ import type {
   AgreementReport,
   AssignmentDetail,
   AssignmentState,
+  Prior,
   ProgressReport,
   ReadSaveBody,
   ReadSaveResponse,
@@ -33,6 +34,8 @@ export const api = {
     ),
   assignment: async (id: number): Promise<AssignmentDetail> =>
     conform<AssignmentDetail>()(await call("get", "/api/assignments/{assignment_id}/", { path: { assignment_id: id } })),
+  priors: async (id: number): Promise<Prior[]> =>
+    conform<Prior[]>()(await call("get", "/api/assignments/{assignment_id}/priors/", { path: { assignment_id: id } })),
   saveRead: async (id: number, body: ReadSaveBody): Promise<ReadSaveResponse> =>
     conform<ReadSaveResponse>()(
       await call("put", "/api/assignments/{assignment_id}/read/", {

@@ -117,6 +117,16 @@ export interface AssignmentDetail {
   idle_after_seconds: number;
 }
 
+/** An earlier exam of the same (keyed) patient: images always, its read only once final. */
+export interface Prior {
+  study: { id: number; study_id: string; patient_age: number | null; has_standard_views: boolean };
+  /** Days between the prior and the current exam; null when either has no date. */
+  days_before: number | null;
+  read_final: boolean;
+  read: { breasts: ApiBreast[]; findings: ApiFinding[] } | null;
+  images: ImageInfo[];
+}
+
 export interface ReadSaveBody {
   version: number;
   breasts: ApiBreast[];
