@@ -236,9 +236,20 @@ class PriorStudySerializer(serializers.Serializer):
     has_standard_views = serializers.BooleanField()
 
 
+class PriorFindingSerializer(serializers.Serializer):
+    image = serializers.IntegerField()
+    laterality = serializers.CharField()
+    xmin = serializers.FloatField()
+    ymin = serializers.FloatField()
+    xmax = serializers.FloatField()
+    ymax = serializers.FloatField()
+    categories = serializers.ListField(child=serializers.CharField())
+    birads = serializers.IntegerField(allow_null=True)
+
+
 class PriorReadSerializer(serializers.Serializer):
     breasts = BreastSerializer(many=True)
-    findings = FindingOutSerializer(many=True)
+    findings = PriorFindingSerializer(many=True)
 
 
 class PriorSerializer(serializers.Serializer):

@@ -250,10 +250,20 @@ def priors_payload(priors: Iterable[Prior]) -> list[dict[str, Any]]:
                        "has_standard_views": p.study.has_standard_views},
              "days_before": p.days_before,
              "read_final": p.final_read is not None,
-             "read": ({k: v for k, v in read_payload(p.final_read).items() if k in ("breasts", "findings")}
-                      if p.final_read is not None else None),
+             "read": _prior_read(p.final_read) if p.final_read is not None else None,
              "images": [image_payload(i) for i in p.images]}
             for p in priors]
+
+
+def _prior_read(read: Read) -> dict[str, Any]:
+    """A prior's final read: its BI-RADS, density and boxes, without the ids that lead back to
+    the readers' own findings (`id`, `key`, `source_finding`)."""
+    payload = read_payload(read)
+    return {"breasts": payload["breasts"],
+            "findings": [{k: f[k] for k in PRIOR_FINDING_FIELDS} for f in payload["findings"]]}
+
+
+PRIOR_FINDING_FIELDS = ("image", "laterality", "xmin", "ymin", "xmax", "ymax", "categories", "birads")
 
 
 def reader_reads_later_exam_of_patient(user: User, study_id: int) -> bool:

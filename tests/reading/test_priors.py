@@ -55,6 +55,9 @@ def test_the_reader_gets_the_prior_images_and_its_final_read_without_names(
                                                                              ("L", "CC"), ("L", "MLO")]
     assert {b["laterality"]: b["birads"] for b in p["read"]["breasts"]} == {"R": 1, "L": 4}
     assert [f["categories"] for f in p["read"]["findings"]] == [["Mass"]]
+    # Nothing that leads back to the readers' own findings.
+    assert set(p["read"]["findings"][0]) == {"image", "laterality", "xmin", "ymin", "xmax", "ymax", "categories",
+                                             "birads"}
     assert set(p) == {"study", "days_before", "read_final", "read", "images"}
     assert "reader2" not in str(payload) and "senior1" not in str(payload)
 

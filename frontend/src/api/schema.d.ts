@@ -802,9 +802,23 @@ export interface components {
             read: components["schemas"]["PriorRead"] | null;
             images: components["schemas"]["ExamImage"][];
         };
+        PriorFinding: {
+            image: number;
+            laterality: string;
+            /** Format: double */
+            xmin: number;
+            /** Format: double */
+            ymin: number;
+            /** Format: double */
+            xmax: number;
+            /** Format: double */
+            ymax: number;
+            categories: string[];
+            birads: number | null;
+        };
         PriorRead: {
             breasts: components["schemas"]["Breast"][];
-            findings: components["schemas"]["FindingOut"][];
+            findings: components["schemas"]["PriorFinding"][];
         };
         PriorStudy: {
             id: number;

@@ -123,7 +123,7 @@ export interface Prior {
   /** Days between the prior and the current exam; null when either has no date. */
   days_before: number | null;
   read_final: boolean;
-  read: { breasts: ApiBreast[]; findings: ApiFinding[] } | null;
+  read: { breasts: ApiBreast[]; findings: Pick<ApiFinding, "image" | "laterality" | "xmin" | "ymin" | "xmax" | "ymax" | "categories" | "birads">[] } | null;
   images: ImageInfo[];
 }
 
