@@ -240,6 +240,51 @@ class ExamForReadingSerializer(serializers.Serializer):
         help_text="The project's reading_idle_seconds: longer pauses in input are not reading time.")
 
 
+class PriorStudySerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    study_id = serializers.CharField()
+    patient_age = serializers.IntegerField(allow_null=True)
+    has_standard_views = serializers.BooleanField()
+
+
+class PriorFindingSerializer(serializers.Serializer):
+    image = serializers.IntegerField()
+    laterality = serializers.ChoiceField(choices=LATERALITIES)
+    xmin = serializers.FloatField()
+    ymin = serializers.FloatField()
+    xmax = serializers.FloatField()
+    ymax = serializers.FloatField()
+    categories = serializers.ListField(child=serializers.ChoiceField(choices=FINDING_CATEGORIES))
+    birads = serializers.ChoiceField(choices=FINDING_BIRADS, allow_null=True)
+
+
+class PriorReadSerializer(serializers.Serializer):
+    breasts = BreastSerializer(many=True)
+    findings = PriorFindingSerializer(many=True)
+
+
+class PriorSerializer(serializers.Serializer):
+    study = PriorStudySerializer()
+    days_before = serializers.IntegerField(
+        allow_null=True, help_text="Days between the prior and the current exam (exam dates); null when either "
+                                   "has no date (then the prior was imported earlier).")
+    read_final = serializers.BooleanField(help_text="Whether the prior is final; only then is its read given.")
+    read = PriorReadSerializer(allow_null=True, help_text="The prior's final read; null until it is final.")
+    images = ExamImageSerializer(many=True)
+
+
+class AssignmentPriorsApi(APIView):
+    """The earlier exams of the same (keyed) patient in the project, most recent first."""
+
+    permission_classes = [IsReaderRole]
+    OutputSerializer = PriorSerializer
+
+    @extend_schema(responses={200: PriorSerializer(many=True), 404: ErrorSerializer})
+    def get(self, request: Request, assignment_id: int) -> Response:
+        priors = selectors.priors_for(user=request.user, assignment_id=assignment_id)
+        return Response(self.OutputSerializer(selectors.priors_payload(priors), many=True).data)
+
+
 class AssignmentDetailApi(APIView):
     permission_classes = [IsReaderRole]
     OutputSerializer = ExamForReadingSerializer

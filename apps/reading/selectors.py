@@ -44,7 +44,7 @@ from apps.reading.models import (
 )
 from apps.reading.rules import BreastData, FindingData, ImageInfo, ReadData, Violation, read_validate
 from apps.studies.models import Image, Project, Study, StudyState
-from apps.studies.selectors import image_urls
+from apps.studies.selectors import PRIOR_STATES, image_urls, priors_of
 
 User = AbstractBaseUser | AnonymousUser
 
@@ -145,10 +145,14 @@ def image_payload(image: Image) -> dict[str, Any]:
 
 def study_images(*, study_id: int) -> list[Image]:
     images = list(Image.objects.filter(study_id=study_id).select_related("series"))
-    # Hanging order: R before L, CC before MLO, other views after, then by id.
-    images.sort(key=lambda i: (0 if i.laterality == "R" else 1, _VIEW_ORDER.get(i.view_position, 2),
-                               i.view_position, i.pk))
+    images.sort(key=_hanging_key)
     return images
+
+
+def _hanging_key(image: Image) -> tuple[int, int, str, int]:
+    # Hanging order: R before L, CC before MLO, other views after, then by id.
+    return (0 if image.laterality == "R" else 1, _VIEW_ORDER.get(image.view_position, 2), image.view_position,
+            image.pk)
 
 
 def images_info(images: Iterable[Image]) -> dict[int, ImageInfo]:
@@ -206,6 +210,71 @@ def exam_for_reading(*, user: User, assignment_id: int) -> ExamForReading:
         exam.read_a = reads.get(AssignmentKind.FIRST)
         exam.read_b = reads.get(AssignmentKind.SECOND)
     return exam
+
+
+@dataclass
+class Prior:
+    """One earlier exam of the patient as the read screen shows it: its images always, its read
+    only when the exam is final (then the final read), never anything of reads in progress."""
+
+    study: Study
+    images: list[Image]
+    final_read: Read | None
+    days_before: int | None
+
+
+def priors_for(*, user: User, assignment_id: int) -> list[Prior]:
+    """The priors of the exam of an assignment `user` holds (any, for an admin); else not found.
+    Five queries whatever the number of priors: assignment, priors, images, final reads' breasts
+    and findings."""
+    study = _assignment_get_for_user(user=user, assignment_id=assignment_id, queryset=_assignment_queryset()).study
+    studies = list(priors_of(study).select_related("final_read"))
+    if not studies:
+        return []
+    images: dict[int, list[Image]] = {s.pk: [] for s in studies}
+    for image in Image.objects.filter(study_id__in=images).select_related("series"):
+        images[image.study_id].append(image)
+    finals = [s.final_read for s in studies if s.state == StudyState.FINAL and s.final_read is not None]
+    prefetch_related_objects(finals, Prefetch("breasts", queryset=_breasts_queryset()),
+                             Prefetch("findings", queryset=_findings_queryset()))
+    return [Prior(study=s, images=sorted(images[s.pk], key=_hanging_key),
+                  final_read=s.final_read if s.state == StudyState.FINAL else None,
+                  days_before=(study.exam_date - s.exam_date).days if study.exam_date and s.exam_date else None)
+            for s in studies]
+
+
+def priors_payload(priors: Iterable[Prior]) -> list[dict[str, Any]]:
+    """The Prior JSON: the same for readers and admins, as it names no reader and shows a prior's
+    state only as whether its read is final."""
+    return [{"study": {"id": p.study.pk, "study_id": p.study.study_id, "patient_age": p.study.patient_age,
+                       "has_standard_views": p.study.has_standard_views},
+             "days_before": p.days_before,
+             "read_final": p.final_read is not None,
+             "read": _prior_read(p.final_read) if p.final_read is not None else None,
+             "images": [image_payload(i) for i in p.images]}
+            for p in priors]
+
+
+def _prior_read(read: Read) -> dict[str, Any]:
+    """A prior's final read: its BI-RADS, density and boxes, without the ids that lead back to
+    the readers' own findings (`id`, `key`, `source_finding`)."""
+    payload = read_payload(read)
+    return {"breasts": payload["breasts"],
+            "findings": [{k: f[k] for k in PRIOR_FINDING_FIELDS} for f in payload["findings"]]}
+
+
+PRIOR_FINDING_FIELDS = ("image", "laterality", "xmin", "ymin", "xmax", "ymax", "categories", "birads")
+
+
+def reader_reads_later_exam_of_patient(user: User, study_id: int) -> bool:
+    """Whether `study_id` is a prior of an exam `user` holds an assignment on: its renders are
+    then theirs to load (registered with apps/studies/selectors.py at start-up)."""
+    prior = Study.objects.filter(pk=study_id, state__in=PRIOR_STATES).exclude(patient_key="").first()
+    if prior is None:
+        return False
+    held = Study.objects.filter(project_id=prior.project_id, patient_key=prior.patient_key,
+                                assignments__reader_id=user.pk).distinct()
+    return any(priors_of(s).filter(pk=prior.pk).exists() for s in held)
 
 
 # --- blinding: what each asker sees of readers and exam states ---------------------------------

@@ -5,6 +5,7 @@ from apps.reading import apis
 urlpatterns: list[URLPattern | URLResolver] = [
     path("worklist/", apis.WorklistApi.as_view(), name="worklist"),
     path("assignments/<int:assignment_id>/", apis.AssignmentDetailApi.as_view(), name="assignment-detail"),
+    path("assignments/<int:assignment_id>/priors/", apis.AssignmentPriorsApi.as_view(), name="assignment-priors"),
     path("assignments/<int:assignment_id>/read/", apis.ReadSaveApi.as_view(), name="read-save"),
     path("assignments/<int:assignment_id>/submit/", apis.ReadSubmitApi.as_view(), name="read-submit"),
     path("assignments/<int:assignment_id>/reopen/", apis.ReadReopenApi.as_view(), name="read-reopen"),

@@ -118,7 +118,8 @@ class StudyAdmin(RoleAdmin):
     list_display = ("study_id", "project", "state", "has_standard_views", "patient_age", "split", "created_at")
     list_filter = ("state", "has_standard_views", "project")
     search_fields = ("study_id",)
-    readonly_fields = ("study_id", "study_uid", "project", "final_read")
+    # The patient link of priors comes from ingest only (keyed, shifted): never typed in.
+    readonly_fields = ("study_id", "study_uid", "project", "final_read", "patient_key", "exam_date")
     workflow_fields = ("state", "has_standard_views", "split")
     actions = ["release_for_reading"]
 

@@ -207,7 +207,7 @@ class ImageFileApi(APIView):
     def get(self, request: Request, pk: int, kind: str) -> HttpResponse:
         if kind not in FILE_KINDS:
             raise FileNotAvailable(kind)
-        image = selectors.image_get_for_file(user=request.user, image_pk=pk)
+        image = selectors.image_get_for_file(user=request.user, image_pk=pk, kind=kind)
         field, content_type = FILE_KINDS[kind]
         name = getattr(image, field)
         if not name or not default_storage.exists(name):

@@ -13,6 +13,7 @@ as one table lookup: exact by construction and far cheaper than float maths on 1
 
 from __future__ import annotations
 
+import datetime
 import hashlib
 import hmac
 import io
@@ -171,8 +172,12 @@ class Header:
     bits_stored: int
     manufacturer: str
     manufacturer_model: str
-    # Only for a batch's grouping rule (services.group_key); never stored or written.
+    # For a batch's grouping rule (services.group_key) and, keyed, the patient link of priors
+    # (patient_key); never stored or written as is.
     patient_id: str = ""
+    # The exam's date as in the file (StudyDate, else SeriesDate, AcquisitionDate, ContentDate),
+    # YYYYMMDD; only stored shifted (shifted_exam_date), never written.
+    exam_date: str = ""
     # Which tag `pixel_spacing` came from: "PixelSpacing" (calibrated to the patient, or equal
     # to the detector's) or "ImagerPixelSpacing" (at the detector plane: a length measured with
     # it is magnified by the source-to-breast geometry); "" when there is no spacing.
@@ -474,7 +479,11 @@ def read_header(ds: Dataset, *, filename: str) -> Header:
         manufacturer_model=str(ds.get("ManufacturerModelName", "") or "")[:128],
         patient_id=str(ds.get("PatientID", "") or "")[:64],
         pixel_spacing_source=spacing_source(ds) if pixel_spacing is not None else "",
+        exam_date=next((d for d in (_text(ds.get(k)).strip()[:8] for k in _EXAM_DATE_KEYWORDS) if d), ""),
     )
+
+
+_EXAM_DATE_KEYWORDS = ("StudyDate", "SeriesDate", "AcquisitionDate", "ContentDate")
 
 
 # ---------------------------------------------------------------------------------------------
@@ -486,6 +495,35 @@ def keyed_id(*, secret: str, kind: str, value: str) -> str:
     by anyone holding the UID; the key makes the mapping private to this installation."""
     digest = hmac.new(secret.encode(), f"{kind}:{value}".encode(), hashlib.sha256).hexdigest()
     return digest[:32]
+
+
+def patient_key(*, secret: str, patient_id: str) -> str:
+    """The keyed patient link of priors: the same PatientID gives the same key under one secret,
+    a blank PatientID none (such exams have no priors)."""
+    patient_id = patient_id.strip()
+    return keyed_id(secret=secret, kind="patient", value=patient_id) if patient_id else ""
+
+
+# A patient's exam dates are all moved back by the same keyed number of days (0 to 364): the order
+# and the intervals between a patient's exams stay exact (what a reader compares against), the
+# real dates are not kept, and two patients' shifts differ.
+DATE_SHIFT_MAX_DAYS = 365
+
+
+def shifted_exam_date(*, secret: str, patient_id: str, exam_date: str) -> datetime.date | None:
+    """The exam's date shifted by the patient's keyed offset; None without a valid YYYYMMDD date,
+    or without a PatientID (the date then orders nothing: such an exam has no priors)."""
+    if not patient_id.strip():
+        return None
+    try:
+        date = datetime.datetime.strptime(exam_date.strip()[:8], "%Y%m%d").date()
+    except ValueError:
+        return None
+    offset = int(keyed_id(secret=secret, kind="date-shift", value=patient_id.strip()), 16) % DATE_SHIFT_MAX_DAYS
+    try:
+        return date - datetime.timedelta(days=offset)
+    except OverflowError:
+        return None
 
 
 def uid_from_id(hex_id: str) -> str:

@@ -3,6 +3,11 @@
 Identifiers: `study_id`, `series_id`, `image_id` are keyed hex digests of the original UIDs
 (HMAC with settings.DEID_SECRET); `*_uid` are the valid DICOM UIDs written into the
 de-identified file (2.25.<int of the same digest>). The original UIDs are never stored.
+
+Priors: `Study.patient_key` is the keyed digest of the original PatientID (kind "patient"), the
+only patient link kept, and `exam_date` is the exam's date shifted by a keyed per-patient offset,
+which orders a patient's exams (and keeps their intervals) without keeping a real date
+(docs/reading.md, "Priors").
 """
 
 from __future__ import annotations
@@ -52,6 +57,13 @@ class Study(models.Model):
     patient_age = models.PositiveSmallIntegerField(null=True, blank=True)
     patient_sex = models.CharField(max_length=1, blank=True)
     has_standard_views = models.BooleanField(default=False)
+    # HMAC of the original PatientID (dicom.patient_key); "" when the file had none or the exam was
+    # imported before it was recorded (the PatientID was not kept then, so no backfill exists).
+    patient_key = models.CharField(max_length=64, blank=True, default="")
+    # StudyDate (else SeriesDate, AcquisitionDate, ContentDate) shifted by the patient's keyed
+    # offset (dicom.shifted_exam_date): a prior is an exam with an earlier one. Never exported or
+    # written into the de-identified file; null when the file had no date.
+    exam_date = models.DateField(null=True, blank=True)
     state = models.CharField(max_length=32, choices=StudyState.choices, default=StudyState.IMPORTING)
     split = models.CharField(max_length=16, choices=Split.choices, default=Split.NONE, blank=True)
     # The one read exports use: the arbitration read or the merged consensus (apps.reading).
@@ -65,7 +77,8 @@ class Study(models.Model):
         constraints = [
             models.UniqueConstraint(fields=["project", "study_id"], name="study_unique_per_project"),
         ]
-        indexes = [models.Index(fields=["project", "state"])]
+        indexes = [models.Index(fields=["project", "state"]),
+                   models.Index(fields=["project", "patient_key"], name="study_patient_key")]
 
     def __str__(self) -> str:
         return self.study_id

@@ -8,14 +8,23 @@ from typing import Any
 
 from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
-from django.db.models import Count, Prefetch, Q, QuerySet
+from django.db.models import Count, F, Prefetch, Q, QuerySet
 from django.urls import reverse
 
 from apps.accounts.access import require_role
 from apps.accounts.roles import ROLE_ADMIN, is_admin
 from apps.common.errors import NotFoundError
 from apps.studies import dicom
-from apps.studies.models import Image, ImageState, ImportBatch, ImportItem, ImportItemStatus, Project, Study
+from apps.studies.models import (
+    Image,
+    ImageState,
+    ImportBatch,
+    ImportItem,
+    ImportItemStatus,
+    Project,
+    Study,
+    StudyState,
+)
 
 User = AbstractBaseUser | AnonymousUser
 
@@ -106,15 +115,18 @@ def image_mask_review(image: Image) -> MaskReview:
                       tissue=pct(*image.tissue_bounds) if image.tissue_bounds else None)
 
 
-def image_get_for_file(*, user: User, image_pk: int) -> Image:
-    """Admins always; anyone else only with an assignment on the image's exam; else 404 (the
-    image's existence does not leak)."""
+def image_get_for_file(*, user: User, image_pk: int, kind: str = "dicom") -> Image:
+    """Admins always; anyone else only with an assignment on the image's exam, or, for the
+    renders (`kind` not "dicom"), while reading a later exam of the same patient (the image is a
+    prior's); else 404 (the image's existence does not leak)."""
     image = Image.objects.filter(pk=image_pk).first()
     if image is None or not user.is_authenticated:
         raise NotFoundError()
     if is_admin(user):
         return image
     if any(check(user, image.study_id) for check in _exam_access_checks):
+        return image
+    if kind != "dicom" and any(check(user, image.study_id) for check in _render_access_checks):
         return image
     raise NotFoundError()
 
@@ -131,6 +143,40 @@ def exam_access_register(check: ExamAccessCheck) -> None:
     """Add a non-admin access check for `image_get_for_file`; registering twice adds it once."""
     if check not in _exam_access_checks:
         _exam_access_checks.append(check)
+
+
+# Who may see an exam's renders only (display, thumbnail, full depth; never the DICOM): a reader
+# of a later exam of the same patient, to whom the exam is a prior (registered by reading).
+_render_access_checks: list[ExamAccessCheck] = []
+
+
+def exam_renders_access_register(check: ExamAccessCheck) -> None:
+    """Add a non-admin access check for the renders in `image_get_for_file`; once per check."""
+    if check not in _render_access_checks:
+        _render_access_checks.append(check)
+
+
+# An exam's images are shown as a prior only once they passed the de-identification review.
+PRIOR_STATES = (StudyState.READY, StudyState.READING, StudyState.ARBITRATION, StudyState.FINAL)
+
+
+def _earlier_than(study: Study) -> Q:
+    """Exams earlier than `study`: by the (shifted) exam date when both have one; otherwise, with
+    no date to go by, imported before it. The same day is not earlier (a same-day diagnostic
+    work-up is not a prior)."""
+    if study.exam_date is None:
+        return Q(created_at__lt=study.created_at)
+    return Q(exam_date__lt=study.exam_date) | Q(exam_date__isnull=True, created_at__lt=study.created_at)
+
+
+def priors_of(study: Study) -> QuerySet[Study]:
+    """The patient's earlier exams in the same project, most recent first, whose images may be
+    shown (reviewed); none when the exam has no patient link (patient_key blank)."""
+    if not study.patient_key:
+        return Study.objects.none()
+    return (Study.objects.filter(_earlier_than(study), project_id=study.project_id, patient_key=study.patient_key,
+                                 state__in=PRIOR_STATES)
+            .exclude(pk=study.pk).order_by(F("exam_date").desc(nulls_last=True), "-created_at", "-pk"))
 
 
 def batch_wait(*, batch_id: int, timeout_s: float, poll_s: float = 0.5) -> ImportBatch:

@@ -307,6 +307,13 @@ PATIENT_ID_SUFFIX = re.compile(
     rf"|{_SIDE_SUFFIX}{_VIEW_SUFFIX})$", re.IGNORECASE)
 
 
+def patient_of(patient_id: str) -> str:
+    """The patient a PatientID names, for the keyed patient link of priors: archives that append
+    the view to it (CBIS-DDSM: "..._P_00173_LEFT_CC") name one patient in four ways."""
+    patient_id = patient_id.strip()
+    return PATIENT_ID_SUFFIX.sub("", patient_id) or patient_id
+
+
 def group_rule_parse(*, group_by: str = "", group_regex: str = "") -> str:
     """The batch's grouping rule as stored: "" (StudyInstanceUID), "patient-id-prefix", or
     "regex:<pattern>" (the exam is the pattern's first group, or whole match, on PatientID)."""
@@ -743,10 +750,15 @@ def _ingest_pending(*, item: ImportItem, batch: ImportBatch, project: Project) -
 
 def _ingest_commit(*, item: ImportItem, project: Project, header: dicom.Header, ids: dicom.Identifiers,
                    renders: dicom.Renders, stored: dict[str, str]) -> bool:
+    patient = patient_of(header.patient_id)
     study, _ = Study.objects.select_for_update().get_or_create(
         project=project, study_id=ids.study_id,
         defaults={"study_uid": ids.study_uid, "patient_age": header.patient_age,
-                  "patient_sex": header.patient_sex, "state": StudyState.IMPORTING})
+                  "patient_sex": header.patient_sex, "state": StudyState.IMPORTING,
+                  # The patient link of priors, keyed; the PatientID itself is not kept.
+                  "patient_key": dicom.patient_key(secret=settings.DEID_SECRET, patient_id=patient),
+                  "exam_date": dicom.shifted_exam_date(secret=settings.DEID_SECRET, patient_id=patient,
+                                                       exam_date=header.exam_date)})
     if study.state in STUDY_LOCKED_STATES:
         raise dicom.DicomRejected(f"{item.filename}: exam {ids.study_id} is already being read; "
                                   "its images cannot change")

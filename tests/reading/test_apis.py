@@ -61,6 +61,7 @@ def _call(world: World, endpoint: str, user: Any):  # type: ignore[no-untyped-de
     requests = {
         "worklist": lambda: c.get("/api/worklist/"),
         "detail": lambda: c.get(f"/api/assignments/{mine.pk}/"),
+        "priors": lambda: c.get(f"/api/assignments/{mine.pk}/priors/"),
         "save": lambda: c.put(f"/api/assignments/{mine.pk}/read/",
                               {"version": mine.version, "breasts": breasts((2, "C")), "findings": []}, format="json"),
         "submit": lambda: c.post(f"/api/assignments/{mine.pk}/submit/", {"version": mine.version}, format="json"),
@@ -82,6 +83,7 @@ MATRIX: dict[str, tuple[int, ...]] = {
     #                      admin   reader1 reader2 senior  outsider anonymous
     "worklist":            (200,    200,    200,    200,    DENIED, DENIED),
     "detail":              (200,    200,    HIDDEN, HIDDEN, DENIED, DENIED),
+    "priors":              (200,    200,    HIDDEN, HIDDEN, DENIED, DENIED),
     "save":                (DENIED, 200,    HIDDEN, HIDDEN, DENIED, DENIED),
     "submit":              (DENIED, 200,    HIDDEN, HIDDEN, DENIED, DENIED),
     "reopen":              (200,    DENIED, DENIED, DENIED, DENIED, DENIED),

@@ -100,3 +100,20 @@ def test_an_assigned_exam_and_its_images_cannot_be_deleted_in_the_admin(admin_us
     assert b"delete_selected" not in client.get(reverse("admin:studies_study_changelist")).content
     removed = client.post(reverse("admin:studies_study_delete", args=[untouched.pk]), {"post": "yes"})
     assert removed.status_code == 302 and not Study.objects.filter(pk=untouched.pk).exists()
+
+
+def test_the_patient_link_of_priors_is_read_only_in_the_study_admin(admin_user) -> None:  # type: ignore[no-untyped-def]
+    import datetime
+
+    study = exam_create(project=ProjectFactory(slug="adm"), patient_key="a" * 32, exam_date=datetime.date(2019, 1, 2))
+    client = _login(admin_user)
+    url = reverse("admin:studies_study_change", args=[study.pk])
+
+    page = client.get(url)
+    client.post(url, {"patient_key": "b" * 32, "exam_date": "2020-01-01", "patient_age": "", "patient_sex": "",
+                      "_save": "Save"})
+
+    assert page.status_code == 200
+    assert not {"patient_key", "exam_date"} & _editable_inputs(page.content.decode())
+    study.refresh_from_db()
+    assert (study.patient_key, study.exam_date) == ("a" * 32, datetime.date(2019, 1, 2))

@@ -269,7 +269,7 @@ def test_screens_fit_a_laptop_and_work_by_keyboard(demo_exams: Demo, open_sessio
     page.wait_for_selector("#help-dialog", state="detached")
 
     # Tools and toggles from the keyboard.
-    page.keyboard.press("p")
+    page.keyboard.press("h")
     assert page.get_attribute("#tool-pan", "aria-pressed") == "true"
     page.keyboard.press("s")
     assert page.get_attribute("#sync", "aria-pressed") == "false"

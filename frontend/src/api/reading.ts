@@ -7,6 +7,7 @@ import type {
   AssignmentDetail,
   AssignmentKind,
   AssignmentState,
+  Prior,
   ProgressReport,
   ReadSaveBody,
   ReadSaveResponse,
@@ -29,6 +30,8 @@ export const api = {
     call("get", "/api/worklist/", { query: { page_size: 200, ...f, state: f.state === "all" ? "" : f.state } }),
   assignment: async (id: number): Promise<AssignmentDetail> =>
     conform<AssignmentDetail>()(await call("get", "/api/assignments/{assignment_id}/", { path: { assignment_id: id } })),
+  priors: async (id: number): Promise<Prior[]> =>
+    conform<Prior[]>()(await call("get", "/api/assignments/{assignment_id}/priors/", { path: { assignment_id: id } })),
   saveRead: async (id: number, body: ReadSaveBody): Promise<ReadSaveResponse> =>
     conform<ReadSaveResponse>()(
       await call("put", "/api/assignments/{assignment_id}/read/", { path: { assignment_id: id }, body }),

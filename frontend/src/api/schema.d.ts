@@ -20,6 +20,23 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/assignments/{assignment_id}/priors/": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** @description The earlier exams of the same (keyed) patient in the project, most recent first. */
+        get: operations["api_assignments_priors_list"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/assignments/{assignment_id}/read/": {
         parameters: {
             query?: never;
@@ -877,6 +894,40 @@ export interface components {
             reader_a: components["schemas"]["UserRef"];
             reader_b: components["schemas"]["UserRef"];
         };
+        Prior: {
+            study: components["schemas"]["PriorStudy"];
+            /** @description Days between the prior and the current exam (exam dates); null when either has no date (then the prior was imported earlier). */
+            days_before: number | null;
+            /** @description Whether the prior is final; only then is its read given. */
+            read_final: boolean;
+            /** @description The prior's final read; null until it is final. */
+            read: components["schemas"]["PriorRead"] | null;
+            images: components["schemas"]["ExamImage"][];
+        };
+        PriorFinding: {
+            image: number;
+            laterality: components["schemas"]["LateralityEnum"];
+            /** Format: double */
+            xmin: number;
+            /** Format: double */
+            ymin: number;
+            /** Format: double */
+            xmax: number;
+            /** Format: double */
+            ymax: number;
+            categories: components["schemas"]["FindingCategoryEnum"][];
+            birads: (components["schemas"]["FindingBiradsEnum"] | components["schemas"]["NullEnum"]) | null;
+        };
+        PriorRead: {
+            breasts: components["schemas"]["Breast"][];
+            findings: components["schemas"]["PriorFinding"][];
+        };
+        PriorStudy: {
+            id: number;
+            study_id: string;
+            patient_age: number | null;
+            has_standard_views: boolean;
+        };
         Progress: {
             project: string;
             studies: {
@@ -1157,6 +1208,51 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["ExamForReading"];
+                };
+            };
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    api_assignments_priors_list: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                assignment_id: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Prior"][];
                 };
             };
             400: {

@@ -41,6 +41,9 @@ export type AssignmentDetail = Omit<Schemas["ExamForReading"], "images" | "viola
 
 export type ReadSaveBody = Schemas["ReadSaveInput"];
 
+/** An earlier exam of the same (keyed) patient: images always, its read only once final. */
+export type Prior = Omit<Schemas["Prior"], "images"> & { images: ImageInfo[] };
+
 export type ReadSaveResponse = Omit<Schemas["ReadSaveOutput"], "warnings"> & { warnings: Violation[] };
 
 export type SubmitResponse = Schemas["SubmitOutput"];

@@ -17,7 +17,7 @@ export function shortcuts(): ShortcutGroups {
       group: "Tools",
       items: [
         { keys: ["V"], what: "Select boxes; drag on the image for window/level" },
-        { keys: ["P"], what: "Pan" },
+        { keys: ["H"], what: "Pan" },
         { keys: ["B"], what: "Draw a box" },
         { keys: ["D"], what: "Length: drag to measure in mm (click a line, Del removes it)" },
         { keys: ["Wheel"], what: "Zoom about the cursor" },
@@ -39,6 +39,7 @@ export function shortcuts(): ShortcutGroups {
         { keys: ["C"], what: "Layout: CC views only" },
         { keys: ["M"], what: "Layout: MLO views only" },
         { keys: ["O"], what: "The view under the pointer alone (again: back)" },
+        { keys: ["P"], what: "Current over the most recent prior exam, CC or MLO pair (C / M switch; again: back)" },
       ],
     },
     {

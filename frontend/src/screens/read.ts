@@ -5,7 +5,7 @@
 import { ApiError } from "../api/http";
 import { api } from "../api/reading";
 import { draftFromRead, saveBodyFromDraft } from "../api/convert";
-import type { ApiFinding, ApiRead, AssignmentDetail, DiscordanceReason } from "../api/types";
+import type { ApiFinding, ApiRead, AssignmentDetail, DiscordanceReason, Prior } from "../api/types";
 import { Autosaver, type SaveState, StaleVersion } from "../annotate/autosave";
 import { ActiveTime } from "../annotate/activetime";
 import { BoxLayer, type LayerBox, type Tool } from "../annotate/boxlayer";
@@ -41,6 +41,7 @@ import {
 import type { AppContext, Screen } from "./app";
 import { clear, h, isTyping, shortId } from "./dom";
 import { openHelp, shortcuts } from "./help";
+import { comparePair, intervalText, priorReadText } from "./priors";
 import { assignmentPath } from "./worklist";
 
 const SAVE_LABELS: Record<SaveState, string> = {
@@ -70,6 +71,11 @@ class ReadScreen implements Screen {
   private submitAttempted = false;
   private tool: Tool = "select";
   private layout: HangingLayout | null = null;
+  /** The patient's earlier exams (most recent first), asked for while the current one opens. */
+  private priors: Promise<Prior[]> = Promise.resolve([]);
+  /** Current vs prior (P): the most recent prior's pair hung below the current pair. */
+  private compare: { layout: HangingLayout; host: HTMLElement; before: LayoutName | "one" } | null = null;
+  private priorsButton: HTMLButtonElement | null = null;
   private readonly layers = new Map<number, BoxLayer>();
   private readonly measureLayers = new Map<number, MeasureLayer>();
   private saver: Autosaver | null = null;
@@ -172,7 +178,15 @@ class ReadScreen implements Screen {
       draftFingerprint(this.draft),
       detail.version,
     );
+    // Priors cost nothing until P: the list is fetched now, the images only when shown.
+    this.priors = api.priors(this.assignmentId).catch(() => []);
     this.buildToolbar();
+    void this.priors.then((priors) => {
+      if (!this.priorsButton) return;
+      this.priorsButton.disabled = priors.length === 0;
+      this.priorsButton.dataset.priors = String(priors.length);
+      if (priors.length === 0) this.priorsButton.title = "No earlier exam of this patient in the project";
+    });
     this.buildSide();
     this.showSaveState("saved", null);
     this.layout = new HangingLayout(this.viewerHost, detail.images);
@@ -638,7 +652,7 @@ class ReadScreen implements Screen {
     tb.append(
       h("div", { class: "group" },
         tool("select", "Select · W/L", "V", "Select boxes; drag elsewhere for window/level"),
-        tool("pan", "Pan", "P", "Drag to pan"),
+        tool("pan", "Pan", "H", "Drag to pan"),
         tool("box", "Box", "B", "Draw a finding box"),
         tool("measure", "Length", "D", "Measure a length in mm: drag on an image"),
       ),
@@ -702,6 +716,9 @@ class ReadScreen implements Screen {
         layoutButton("cc", "CC", "C", "The two CC views"),
         layoutButton("mlo", "MLO", "M", "The two MLO views"),
         layoutButton("one", "1 view", "O", "The view under the pointer alone (again: back)"),
+        (this.priorsButton = action("priors", "Prior", "P",
+          "Current over the patient's most recent prior exam, for the CC or MLO pair (again: back)",
+          () => void this.togglePriors())),
       ),
       h("span", { class: "spacer" }),
       action("next-exam", "Next exam", "N", "Save and open the next unread exam", () => void this.nextExam()),
@@ -772,6 +789,17 @@ class ReadScreen implements Screen {
   private setLayout(name: LayoutName | "one"): void {
     const layout = this.layout;
     if (!layout) return;
+    if (this.compare) {
+      // Comparing: C and M switch both exams to that pair; any other layout ends the comparison.
+      if (name === "cc" || name === "mlo") {
+        layout.setLayout(name);
+        this.compare.layout.setLayout(name);
+        this.viewerHost.dataset.comparePair = name;
+        this.pressLayoutButton();
+        return;
+      }
+      this.closeCompare();
+    }
     if (name === "one") {
       // Again on a single view: back to the layout it came from.
       if (layout.focusedImageId !== null) layout.focus(null);
@@ -779,8 +807,70 @@ class ReadScreen implements Screen {
     } else {
       layout.setLayout(name);
     }
+    this.pressLayoutButton();
+  }
+
+  private pressLayoutButton(): void {
+    const layout = this.layout;
+    if (!layout) return;
     const current = layout.focusedImageId !== null ? "one" : layout.layoutName;
     for (const [k, b] of this.layoutButtons) b.setAttribute("aria-pressed", String(k === current));
+  }
+
+  /** P: the current exam's view pair over the same pair of the most recent prior (both hung
+   * mirrored, chest walls at the centre line, so each current view sits above its prior);
+   * again: back to the layout before. */
+  private async togglePriors(): Promise<void> {
+    const layout = this.layout;
+    if (!layout) return;
+    if (this.compare) {
+      const before = this.compare.before;
+      this.closeCompare();
+      this.setLayout(before);
+      return;
+    }
+    const priors = await this.priors;
+    const prior = priors[0];
+    if (!prior || this.destroyed || this.compare) {
+      if (!prior && this.banner.hidden) this.showBanner("info", "No earlier exam of this patient in this project.", [["OK", () => this.hideBanner()]]);
+      return;
+    }
+    const focused = layout.focusedImageId !== null ? layout.slotOf(layout.focusedImageId) : null;
+    const before: LayoutName | "one" = layout.focusedImageId !== null ? "one" : layout.layoutName;
+    const pair = comparePair(layout.layoutName, layout.activeSlot, focused);
+    const label = (text: string, cls: string): HTMLElement => h("div", { class: `compare-label ${cls}` }, text);
+    const currentLabel = label(`Current exam ${shortId(this.detail!.study.study_id)}`, "compare-current");
+    const host = h("div", { class: "prior-host", "data-study": String(prior.study.id) });
+    host.append(label(`Prior exam ${shortId(prior.study.study_id)} · ${intervalText(prior.days_before)} · ${priorReadText(prior)}`,
+      `compare-prior ${prior.read_final ? "final" : "not-final"}`));
+    this.viewerHost.prepend(currentLabel);
+    this.viewerHost.append(host);
+    this.viewerHost.classList.add("comparing");
+    this.viewerHost.dataset.comparePair = pair;
+    layout.setLayout(pair);
+    const priorLayout = new HangingLayout(host, prior.images);
+    priorLayout.setLayout(pair);
+    priorLayout.setInvertAll(this.invert);
+    priorLayout.setFitMode(layout.fitMode);
+    this.compare = { layout: priorLayout, host, before };
+    this.priorsButton?.setAttribute("aria-pressed", "true");
+    this.pressLayoutButton();
+    (window as unknown as { __mammolab?: { prior?: HangingLayout } }).__mammolab!.prior = priorLayout;
+    await priorLayout.ready;
+    if (this.compare?.layout === priorLayout) this.viewerHost.dataset.priorReady = "true";
+  }
+
+  private closeCompare(): void {
+    if (!this.compare) return;
+    this.compare.layout.destroy();
+    this.compare.host.remove();
+    this.viewerHost.querySelector(".compare-current")?.remove();
+    this.viewerHost.classList.remove("comparing");
+    delete this.viewerHost.dataset.comparePair;
+    delete this.viewerHost.dataset.priorReady;
+    this.compare = null;
+    this.priorsButton?.setAttribute("aria-pressed", "false");
+    delete (window as unknown as { __mammolab?: { prior?: HangingLayout } }).__mammolab?.prior;
   }
 
   private toggleSync(): void {
@@ -951,7 +1041,8 @@ class ReadScreen implements Screen {
     }
     const actions: Record<string, () => void> = {
       v: () => this.setTool("select"),
-      p: () => this.setTool("pan"),
+      h: () => this.setTool("pan"),
+      p: () => void this.togglePriors(),
       b: () => this.setTool("box"),
       d: () => this.setTool("measure"),
       r: () => this.layout?.resetWindowAll(),
@@ -1006,6 +1097,7 @@ class ReadScreen implements Screen {
     this.layers.clear();
     for (const l of this.measureLayers.values()) l.destroy();
     this.measureLayers.clear();
+    this.closeCompare();
     this.layout?.destroy();
     this.ctx.main.classList.remove("main-full");
     document.querySelector("#submit-dialog")?.remove();

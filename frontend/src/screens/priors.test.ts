@@ -1,0 +1,45 @@
+import { describe, expect, it } from "vitest";
+
+import type { Prior } from "../api/types";
+import { comparePair, intervalText, priorReadText } from "./priors";
+
+const prior = (read: Prior["read"], final = read !== null): Prior => ({
+  study: { id: 1, study_id: "ab".repeat(16), patient_age: 50, has_standard_views: true },
+  days_before: 731,
+  read_final: final,
+  read,
+  images: [],
+});
+
+describe("comparePair", () => {
+  it("keeps a CC or MLO layout and otherwise follows the view the reader is on", () => {
+    expect(comparePair("cc", "RMLO", null)).toBe("cc");
+    expect(comparePair("mlo", null, null)).toBe("mlo");
+    expect(comparePair("four", "LMLO", null)).toBe("mlo");
+    expect(comparePair("four", "RCC", null)).toBe("cc");
+    expect(comparePair("four", null, null)).toBe("cc");
+    expect(comparePair("cc", null, "RMLO")).toBe("mlo");
+  });
+});
+
+describe("prior label", () => {
+  it("gives the interval in years and months, or days under a month", () => {
+    expect(intervalText(731)).toBe("2 y earlier");
+    expect(intervalText(400)).toBe("1 y 1 mo earlier");
+    expect(intervalText(92)).toBe("3 mo earlier");
+    expect(intervalText(1)).toBe("1 day earlier");
+    expect(intervalText(null)).toBe("date unknown");
+  });
+
+  it("shows a final read's BI-RADS and findings, and nothing of a read not final", () => {
+    const read: Prior["read"] = {
+      breasts: [
+        { laterality: "R", birads: 1, density: "B" },
+        { laterality: "L", birads: 4, density: "B" },
+      ],
+      findings: [],
+    };
+    expect(priorReadText(prior(read))).toBe("final read: R BI-RADS 1, L BI-RADS 4, 0 findings");
+    expect(priorReadText(prior(null))).toBe("read not final");
+  });
+});
