@@ -298,12 +298,16 @@ CELERY_BEAT_SCHEDULE = {
     "ingest-sweep": {"task": "studies.ingest_sweep", "schedule": float(INGEST_SWEEP_INTERVAL_S)},
     "exports-sweep": {"task": "datasets.exports_sweep", "schedule": float(EXPORT_SWEEP_INTERVAL_S)},
 }
-# Burned-in text masks: list of [x0, y0, x1, y1] fractions of the image, applied at each corner
-# the list names. Default: a 12% x 6% box at each of the four corners.
-CORNER_MASK = env_json(
-    "CORNER_MASK",
-    [[0.0, 0.0, 0.12, 0.06], [0.88, 0.0, 1.0, 0.06], [0.0, 0.94, 0.12, 1.0], [0.88, 0.94, 1.0, 1.0]],
-)
+# Burned-in text masks: list of [x0, y0, x1, y1] fractions, blacked out at import. In the
+# "chest_wall" frame x runs from the chest-wall edge (0) to the far, nipple side (1), so one list
+# fits left and right views; in the "image" frame x is a fraction of the stored columns. Default:
+# the far side's upper 35% x 28% (every burned-in film label on the CBIS-DDSM films lies there,
+# docs/ingest.md) and its lower 12% x 6% corner; the chest-wall side, where the pectoral muscle
+# and axilla are, is never masked. A project can override both (Project.settings["corner_mask"]).
+CORNER_MASK = env_json("CORNER_MASK", [[0.65, 0.0, 1.0, 0.28], [0.88, 0.94, 1.0, 1.0]])
+CORNER_MASK_FRAME = env_str("CORNER_MASK_FRAME", "chest_wall")
+if CORNER_MASK_FRAME not in ("image", "chest_wall"):
+    raise ImproperlyConfiguredEnv(f"CORNER_MASK_FRAME={CORNER_MASK_FRAME!r} must be image or chest_wall")
 RENDER_DISPLAY_MAX_SIDE = env_int("RENDER_DISPLAY_MAX_SIDE", 2048)
 RENDER_THUMBNAIL_MAX_SIDE = env_int("RENDER_THUMBNAIL_MAX_SIDE", 256)
 # Cores one render may use; 0 = up to 4 (apps/studies/dicom.py render_threads).

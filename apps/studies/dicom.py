@@ -673,8 +673,8 @@ def mask_rects_in_image(rects: Sequence[Sequence[float]], *, frame: str,
                         chest_wall_left: bool) -> list[tuple[float, float, float, float]]:
     """The mask rectangles as fractions of the stored image.
 
-    frame "image": x is a fraction of the stored columns (today's CORNER_MASK). Frame
-    "chest_wall": x is measured from the chest-wall edge (0) towards the nipple side (1), so one
+    frame "image": x is a fraction of the stored columns. Frame "chest_wall" (CORNER_MASK's
+    default): x is measured from the chest-wall edge (0) towards the nipple side (1), so one
     definition spares the chest-wall corners of every view, whichever side the modality put the
     chest wall on; y is unchanged (0 = top row) in both frames.
     """

@@ -159,7 +159,7 @@ class Image(models.Model):
     tissue_window = models.JSONField(null=True, blank=True)
     # The corner-mask boxes blacked out at import, [[x0, y0, x1, y1], ...] original pixels
     # (end-exclusive); null for images imported before they were recorded (the review grid then
-    # assumes CORNER_MASK in the image frame, which is what was applied).
+    # assumes the four corners that were the default then, selectors.CORNER_MASK_BEFORE_MASK_BOXES).
     mask_boxes = models.JSONField(null=True, blank=True)
     state = models.CharField(max_length=16, choices=ImageState.choices, default=ImageState.RECEIVED)
     error = models.TextField(blank=True)

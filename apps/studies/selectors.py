@@ -6,7 +6,6 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
 from django.db.models import Count, F, Prefetch, Q, QuerySet
 from django.urls import reverse
@@ -97,12 +96,19 @@ class MaskReview:
     tissue: dict[str, float] | None
 
 
+# What imports applied before mask boxes were recorded (studies migration 0005): the then
+# default, a 12% x 6% box at each of the four corners of the stored image.
+CORNER_MASK_BEFORE_MASK_BOXES = [[0.0, 0.0, 0.12, 0.06], [0.88, 0.0, 1.0, 0.06],
+                                 [0.0, 0.94, 0.12, 1.0], [0.88, 0.94, 1.0, 1.0]]
+
+
 def image_mask_review(image: Image) -> MaskReview:
     """Pure over the image row (no query). Images imported before mask boxes were recorded are
-    assumed masked with CORNER_MASK in the image frame, which is what their import applied."""
+    assumed masked with CORNER_MASK_BEFORE_MASK_BOXES, which is what their import applied
+    unless the site had set CORNER_MASK."""
     boxes = image.mask_boxes
     if boxes is None:
-        boxes = [list(b) for b in dicom.corner_boxes(image.rows, image.columns, settings.CORNER_MASK)]
+        boxes = [list(b) for b in dicom.corner_boxes(image.rows, image.columns, CORNER_MASK_BEFORE_MASK_BOXES)]
     overlaps = {o.box: o.fraction for o in dicom.mask_tissue_overlaps(boxes, image.tissue_bounds)}
     cols, rows = max(image.columns, 1), max(image.rows, 1)
 

@@ -648,19 +648,20 @@ def file_ingest_abandon(*, item_id: int, reason: str) -> ImportItem:
     return item
 
 
-# Project.settings key overriding CORNER_MASK for one project:
-# {"frame": "image" | "chest_wall", "rects": [[x0, y0, x1, y1], ...]} (dicom.mask_rects_in_image).
+# Project.settings key overriding CORNER_MASK / CORNER_MASK_FRAME for one project:
+# {"frame": "image" | "chest_wall", "rects": [[x0, y0, x1, y1], ...]} (dicom.mask_rects_in_image);
+# a key left out takes the site's setting.
 CORNER_MASK_SETTING = "corner_mask"
 
 
 def corner_mask_for(*, project: Project) -> tuple[list[list[float]], str]:
-    """The corner masks an import into `project` applies: its own setting, else CORNER_MASK in
-    the image frame (today's behaviour). A malformed setting rejects the file, naming it."""
-    value = (project.settings or {}).get(CORNER_MASK_SETTING)
-    if value is None:
-        return [list(map(float, r)) for r in settings.CORNER_MASK], "image"
+    """The corner masks an import into `project` applies, and their frame: its own setting, else
+    CORNER_MASK in CORNER_MASK_FRAME. A malformed setting rejects the file, naming it."""
+    own = (project.settings or {}).get(CORNER_MASK_SETTING)
+    source = "setting CORNER_MASK" if own is None else f"project {project.slug}: setting {CORNER_MASK_SETTING}"
+    value = {} if own is None else own
     problem = None
-    if not isinstance(value, dict) or value.get("frame", "image") not in dicom.MASK_FRAMES:
+    if not isinstance(value, dict) or value.get("frame", settings.CORNER_MASK_FRAME) not in dicom.MASK_FRAMES:
         problem = f'must be {{"frame": one of {", ".join(dicom.MASK_FRAMES)}, "rects": [[x0, y0, x1, y1], ...]}}'
     else:
         rects = value.get("rects", settings.CORNER_MASK)
@@ -670,8 +671,8 @@ def corner_mask_for(*, project: Project) -> tuple[list[list[float]], str]:
         if not ok:
             problem = "rects must be [x0, y0, x1, y1] fractions from 0 to 1 with x0 < x1 and y0 < y1"
     if problem:
-        raise dicom.DicomRejected(f"project {project.slug}: setting {CORNER_MASK_SETTING} {problem}")
-    return [list(map(float, r)) for r in rects], str(value.get("frame", "image"))
+        raise dicom.DicomRejected(f"{source} {problem}")
+    return [list(map(float, r)) for r in rects], str(value.get("frame", settings.CORNER_MASK_FRAME))
 
 
 def _ingest_pending(*, item: ImportItem, batch: ImportBatch, project: Project) -> bool:

@@ -192,26 +192,26 @@ def _chest_wall_left(image: Image) -> bool:
 
 
 @pytest.mark.django_db
-def test_review_grid_flags_masks_over_breast_tissue_and_chest_wall_masks_spare_it(  # type: ignore[no-untyped-def]
+def test_review_grid_flags_masks_over_breast_tissue_and_the_default_masks_spare_it(  # type: ignore[no-untyped-def]
         client, admin_user, ingest) -> None:
     from django.core.files.storage import default_storage
 
     from apps.studies import dicom, services
 
     case = cbis_cases()[0]
-    today = services.project_get_or_create(actor=None, slug="corners", name="Four corners")
-    ingest(list(case.values()), project=today, manifest={str(p): "A" for p in case.values()})
-    # Far corners only, measured from the chest wall: burned-in labels sit away from it.
-    spared = services.project_get_or_create(actor=None, slug="spared", name="Chest wall spared")
-    spared.settings = {"corner_mask": {"frame": "chest_wall",
-                                       "rects": [[0.88, 0.0, 1.0, 0.06], [0.88, 0.94, 1.0, 1.0]]}}
-    spared.save()
-    ingest(list(case.values()), project=spared, manifest={str(p): "B" for p in case.values()})
+    # A project overriding the default with a box at each of the four corners of the stored image.
+    corners = services.project_get_or_create(actor=None, slug="corners", name="Four corners")
+    corners.settings = {"corner_mask": {"frame": "image", "rects": [
+        [0.0, 0.0, 0.12, 0.06], [0.88, 0.0, 1.0, 0.06], [0.0, 0.94, 0.12, 1.0], [0.88, 0.94, 1.0, 1.0]]}}
+    corners.save()
+    ingest(list(case.values()), project=corners, manifest={str(p): "A" for p in case.values()})
+    default = services.project_get_or_create(actor=None, slug="default-masks", name="Default masks")
+    ingest(list(case.values()), project=default, manifest={str(p): "B" for p in case.values()})
     client.force_login(admin_user)
 
-    default_images = list(Image.objects.filter(project=today).order_by("laterality", "view_position"))
-    assert len(default_images) == 4 and all(len(i.mask_boxes) == 4 for i in default_images)
-    overlapping = {i.image_id for i in default_images if dicom.mask_tissue_overlaps(i.mask_boxes, i.tissue_bounds)}
+    corner_images = list(Image.objects.filter(project=corners).order_by("laterality", "view_position"))
+    assert len(corner_images) == 4 and all(len(i.mask_boxes) == 4 for i in corner_images)
+    overlapping = {i.image_id for i in corner_images if dicom.mask_tissue_overlaps(i.mask_boxes, i.tissue_bounds)}
     # Four-corner masks in the image frame cover the chest-wall corners, which hold tissue
     # (the pectoral muscle on MLO views): flagged before approval.
     assert overlapping
@@ -220,9 +220,9 @@ def test_review_grid_flags_masks_over_breast_tissue_and_chest_wall_masks_spare_i
     assert flagged == overlapping
     assert "mask over tissue" in page and page.count("over-tissue") >= len(overlapping)
 
-    # The chest-wall frame: every box lies on the half away from the chest wall, and the
-    # stored pixels at the chest-wall corners are the original ones (nothing blacked out there).
-    for image in Image.objects.filter(project=spared):
+    # The default (chest-wall frame): every box lies on the half away from the chest wall, the
+    # stored pixels at the chest-wall corners are the original ones, and nothing is flagged.
+    for image in Image.objects.filter(project=default):
         assert len(image.mask_boxes) == 2
         left = _chest_wall_left(image)
         for x0, _, x1, _ in image.mask_boxes:
@@ -233,8 +233,18 @@ def test_review_grid_flags_masks_over_breast_tissue_and_chest_wall_masks_spare_i
         h, w = max(1, int(image.rows * 0.06)), max(1, int(image.columns * 0.12))
         corner = (slice(0, h), slice(0, w)) if left else (slice(0, h), slice(image.columns - w, image.columns))
         assert (stored[corner] == source[corner]).all()
-    spared_page = client.get("/admin/studies/image/review/", {"project": "spared"}).content.decode()
-    assert spared_page.count('class="mask-overlap"') < len(overlapping) or not overlapping
+    default_page = client.get("/admin/studies/image/review/", {"project": "default-masks"}).content.decode()
+    assert default_page.count('class="corner-mask') == 8
+    assert 'class="mask-overlap"' not in default_page and "over-tissue" not in default_page
+
+
+def test_images_imported_before_mask_boxes_were_recorded_show_the_four_corners_then_applied() -> None:
+    from apps.studies import selectors
+
+    image = Image(rows=1000, columns=500, mask_boxes=None, tissue_bounds=[250, 0, 500, 1000])
+    review = selectors.image_mask_review(image)
+    assert [(round(m["left"]), round(m["top"])) for m in review.masks] == [(0, 0), (88, 0), (0, 94), (88, 94)]
+    assert review.overlaps == 2  # the two chest-wall corners of this right-hand breast
 
 
 @pytest.mark.django_db

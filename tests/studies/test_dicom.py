@@ -21,14 +21,15 @@ MASK = [[0.0, 0.0, 0.12, 0.06], [0.88, 0.94, 1.0, 1.0]]
 
 
 def _process(path: Path, *, secret: str = "s3cret",  # noqa: S107
-             keep_ids: bool = False, exam_key: str = "", limits: dicom.Limits = LIMITS
+             keep_ids: bool = False, exam_key: str = "", limits: dicom.Limits = LIMITS,
+             corner_mask: list[list[float]] = MASK, mask_frame: str = "image",
              ) -> tuple[dicom.Header, dicom.Identifiers, dicom.Processed]:
     data = path.read_bytes()
     ds = dicom.read_dataset(data, filename=path.name, limits=limits)
     header = dicom.read_header(ds, filename=path.name)
     ids = dicom.identifiers(header, secret=secret, keep_ids=keep_ids, exam_key=exam_key)
-    processed = dicom.process(ds, header, ids, filename=path.name, corner_mask=MASK,
-                              display_max_side=2048, thumbnail_max_side=256)
+    processed = dicom.process(ds, header, ids, filename=path.name, corner_mask=corner_mask,
+                              mask_frame=mask_frame, display_max_side=2048, thumbnail_max_side=256)
     return header, ids, processed
 
 
@@ -131,6 +132,65 @@ def test_mask_overlap_with_tissue_bounds_is_measured_per_box() -> None:
     (overlap,) = dicom.mask_tissue_overlaps(boxes, [950, 25, 2000, 3000])
     assert overlap.box == (900, 0, 1000, 50) and overlap.fraction == pytest.approx(0.25)
     assert dicom.mask_tissue_overlaps(boxes, None) == []
+
+
+# The burned-in film labels on the 8 CBIS-DDSM films, measured on the unmasked display images
+# (docs/ingest.md, "Where the burned-in text is"): [x0, y0, x1, y1] original pixels, end-exclusive.
+# Labels cut by the film's edge show only their fragment. All sit in the upper corner away from
+# the chest wall; the lower corners hold none.
+CBIS_LABELS = {
+    "1-132.dcm": [(0, 82, 128, 208), (0, 430, 450, 752)],  # RCC: "15" and "RCC"
+    "1-130.dcm": [(1984, 438, 2384, 876)],  # LCC
+    "1-133.dcm": [(0, 122, 68, 244), (30, 212, 640, 762)],  # RMLO: "3" and "RMLO"
+    "1-131.dcm": [(2086, 502, 2596, 1104)],  # LMLO
+    "1-282.dcm": [(0, 578, 260, 958)],  # RCC, cut at the left edge
+    "1-280.dcm": [(2486, 460, 2624, 678)],  # LCC: a "C" at the right edge
+    "1-283.dcm": [(0, 712, 162, 860)],  # RMLO: an "M" at the left edge
+    "1-281.dcm": [(2474, 518, 2576, 606)],  # LMLO: an "M" at the right edge
+}
+
+
+def _default_processed() -> list[tuple[Path, dicom.Header, np.ndarray, dicom.Processed]]:
+    """Each CBIS film through the import's default masks (a project without its own setting)."""
+    from apps.studies import services
+    from apps.studies.models import Project
+
+    rects, frame = services.corner_mask_for(project=Project(slug="default"))
+    out = []
+    for case in cbis_cases():
+        for path in case.values():
+            header, _, processed = _process(path, corner_mask=rects, mask_frame=frame)
+            out.append((path, header, pydicom.dcmread(path).pixel_array, processed))
+    return out
+
+
+def test_the_default_corner_masks_black_out_every_burned_in_label_on_the_cbis_films() -> None:
+    films = _default_processed()
+    assert sorted(path.name for path, *_ in films) == sorted(CBIS_LABELS)
+    for path, _, source, processed in films:
+        stored = pydicom.dcmread(io.BytesIO(processed.dicom_bytes)).pixel_array
+        boxes = processed.renders.mask_boxes
+        for x0, y0, x1, y1 in CBIS_LABELS[path.name]:
+            label = source[y0:y1, x0:x1]
+            # The pinned box does hold the label: bright strokes on a black film background.
+            assert (label > np.percentile(source, 99) / 4).mean() > 0.05, path.name
+            assert any(bx0 <= x0 and by0 <= y0 and x1 <= bx1 and y1 <= by1 for bx0, by0, bx1, by1 in boxes), (
+                f"{path.name}: label {(x0, y0, x1, y1)} is outside the masks {boxes}")
+            assert (stored[y0:y1, x0:x1] == 0).all(), path.name
+
+
+def test_the_default_corner_masks_spare_the_breast_and_the_chest_wall_side_on_the_cbis_films() -> None:
+    for path, header, source, processed in _default_processed():
+        renders = processed.renders
+        # What the review grid flags (tissue bounds found at render time): nothing.
+        assert dicom.mask_tissue_overlaps(renders.mask_boxes, renders.tissue_bounds) == [], path.name
+        # The tissue bounds can miss a faint pectoral muscle (1-283.dcm), so also: the whole
+        # chest-wall half keeps its original pixels. On these films (looked at) a left breast
+        # has its chest wall at the left edge, a right breast at the right edge.
+        stored = pydicom.dcmread(io.BytesIO(processed.dicom_bytes)).pixel_array
+        half = source.shape[1] // 2
+        chest_wall_half = np.s_[:, :half] if header.laterality == "L" else np.s_[:, source.shape[1] - half:]
+        assert np.array_equal(stored[chest_wall_half], source[chest_wall_half]), path.name
 
 
 def test_the_depth_preview_halves_like_the_viewer_pyramid_until_it_fits() -> None:

@@ -347,11 +347,15 @@ def test_keyed_ids_depend_on_the_secret() -> None:
 
 @pytest.mark.django_db
 def test_stored_dicom_reads_back_with_the_masked_pixels(project: Project, ingest: Ingest) -> None:
-    ingest([cbis_cases()[1]["lcc"]], project=project)
+    source = cbis_cases()[1]["lcc"]
+    ingest([source], project=project)
     image = Image.objects.get()
     stored = pydicom.dcmread(io.BytesIO(default_storage.open(image.dicom_file).read()))
     assert (stored.Rows, stored.Columns) == (image.rows, image.columns)
-    assert stored.pixel_array[:10, :10].max() == 0
+    # The default masks the top corner away from the chest wall (on the right for this LCC),
+    # where the film's bright edge band was.
+    assert pydicom.dcmread(source).pixel_array[:10, -10:].min() > 0
+    assert stored.pixel_array[:10, -10:].max() == 0
 
 
 @pytest.mark.django_db
@@ -403,3 +407,17 @@ def test_rerender_is_queued_for_admins_only(project: Project, ingest: Ingest, ad
         assert services.images_render_enqueue(actor=admin_user, image_ids=[image.pk]) == 1
     image.refresh_from_db()
     assert image.state == ImageState.RENDERED and image.error == ""
+
+
+def test_corner_masks_come_from_the_project_else_the_site_key_by_key(settings) -> None:  # type: ignore[no-untyped-def]
+    site = [[0.65, 0.0, 1.0, 0.28], [0.88, 0.94, 1.0, 1.0]]
+    settings.CORNER_MASK, settings.CORNER_MASK_FRAME = site, "chest_wall"
+    assert services.corner_mask_for(project=Project(slug="plain")) == (site, "chest_wall")
+    own = [[0.0, 0.0, 0.2, 0.1]]
+    assert services.corner_mask_for(project=Project(slug="p", settings={"corner_mask": {"rects": own}})) == (
+        own, "chest_wall")
+    assert services.corner_mask_for(project=Project(slug="p", settings={"corner_mask": {"frame": "image"}})) == (
+        site, "image")
+    settings.CORNER_MASK = [[0.5, 0.0, 0.2, 0.1]]  # x0 > x1
+    with pytest.raises(dicom.DicomRejected, match="^setting CORNER_MASK rects must be"):
+        services.corner_mask_for(project=Project(slug="plain"))

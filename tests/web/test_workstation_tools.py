@@ -302,11 +302,18 @@ def test_the_review_grid_shows_masks_over_tissue_before_approval(demo_exams: Dem
     from apps.studies.models import Image
     from tests.studies.conftest import cbis_cases
 
-    project = services.project_get_or_create(actor=None, slug="corners", name="Four corners")
     case = cbis_cases()[0]
-    services.batch_create(actor=None, project=project, sources=services.sources_from_paths(list(case.values())),
-                          manifest={str(p): "A" for p in case.values()}, keep_ids=False)
-    assert Image.objects.filter(project=project).count() == 4
+    # A project masking the four corners of the stored image (the chest-wall ones hold tissue),
+    # and one on the default (far side only).
+    corners = services.project_get_or_create(actor=None, slug="corners", name="Four corners")
+    corners.settings = {"corner_mask": {"frame": "image", "rects": [
+        [0.0, 0.0, 0.12, 0.06], [0.88, 0.0, 1.0, 0.06], [0.0, 0.94, 0.12, 1.0], [0.88, 0.94, 1.0, 1.0]]}}
+    corners.save()
+    default = services.project_get_or_create(actor=None, slug="default-masks", name="Default masks")
+    for project, exam in ((corners, "A"), (default, "B")):
+        services.batch_create(actor=None, project=project, sources=services.sources_from_paths(list(case.values())),
+                              manifest={str(p): exam for p in case.values()}, keep_ids=False)
+        assert Image.objects.filter(project=project).count() == 4
     s = open_session("admin")
     s.expected_failures.append("/favicon.ico")  # the Django admin links none
     page = s.page
@@ -322,4 +329,15 @@ def test_the_review_grid_shows_masks_over_tissue_before_approval(demo_exams: Dem
         assert box["x"] >= frame["x"] - 1 and box["x"] + box["width"] <= frame["x"] + frame["width"] + 1
     assert "mask over tissue" in flags.first.inner_text()
     s.shot("review-grid-mask-over-tissue")
+
+    page.goto("/admin/studies/image/review/?project=default-masks")
+    page.wait_for_selector("fieldset.review-exam img")
+    page.wait_for_function("() => [...document.images].every((i) => i.complete && i.naturalWidth > 0)")
+    assert page.locator(".corner-mask").count() == 8 and page.locator(".mask-overlap").count() == 0
+    # Each thumbnail's masks sit on the half away from its chest wall (the burned-in labels' side).
+    for thumb in page.locator("fieldset.review-exam .corner-mask").all():
+        box, frame = thumb.bounding_box(), thumb.locator("xpath=..").bounding_box()
+        middle = frame["x"] + frame["width"] / 2
+        assert box["x"] >= middle - 1 or box["x"] + box["width"] <= middle + 1
+    s.shot("review-grid-default-masks")
     assert s.errors() == []
