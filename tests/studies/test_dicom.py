@@ -458,3 +458,42 @@ def test_render_threads_come_from_settings_not_the_environment(monkeypatch: pyte
     assert dicom.render_threads() == 3
     monkeypatch.setattr(dicom, "_configured_threads", 0)
     assert 1 <= dicom.render_threads() <= 4
+
+
+def _halve_reference(arr: np.ndarray) -> np.ndarray:
+    """pyramid.ts `halve` written out with clamped index arrays, as the viewer computes it."""
+    h, w = arr.shape
+    oh, ow = max(1, h >> 1), max(1, w >> 1)
+    ys0, ys1 = np.minimum(2 * np.arange(oh), h - 1), np.minimum(2 * np.arange(oh) + 1, h - 1)
+    xs0, xs1 = np.minimum(2 * np.arange(ow), w - 1), np.minimum(2 * np.arange(ow) + 1, w - 1)
+    a = arr.astype(np.int64)
+    return ((a[ys0][:, xs0] + a[ys0][:, xs1] + a[ys1][:, xs0] + a[ys1][:, xs1] + 2) // 4).astype(np.uint16)
+
+
+def test_halving_a_real_mammogram_and_odd_or_single_lines_matches_the_viewer_pyramid() -> None:
+    real = pydicom.dcmread(cbis_cases()[0]["rcc"]).pixel_array
+    assert np.array_equal(dicom.halve16(real), _halve_reference(real))
+    odd = real[:1001, :777]
+    assert np.array_equal(dicom.halve16(odd), _halve_reference(odd))
+    for shape in ((1, 1), (1, 7), (7, 1), (3, 3)):
+        tiny = real[: shape[0], : shape[1]]
+        assert np.array_equal(dicom.halve16(tiny), _halve_reference(tiny))
+
+
+def test_a_large_mammogram_is_displayed_from_its_halved_values_close_to_a_full_resolution_lookup() -> None:
+    # 4,560 px tall: the display (2,048 px) is looked up on the first halving (2,280 px), the
+    # level the depth preview computes anyway, instead of on all 13 Mpixel.
+    _, _, processed = _process(cbis_cases()[0]["rcc"])
+    ds = pydicom.dcmread(cbis_cases()[0]["rcc"])
+    arr = ds.pixel_array.copy()
+    background = dicom.background_value(ds, arr)
+    dicom.mask_corners(arr, rects=MASK, value=background)
+    table8, _, _ = dicom.display_table(ds, arr, background=background)
+    assert table8 is not None
+    display = np.asarray(PILImage.open(io.BytesIO(processed.renders.display_png)))
+    from_half = np.asarray(dicom._fit(PILImage.fromarray(table8[dicom.halve16(arr)]), 2048))
+    assert np.array_equal(display, from_half)
+    full_lookup = np.asarray(dicom._fit(PILImage.fromarray(table8[arr]), 2048))
+    difference = np.abs(display.astype(np.int16) - full_lookup.astype(np.int16))
+    assert display.shape == full_lookup.shape and max(display.shape) == 2048
+    assert difference.mean() < 0.5 and np.percentile(difference, 99.9) <= 3
