@@ -5,6 +5,7 @@ prior's final read. Screenshots land in test-output/screenshots/ (look at them).
 from __future__ import annotations
 
 import datetime
+from typing import Any
 
 import pytest
 
@@ -15,25 +16,53 @@ from tests.web.test_workstation_tools import grey
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
 
-def one_patient(demo: Demo) -> tuple[int, int]:
+def one_patient(demo: Demo, *, final: bool = True) -> tuple[int, int]:
     """The two demo exams as two exams of one patient, the second two years before the first,
-    and that prior read alike by reader2 and senior1 (final; reader1 holds nothing of it).
-    Returns (current, prior) study pks."""
+    and that prior read alike by reader2 and senior1 with one Mass box on its LCC (final), or only
+    saved by reader2 with a box (`final=False`); reader1 holds nothing of it. Returns (current,
+    prior) study pks."""
     from apps.reading.models import Assignment
-    from apps.reading.services import assignment_reassign
-    from apps.studies.models import Study, StudyState
-    from tests.reading.helpers import breasts, save_and_submit
+    from apps.reading.services import assignment_reassign, read_save
+    from apps.studies.models import Image, Study, StudyState
+    from tests.reading.helpers import breasts, finding, save_and_submit
 
     current, prior = demo.study_ids
     Study.objects.filter(pk=current).update(patient_key="c" * 32, exam_date=datetime.date(2020, 5, 4))
     Study.objects.filter(pk=prior).update(patient_key="c" * 32, exam_date=datetime.date(2018, 5, 3))
     assignment_reassign(actor=demo.users["admin"], reader=demo.users["senior1"],
                         assignment_id=Assignment.objects.get(study_id=prior, reader__username="reader1").pk)
+    lcc = Image.objects.get(series__study_id=prior, laterality="L", view_position="CC")
+    box = [finding(lcc, box=prior_box(lcc.columns, lcc.rows), categories=["Mass"], birads=4)]
+    if not final:
+        a = Assignment.objects.get(study_id=prior, reader__username="reader2")
+        read_save(actor=demo.users["reader2"], assignment_id=a.pk, version=a.version,
+                  breasts=breasts((2, "C"), (4, "C")), findings=box)
+        return current, prior
     for username in ("senior1", "reader2"):
         save_and_submit(Assignment.objects.get(study_id=prior, reader__username=username), demo.users[username],
-                        breasts((2, "C"), (1, "C")))
+                        breasts((2, "C"), (4, "C")), box)
     assert Study.objects.get(pk=prior).state == StudyState.FINAL
     return current, prior
+
+
+def prior_box(columns: int, rows: int) -> tuple[float, float, float, float]:
+    """The prior's box on its LCC, original image pixels: inside the film, away from the chest
+    wall and the top and bottom edges."""
+    return round(columns * 0.3), round(rows * 0.4), round(columns * 0.5), round(rows * 0.55)
+
+
+def whole_film_rect(image: dict[str, Any], cell: dict[str, float], box: tuple[float, float, float, float]
+                    ) -> dict[str, float]:
+    """Where an image box must be on the page in whole-film fit, from the hanging rules (the
+    inverse of test_reading_in_browser.expected_image_point): fitted whole, a left-breast view
+    against its cell's left edge, mirrored when display_flip_horizontal says so."""
+    scale = min(cell["width"] / image["columns"], cell["height"] / image["rows"])
+    shown_w, shown_h = image["columns"] * scale, image["rows"] * scale
+    left = cell["x"] if image["laterality"] == "L" else cell["x"] + cell["width"] - shown_w
+    top = cell["y"] + (cell["height"] - shown_h) / 2
+    xs = [image["columns"] - x if image["display_flip_horizontal"] else x for x in (box[0], box[2])]
+    return {"x": left + min(xs) * scale, "y": top + box[1] * scale,
+            "width": abs(xs[1] - xs[0]) * scale, "height": (box[3] - box[1]) * scale}
 
 
 def cells(s: Session, host: str, view: str) -> list[dict[str, float]]:
@@ -62,7 +91,7 @@ def test_p_shows_the_current_pair_over_the_prior_pair_with_its_final_read(
     page.wait_for_selector("#viewer[data-prior-ready=true]")
     assert page.get_attribute("#viewer", "data-compare-pair") == "cc"
     label = page.inner_text(".compare-prior")
-    assert "Prior exam" in label and "2 y earlier" in label and "final read: R BI-RADS 2, L BI-RADS 1" in label
+    assert "Prior exam" in label and "2 y earlier" in label and "final read: R BI-RADS 2, L BI-RADS 4, 1 finding" in label
     assert page.inner_text(".compare-current").startswith("Current exam")
     page.wait_for_timeout(500)
     s.shot("priors-cc-current-over-prior")
@@ -91,4 +120,62 @@ def test_p_shows_the_current_pair_over_the_prior_pair_with_its_final_read(
     page.wait_for_selector(".prior-host", state="detached")
     assert page.get_attribute(".mv-hanging", "data-layout") == "four"
     assert all(page.locator(f".mv-cell[data-slot={slot}]").is_visible() for slot in ("RCC", "LCC", "RMLO", "LMLO"))
+    assert s.errors() == []
+
+
+def test_the_priors_final_read_boxes_lie_on_its_images_read_only(demo_exams: Demo, open_session) -> None:  # type: ignore[no-untyped-def]
+    current, prior = one_patient(demo_exams)
+    s = open_session("reader1")
+    page = s.page
+    assignment_id = open_read_screen(s)
+    (p,) = api(page, f"/api/assignments/{assignment_id}/priors/")["body"]
+    lcc = next(i for i in p["images"] if i["laterality"] == "L" and i["view_position"] == "CC")
+    page.wait_for_selector("#priors:not([disabled])")
+    # Whole film (Z) before P: the prior takes the fit mode over, and the whole-film geometry is
+    # what whole_film_rect models independently of the viewer's code.
+    page.keyboard.press("z")
+    page.keyboard.press("p")
+    page.wait_for_selector("#viewer[data-prior-ready=true]")
+    assert page.get_attribute(".prior-host .mv-hanging", "data-fit-mode") == "film"
+    page.wait_for_timeout(300)
+    s.shot("priors-final-read-boxes")
+
+    boxes = page.locator(".prior-host rect.box.box-prior")
+    assert boxes.count() == 1
+    assert page.locator(".prior-host .mv-cell[data-slot=LCC] rect.box-prior").count() == 1
+    assert page.text_content(".prior-host .mv-cell[data-slot=LCC] text.box-label") == "P1. Mass · BI-RADS 4"
+    # The current exam's views show no box of the prior.
+    assert page.locator("#viewer > .mv-hanging rect.box").count() == 0
+    want = whole_film_rect(lcc, page.locator(".prior-host .mv-cell[data-slot=LCC]").bounding_box(),
+                           prior_box(lcc["columns"], lcc["rows"]))
+    got = boxes.first.bounding_box()
+    for k in ("x", "y", "width", "height"):
+        assert got[k] == pytest.approx(want[k], abs=2.5), (k, got, want)
+
+    # Never selectable or editable: a press on it and a box-tool drag over it change nothing.
+    centre = (got["x"] + got["width"] / 2, got["y"] + got["height"] / 2)
+    page.mouse.click(*centre)
+    assert page.locator(".prior-host rect.box.selected, .prior-host .box-handle").count() == 0
+    page.keyboard.press("b")
+    page.mouse.move(centre[0] - 30, centre[1] - 30)
+    page.mouse.down()
+    page.mouse.move(centre[0] + 30, centre[1] + 30, steps=4)
+    page.mouse.up()
+    assert page.locator(".prior-host rect.box").count() == 1
+    assert page.locator(".prior-host rect.box-prior").first.bounding_box() == pytest.approx(got, abs=0.5)
+    assert page.locator("#finding-list .finding-select").count() == 0
+    assert s.errors() == []
+
+
+def test_a_prior_read_not_final_shows_no_boxes(demo_exams: Demo, open_session) -> None:  # type: ignore[no-untyped-def]
+    one_patient(demo_exams, final=False)
+    s = open_session("reader1")
+    page = s.page
+    open_read_screen(s)
+    page.wait_for_selector("#priors:not([disabled])")
+    page.keyboard.press("p")
+    page.wait_for_selector("#viewer[data-prior-ready=true]")
+    assert "read not final" in page.inner_text(".compare-prior")
+    page.wait_for_timeout(300)
+    assert page.locator(".prior-host rect.box").count() == 0
     assert s.errors() == []

@@ -41,7 +41,7 @@ import {
 import type { AppContext, Screen } from "./app";
 import { clear, h, isTyping, shortId } from "./dom";
 import { openHelp, shortcuts } from "./help";
-import { comparePair, intervalText, priorReadText } from "./priors";
+import { comparePair, intervalText, priorBoxes, priorReadText } from "./priors";
 import { assignmentPath } from "./worklist";
 
 const SAVE_LABELS: Record<SaveState, string> = {
@@ -74,7 +74,7 @@ class ReadScreen implements Screen {
   /** The patient's earlier exams (most recent first), asked for while the current one opens. */
   private priors: Promise<Prior[]> = Promise.resolve([]);
   /** Current vs prior (P): the most recent prior's pair hung below the current pair. */
-  private compare: { layout: HangingLayout; host: HTMLElement; before: LayoutName | "one" } | null = null;
+  private compare: { layout: HangingLayout; host: HTMLElement; before: LayoutName | "one"; layers: BoxLayer[] } | null = null;
   private priorsButton: HTMLButtonElement | null = null;
   private readonly layers = new Map<number, BoxLayer>();
   private readonly measureLayers = new Map<number, MeasureLayer>();
@@ -852,7 +852,14 @@ class ReadScreen implements Screen {
     priorLayout.setLayout(pair);
     priorLayout.setInvertAll(this.invert);
     priorLayout.setFitMode(layout.fitMode);
-    this.compare = { layout: priorLayout, host, before };
+    const layers: BoxLayer[] = [];
+    const attach = (vp: Viewport, image: ImageInfo): void => void layers.push(this.priorLayer(vp, image, prior));
+    for (const image of prior.images) {
+      const vp = priorLayout.viewportForImage(image.id);
+      if (vp) attach(vp, image);
+    }
+    priorLayout.onViewportCreated(attach);
+    this.compare = { layout: priorLayout, host, before, layers };
     this.priorsButton?.setAttribute("aria-pressed", "true");
     this.pressLayoutButton();
     (window as unknown as { __mammolab?: { prior?: HangingLayout } }).__mammolab!.prior = priorLayout;
@@ -860,8 +867,26 @@ class ReadScreen implements Screen {
     if (this.compare?.layout === priorLayout) this.viewerHost.dataset.priorReady = "true";
   }
 
+  /** The prior's final-read boxes on one of its views: shown, never selectable or editable. */
+  private priorLayer(vp: Viewport, image: ImageInfo, prior: Prior): BoxLayer {
+    const none = (): void => undefined;
+    return new BoxLayer(vp, {
+      columns: image.columns,
+      rows: image.rows,
+      boxes: () => priorBoxes(prior, image.id),
+      selected: () => null,
+      tool: () => "select",
+      readOnly: () => true,
+      onSelect: none,
+      onCreate: none,
+      onChange: none,
+      onCommit: none,
+    });
+  }
+
   private closeCompare(): void {
     if (!this.compare) return;
+    for (const l of this.compare.layers) l.destroy();
     this.compare.layout.destroy();
     this.compare.host.remove();
     this.viewerHost.querySelector(".compare-current")?.remove();
