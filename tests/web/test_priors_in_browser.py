@@ -74,6 +74,25 @@ def drawn(s: Session, box: dict[str, float]) -> float:
     return float((grey(s, box) > 40).mean())
 
 
+def state(s: Session, layout: str, slot: str) -> dict[str, Any]:
+    """A view's zoom/pan, window and fit, through the viewer's public API (`layout` or `prior`)."""
+    return s.page.evaluate(
+        """([layout, slot]) => { const vp = window.__mammolab[layout].viewport(slot);
+                                 return {view: vp.getView(), window: vp.getWindow(), fitted: vp.fitted}; }""",
+        [layout, slot])
+
+
+def image_at(images: list[dict[str, Any]], slot: str) -> dict[str, Any]:
+    return next(i for i in images if f"{i['laterality']}{i['view_position']}" == slot)
+
+
+def shared(image: dict[str, Any], view: dict[str, float]) -> tuple[float, float]:
+    """The view centre as fractions of the displayed image, across from the chest wall and down."""
+    shown_x = image["columns"] - view["centerX"] if image["display_flip_horizontal"] else view["centerX"]
+    u = shown_x / image["columns"]
+    return (1 - u if image["laterality"] == "R" else u), view["centerY"] / image["rows"]
+
+
 def test_p_shows_the_current_pair_over_the_prior_pair_with_its_final_read(
         demo_exams: Demo, open_session) -> None:  # type: ignore[no-untyped-def]
     from apps.reading.models import Assignment
@@ -101,6 +120,46 @@ def test_p_shows_the_current_pair_over_the_prior_pair_with_its_final_read(
         assert p["y"] >= c["y"] + c["height"] and p["x"] == pytest.approx(c["x"], abs=2)
         assert drawn(s, c) > 0.05 and drawn(s, p) > 0.03
     assert page.locator("#viewer > .mv-hanging .mv-cell[data-slot=RMLO]").is_hidden()
+
+    # Zoom and pan on a current view: the prior view below shows the same part of its breast at
+    # the same zoom (the pair rule: zoom relative to whole-film fit, centre as a fraction of the
+    # displayed image from the chest wall); with sync on, the other breast and its prior too.
+    detail = api(page, f"/api/assignments/{assignment_id}")["body"]
+    rcc = now[0]
+    page.mouse.move(rcc["x"] + rcc["width"] * 0.8, rcc["y"] + rcc["height"] * 0.45)
+    for _ in range(3):
+        page.mouse.wheel(0, -240)
+    page.mouse.down(button="middle")
+    page.mouse.move(rcc["x"] + rcc["width"] * 0.7, rcc["y"] + rcc["height"] * 0.4, steps=4)
+    page.mouse.up(button="middle")
+    page.wait_for_timeout(300)
+    for slot in ("RCC", "LCC"):
+        cur, old = state(s, "layout", slot), state(s, "prior", slot)
+        assert cur["view"]["zoom"] > 1.5 and not cur["fitted"] and not old["fitted"]
+        assert old["view"]["zoom"] == pytest.approx(cur["view"]["zoom"])
+        assert shared(image_at(detail["images"], slot), cur["view"]) == pytest.approx(
+            shared(image_at(priors[0]["images"], slot), old["view"]), abs=1e-6)
+    s.shot("priors-cc-zoomed-together")
+
+    # Window/level dragged on the current LCC (linked to RCC): each prior view below moves by the
+    # same amount relative to its own default window (the exams' values differ).
+    lcc = now[1]
+    page.mouse.move(lcc["x"] + lcc["width"] * 0.3, lcc["y"] + lcc["height"] * 0.5)
+    page.mouse.down()
+    page.mouse.move(lcc["x"] + lcc["width"] * 0.3 + 60, lcc["y"] + lcc["height"] * 0.5 - 40, steps=6)
+    page.mouse.up()
+    page.wait_for_timeout(200)
+    for slot in ("RCC", "LCC"):
+        cur, old = state(s, "layout", slot), state(s, "prior", slot)
+        d0 = image_at(detail["images"], slot)["window_presets"][0]
+        p0 = image_at(priors[0]["images"], slot)["window_presets"][0]
+        assert cur["window"]["width"] != pytest.approx(d0["width"])
+        shift = (cur["window"]["center"] - d0["center"]) / d0["width"]
+        assert old["window"]["center"] == pytest.approx(p0["center"] + shift * p0["width"], abs=0.01)
+        assert old["window"]["width"] == pytest.approx(cur["window"]["width"] / d0["width"] * p0["width"], abs=0.01)
+    # F fits both exams again, each in its own fit.
+    page.keyboard.press("f")
+    assert state(s, "prior", "RCC")["fitted"] and state(s, "prior", "LCC")["fitted"]
 
     # M: both exams switch to the MLO pair; the prior's renders load, its DICOM stays out of reach.
     page.keyboard.press("m")

@@ -34,6 +34,7 @@ import {
   nextLoupeFactor,
   resizeLoupe,
   type ImageInfo,
+  type Interaction,
   type LayoutName,
   type LoupeSpec,
   type Viewport,
@@ -731,7 +732,14 @@ class ReadScreen implements Screen {
     this.tool = t;
     for (const [k, b] of this.toolButtons) b.setAttribute("aria-pressed", String(k === t));
     this.viewerHost.dataset.tool = t;
-    this.layout?.setInteraction(t === "pan" ? "pan" : t === "box" || t === "measure" ? "none" : "windowLevel");
+    this.layout?.setInteraction(this.viewerInteraction());
+    this.compare?.layout.setInteraction(this.viewerInteraction());
+  }
+
+  /** What a drag on an image does with the current tool (drawing tools leave it to the layers). */
+  private viewerInteraction(): Interaction {
+    const t = this.tool;
+    return t === "pan" ? "pan" : t === "box" || t === "measure" ? "none" : "windowLevel";
   }
 
   private loupeButton: HTMLButtonElement | null = null;
@@ -762,6 +770,7 @@ class ReadScreen implements Screen {
   private toggleInvert(): void {
     this.invert = !this.invert;
     this.layout?.setInvertAll(this.invert);
+    this.compare?.layout.setInvertAll(this.invert);
     this.invertButton?.setAttribute("aria-pressed", String(this.invert));
   }
 
@@ -772,12 +781,15 @@ class ReadScreen implements Screen {
   private toggleLinkWindow(): void {
     if (!this.layout) return;
     this.layout.setLinkWindow(!this.layout.linkWindow);
+    this.compare?.layout.setLinkWindow(this.layout.linkWindow);
     this.linkButton?.setAttribute("aria-pressed", String(this.layout.linkWindow));
   }
 
   private cycleFitMode(): void {
     if (!this.layout) return;
     const mode = nextFitMode(this.layout.fitMode);
+    // The prior first: the current views' refit then finds the prior views fitted in this mode.
+    this.compare?.layout.setFitMode(mode);
     this.layout.setFitMode(mode);
     const unknownSize = mode === "trueSize" && this.layout.viewports.some((vp) => !vp.image?.pixel_spacing);
     if (this.fitModeButton) {
@@ -852,6 +864,11 @@ class ReadScreen implements Screen {
     priorLayout.setLayout(pair);
     priorLayout.setInvertAll(this.invert);
     priorLayout.setFitMode(layout.fitMode);
+    priorLayout.setSync(layout.sync);
+    priorLayout.setLinkWindow(layout.linkWindow);
+    priorLayout.setInteraction(this.viewerInteraction());
+    // Each current view leads the prior view below it: zoom, pan and window/level.
+    layout.setFollower(priorLayout);
     const layers: BoxLayer[] = [];
     const attach = (vp: Viewport, image: ImageInfo): void => void layers.push(this.priorLayer(vp, image, prior));
     for (const image of prior.images) {
@@ -886,6 +903,7 @@ class ReadScreen implements Screen {
 
   private closeCompare(): void {
     if (!this.compare) return;
+    this.layout?.setFollower(null);
     for (const l of this.compare.layers) l.destroy();
     this.compare.layout.destroy();
     this.compare.host.remove();
@@ -901,6 +919,7 @@ class ReadScreen implements Screen {
   private toggleSync(): void {
     if (!this.layout) return;
     this.layout.setSync(!this.layout.sync);
+    this.compare?.layout.setSync(this.layout.sync);
     this.syncButton?.setAttribute("aria-pressed", String(this.layout.sync));
   }
 
