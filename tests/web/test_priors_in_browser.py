@@ -238,3 +238,71 @@ def test_a_prior_read_not_final_shows_no_boxes(demo_exams: Demo, open_session) -
     page.wait_for_timeout(300)
     assert page.locator(".prior-host rect.box").count() == 0
     assert s.errors() == []
+
+
+def older_exam_like(study_pk: int, exam_date: datetime.date) -> int:
+    """A third exam of the patient: a copy of `study_pk` (its rows, the same render files) dated
+    `exam_date`, reviewed and not yet read. Returns its pk."""
+    from apps.studies.models import Image, Series, Study, StudyState
+
+    study = Study.objects.get(pk=study_pk)
+    series = list(Series.objects.filter(study=study))
+    images = list(Image.objects.filter(series__study=study))
+    study.pk = None
+    study.study_id, study.study_uid = "e" * 32, "2.25.1"
+    study.state, study.final_read, study.exam_date = StudyState.READY, None, exam_date
+    study.save()
+    for s in series:
+        old_pk = s.pk
+        s.pk, s.study, s.series_id, s.series_uid = None, study, f"{s.series_id}-older", f"{s.series_uid}.9"
+        s.save()
+        for image in images:
+            if image.series_id == old_pk:
+                image.pk, image.series, image.study, image.image_id = None, s, study, f"{image.image_id}-older"
+                image.sop_uid = f"{image.sop_uid}.9"
+                image.save()
+    return study.pk
+
+
+def test_shift_p_and_the_selector_step_to_older_priors(demo_exams: Demo, open_session) -> None:  # type: ignore[no-untyped-def]
+    _, prior = one_patient(demo_exams)
+    older = older_exam_like(prior, datetime.date(2016, 5, 2))
+    s = open_session("reader1")
+    page = s.page
+    assignment_id = open_read_screen(s)
+    priors = api(page, f"/api/assignments/{assignment_id}/priors/")["body"]
+    assert [p["study"]["id"] for p in priors] == [prior, older] and len(priors[1]["images"]) == 4
+    page.wait_for_selector("#priors[data-priors='2']")
+
+    page.keyboard.press("p")
+    page.wait_for_selector("#viewer[data-prior-ready=true]")
+    assert page.get_attribute(".prior-host", "data-study") == str(prior)
+    assert [o.strip() for o in page.locator("#prior-select option").all_inner_texts()] == [
+        "1 of 2 · 2 y earlier · final", "2 of 2 · 4 y earlier · not final"]
+    assert page.locator(".prior-host rect.box-prior").count() == 1
+
+    # Shift+P: the older prior, labelled the same way, its read not final (no boxes), still led
+    # by the current views.
+    page.keyboard.press("Shift+P")
+    page.wait_for_selector(f".prior-host[data-study='{older}']")
+    page.wait_for_selector("#viewer[data-prior-ready=true]")
+    label = page.inner_text(".compare-prior")
+    assert label.startswith("Prior exam eeeeeeee") and "· 4 y earlier · read not final" in label
+    assert page.input_value("#prior-select") == "1"
+    assert page.locator(".prior-host rect.box").count() == 0
+    assert page.locator(".prior-host .mv-hanging").count() == 1
+    rcc = page.locator("#viewer > .mv-hanging .mv-cell[data-slot=RCC]").bounding_box()
+    page.mouse.move(rcc["x"] + rcc["width"] * 0.8, rcc["y"] + rcc["height"] * 0.5)
+    page.mouse.wheel(0, -240)
+    page.wait_for_timeout(200)
+    assert state(s, "prior", "RCC")["view"]["zoom"] == pytest.approx(state(s, "layout", "RCC")["view"]["zoom"])
+    assert state(s, "prior", "RCC")["view"]["zoom"] > 1.1
+    s.shot("priors-older-prior")
+
+    # Shift+P after the oldest: the most recent again; the selector picks one directly.
+    page.keyboard.press("Shift+P")
+    page.wait_for_selector(f".prior-host[data-study='{prior}']")
+    assert "2 y earlier" in page.inner_text(".compare-prior")
+    page.select_option("#prior-select", "1")
+    page.wait_for_selector(f".prior-host[data-study='{older}']")
+    assert s.errors() == []

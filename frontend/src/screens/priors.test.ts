@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
 
 import type { Prior } from "../api/types";
-import { comparePair, intervalText, priorBoxes, priorReadText } from "./priors";
+import { comparePair, intervalText, olderPriorIndex, priorBoxes, priorOptionText, priorReadText } from "./priors";
 
 const prior = (read: Prior["read"], final = read !== null): Prior => ({
   study: { id: 1, study_id: "ab".repeat(16), patient_age: 50, has_standard_views: true },
@@ -67,5 +67,16 @@ describe("prior boxes", () => {
   it("draws nothing of a read that is not final", () => {
     expect(priorBoxes(prior(read, false), 7)).toEqual([]);
     expect(priorBoxes(prior(null), 7)).toEqual([]);
+  });
+});
+
+describe("stepping to older priors", () => {
+  it("goes to the next older prior and from the oldest back to the most recent", () => {
+    expect([0, 1, 2].map((i) => olderPriorIndex(i, 3))).toEqual([1, 2, 0]);
+    expect(olderPriorIndex(0, 1)).toBe(0);
+  });
+
+  it("names each prior in the selector by its place, interval and whether its read is final", () => {
+    expect(priorOptionText(prior(null), 1, 3)).toBe("2 of 3 · 2 y earlier · not final");
   });
 });

@@ -48,3 +48,13 @@ export function priorBoxes(prior: Prior, imageId: number): LayerBox[] {
     editable: false,
   }]);
 }
+
+/** Shift+P: the next older prior, and after the oldest the most recent again. */
+export function olderPriorIndex(index: number, count: number): number {
+  return count > 0 ? (index + 1) % count : 0;
+}
+
+/** A prior in the selector: "1 of 3 · 2 y earlier · final" (most recent first). */
+export function priorOptionText(prior: Prior, index: number, count: number): string {
+  return `${index + 1} of ${count} · ${intervalText(prior.days_before)} · ${prior.read_final ? "final" : "not final"}`;
+}
