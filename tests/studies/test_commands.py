@@ -58,6 +58,28 @@ def test_load_demo_is_idempotent_and_leaves_two_ready_exams(capsys: pytest.Captu
 
 
 @pytest.mark.django_db(transaction=True)
+def test_load_demo_prior_adds_an_earlier_exam_of_the_first_demo_patient(capsys: pytest.CaptureFixture[str]) -> None:
+    from apps.studies.selectors import priors_of
+
+    call_command("load_demo")
+    capsys.readouterr()
+    call_command("load_demo", "--prior")
+    call_command("load_demo", "--prior")
+    out = capsys.readouterr().out
+    assert "demo prior: 4 image(s) imported" in out and "demo prior: 0 image(s) imported, 4 already there" in out
+    project = Project.objects.get(slug="demo")
+    assert Image.objects.filter(project=project).count() == 12
+    # Two exams of one patient two years apart; the other demo patient has none.
+    with_prior = [s for s in project.studies.all() if priors_of(s).exists()]
+    assert len(with_prior) == 1
+    (current,) = with_prior
+    (prior,) = priors_of(current)
+    assert prior.state == StudyState.READY and prior.has_standard_views and prior.patient_key == current.patient_key
+    assert current.exam_date is not None and prior.exam_date is not None
+    assert (current.exam_date - prior.exam_date).days == 730
+
+
+@pytest.mark.django_db(transaction=True)
 def test_review_exams_lists_then_approves_the_exams_awaiting_review(  # type: ignore[no-untyped-def]
         admin_user, capsys: pytest.CaptureFixture[str]) -> None:
     from apps.reading.models import AuditEvent

@@ -16,6 +16,7 @@ import {
   resizeBox,
   roundBox,
 } from "./boxgeom";
+import { OverlayLayer, svg } from "./overlaylayer";
 
 export type Tool = "select" | "pan" | "box" | "measure";
 
@@ -43,60 +44,22 @@ export interface BoxLayerOptions {
   onCommit: (key: string) => void;
 }
 
-const SVG = "http://www.w3.org/2000/svg";
 const HANDLE_HIT_PX = 8;
 const MIN_BOX_PX = 4;
-
-function svg<K extends keyof SVGElementTagNameMap>(tag: K, attrs: Record<string, string | number>): SVGElementTagNameMap[K] {
-  const el = document.createElementNS(SVG, tag);
-  for (const [k, v] of Object.entries(attrs)) el.setAttribute(k, String(v));
-  return el;
-}
 
 type Drag =
   | { kind: "draw"; start: Point; current: Point; pointerId: number }
   | { kind: "move"; key: string; start: Point; origin: Box; pointerId: number; moved: boolean }
   | { kind: "resize"; key: string; handle: Handle; origin: Box; pointerId: number };
 
-export class BoxLayer {
-  private readonly group: SVGGElement;
-  private drag: Drag | null = null;
-  private readonly unsubscribe: (() => void)[] = [];
-
+export class BoxLayer extends OverlayLayer<Drag> {
+  // The press is ours on a box, a handle, or anywhere while drawing (OverlayLayer: capture phase).
   constructor(
-    private readonly vp: Viewport,
+    vp: Viewport,
     private readonly opts: BoxLayerOptions,
   ) {
-    this.group = svg("g", { class: "annotation-boxes" });
-    vp.overlay.append(this.group);
-    const root = vp.root;
-    // Capture phase on the viewport root: we see the press before the viewer starts its own
-    // window/level or pan drag, and stop it only when the press is ours (a box, a handle, drawing).
-    const down = (e: PointerEvent): void => this.pointerDown(e);
-    const move = (e: PointerEvent): void => this.pointerMove(e);
-    const up = (e: PointerEvent): void => this.pointerUp(e);
-    root.addEventListener("pointerdown", down, true);
-    root.addEventListener("pointermove", move, true);
-    root.addEventListener("pointerup", up, true);
-    root.addEventListener("pointercancel", up, true);
-    this.unsubscribe.push(
-      () => root.removeEventListener("pointerdown", down, true),
-      () => root.removeEventListener("pointermove", move, true),
-      () => root.removeEventListener("pointerup", up, true),
-      () => root.removeEventListener("pointercancel", up, true),
-      vp.onRedraw(() => this.render()),
-    );
+    super(vp, "annotation-boxes");
     this.render();
-  }
-
-  destroy(): void {
-    for (const u of this.unsubscribe) u();
-    this.group.remove();
-  }
-
-  private screenPoint(e: PointerEvent): Point {
-    const r = this.vp.overlay.getBoundingClientRect();
-    return { x: e.clientX - r.left, y: e.clientY - r.top };
   }
 
   private imagePoint(e: PointerEvent): Point {
@@ -127,17 +90,7 @@ export class BoxLayer {
     return null;
   }
 
-  private claim(e: PointerEvent): void {
-    e.stopPropagation();
-    e.preventDefault();
-    try {
-      this.vp.root.setPointerCapture(e.pointerId);
-    } catch {
-      // Synthetic events have no active pointer to capture; the drag still works.
-    }
-  }
-
-  private pointerDown(e: PointerEvent): void {
+  protected pointerDown(e: PointerEvent): void {
     if (e.button !== 0 || !this.vp.image) return;
     const tool = this.opts.tool();
     // The length tool draws over boxes too (measuring a mass inside its box): not ours.
@@ -146,8 +99,7 @@ export class BoxLayer {
     const handle = tool !== "pan" ? this.hitHandle(s) : null;
     if (handle) {
       const origin = this.opts.boxes().find((b) => b.key === handle.key)!.box;
-      this.drag = { kind: "resize", key: handle.key, handle: handle.handle, origin: { ...origin }, pointerId: e.pointerId };
-      this.claim(e);
+      this.startDrag(e, { kind: "resize", key: handle.key, handle: handle.handle, origin: { ...origin }, pointerId: e.pointerId });
       return;
     }
     const hit = tool !== "pan" ? this.hitBox(s) : null;
@@ -170,10 +122,7 @@ export class BoxLayer {
     if (this.opts.selected() !== null) this.opts.onSelect(null);
   }
 
-  private pointerMove(e: PointerEvent): void {
-    const d = this.drag;
-    if (!d || e.pointerId !== d.pointerId) return;
-    e.stopPropagation();
+  protected dragMove(d: Drag, e: PointerEvent): void {
     const { columns, rows } = this.opts;
     const p = this.imagePoint(e);
     if (d.kind === "draw") {
@@ -187,16 +136,7 @@ export class BoxLayer {
     }
   }
 
-  private pointerUp(e: PointerEvent): void {
-    const d = this.drag;
-    if (!d || e.pointerId !== d.pointerId) return;
-    e.stopPropagation();
-    this.drag = null;
-    try {
-      this.vp.root.releasePointerCapture(e.pointerId);
-    } catch {
-      // Not captured (synthetic event): nothing to release.
-    }
+  protected dragEnd(d: Drag, e: PointerEvent): void {
     if (d.kind === "draw") {
       const box = roundBox(boxFromPoints(d.start, this.imagePoint(e), this.opts.columns, this.opts.rows));
       const r = this.vp.imageBoxToScreenRect(box);
@@ -210,7 +150,7 @@ export class BoxLayer {
   /** Re-place every shape from the current boxes and view (called on redraw and on edits). */
   render(): void {
     const g = this.group;
-    while (g.firstChild) g.removeChild(g.firstChild);
+    this.clear();
     if (!this.vp.image) return;
     const selected = this.opts.selected();
     for (const b of this.opts.boxes()) {

@@ -7,6 +7,7 @@
 import type { Viewport } from "../viewer";
 import type { Point } from "./boxgeom";
 import { clampPoint, distanceToSegment } from "./measure";
+import { OverlayLayer, svg } from "./overlaylayer";
 
 export interface LayerLine {
   key: string;
@@ -31,53 +32,22 @@ export interface MeasureLayerOptions {
   onCreate: (a: Point, b: Point) => void;
 }
 
-const SVG = "http://www.w3.org/2000/svg";
 const HIT_PX = 5;
 const MIN_LINE_PX = 4;
 
-function svg<K extends keyof SVGElementTagNameMap>(tag: K, attrs: Record<string, string | number>): SVGElementTagNameMap[K] {
-  const el = document.createElementNS(SVG, tag);
-  for (const [k, v] of Object.entries(attrs)) el.setAttribute(k, String(v));
-  return el;
+interface LineDrag {
+  start: Point;
+  current: Point;
+  pointerId: number;
 }
 
-export class MeasureLayer {
-  private readonly group: SVGGElement;
-  private drag: { start: Point; current: Point; pointerId: number } | null = null;
-  private readonly unsubscribe: (() => void)[] = [];
-
+export class MeasureLayer extends OverlayLayer<LineDrag> {
   constructor(
-    private readonly vp: Viewport,
+    vp: Viewport,
     private readonly opts: MeasureLayerOptions,
   ) {
-    this.group = svg("g", { class: "annotation-measurements" });
-    vp.overlay.append(this.group);
-    const root = vp.root;
-    const down = (e: PointerEvent): void => this.pointerDown(e);
-    const move = (e: PointerEvent): void => this.pointerMove(e);
-    const up = (e: PointerEvent): void => this.pointerUp(e);
-    root.addEventListener("pointerdown", down, true);
-    root.addEventListener("pointermove", move, true);
-    root.addEventListener("pointerup", up, true);
-    root.addEventListener("pointercancel", up, true);
-    this.unsubscribe.push(
-      () => root.removeEventListener("pointerdown", down, true),
-      () => root.removeEventListener("pointermove", move, true),
-      () => root.removeEventListener("pointerup", up, true),
-      () => root.removeEventListener("pointercancel", up, true),
-      vp.onRedraw(() => this.render()),
-    );
+    super(vp, "annotation-measurements");
     this.render();
-  }
-
-  destroy(): void {
-    for (const u of this.unsubscribe) u();
-    this.group.remove();
-  }
-
-  private screenPoint(e: PointerEvent): Point {
-    const r = this.vp.overlay.getBoundingClientRect();
-    return { x: e.clientX - r.left, y: e.clientY - r.top };
   }
 
   private imagePoint(e: PointerEvent): Point {
@@ -91,18 +61,11 @@ export class MeasureLayer {
     return null;
   }
 
-  private pointerDown(e: PointerEvent): void {
+  protected pointerDown(e: PointerEvent): void {
     if (e.button !== 0 || !this.vp.image) return;
     if (this.opts.active() && !this.opts.readOnly()) {
       const p = this.imagePoint(e);
-      this.drag = { start: p, current: p, pointerId: e.pointerId };
-      e.stopPropagation();
-      e.preventDefault();
-      try {
-        this.vp.root.setPointerCapture(e.pointerId);
-      } catch {
-        // Synthetic events have no active pointer to capture; the drag still works.
-      }
+      this.startDrag(e, { start: p, current: p, pointerId: e.pointerId });
       return;
     }
     // The box layer (registered first) claims presses on boxes with preventDefault: leave those.
@@ -110,29 +73,16 @@ export class MeasureLayer {
     const line = this.hit(this.screenPoint(e));
     if (line) {
       this.opts.onSelect(line.key);
-      e.stopPropagation();
-      e.preventDefault();
+      this.consume(e);
     }
   }
 
-  private pointerMove(e: PointerEvent): void {
-    const d = this.drag;
-    if (!d || e.pointerId !== d.pointerId) return;
-    e.stopPropagation();
+  protected dragMove(d: LineDrag, e: PointerEvent): void {
     d.current = this.imagePoint(e);
     this.render();
   }
 
-  private pointerUp(e: PointerEvent): void {
-    const d = this.drag;
-    if (!d || e.pointerId !== d.pointerId) return;
-    e.stopPropagation();
-    this.drag = null;
-    try {
-      this.vp.root.releasePointerCapture(e.pointerId);
-    } catch {
-      // Not captured (synthetic event): nothing to release.
-    }
+  protected dragEnd(d: LineDrag, e: PointerEvent): void {
     const end = this.imagePoint(e);
     const a = this.vp.imageToScreen(d.start);
     const b = this.vp.imageToScreen(end);
@@ -162,8 +112,7 @@ export class MeasureLayer {
   }
 
   render(): void {
-    const g = this.group;
-    while (g.firstChild) g.removeChild(g.firstChild);
+    this.clear();
     if (!this.vp.image) return;
     const selected = this.opts.selected();
     for (const line of this.opts.lines()) {

@@ -40,6 +40,7 @@ export function shortcuts(): ShortcutGroups {
         { keys: ["M"], what: "Layout: MLO views only" },
         { keys: ["O"], what: "The view under the pointer alone (again: back)" },
         { keys: ["P"], what: "Current over the most recent prior exam, CC or MLO pair (C / M switch; again: back)" },
+        { keys: ["Shift", "P"], what: "Next older prior exam (after the oldest: the most recent again)" },
       ],
     },
     {

@@ -2,6 +2,7 @@
 // choices are unit-tested (priors.test.ts); the read screen does the DOM.
 
 import type { Prior } from "../api/types";
+import type { LayerBox } from "../annotate/boxlayer";
 import type { LayoutName } from "../viewer";
 
 /** The view pair shown current-over-prior: the CC or MLO layout as it is, else the pair of the
@@ -32,4 +33,28 @@ export function priorReadText(prior: Prior): string {
   });
   const n = prior.read.findings.length;
   return `final read: ${birads.join(", ")}, ${n} finding${n === 1 ? "" : "s"}`;
+}
+
+/** The prior's final-read boxes on one of its images, read-only and in the prior's own colour,
+ * labelled like the current read's ("P1. Mass · BI-RADS 4", numbered over the whole read); none
+ * while the prior's read is not final (the server sends nothing of it then anyway). */
+export function priorBoxes(prior: Prior, imageId: number): LayerBox[] {
+  if (!prior.read_final || !prior.read) return [];
+  return prior.read.findings.flatMap((f, i) => f.image !== imageId ? [] : [{
+    key: `prior:${i}`,
+    box: { xmin: f.xmin, ymin: f.ymin, xmax: f.xmax, ymax: f.ymax },
+    cls: "box-prior",
+    label: `P${i + 1}. ${f.categories.length ? f.categories.join(", ") : "no category"}${f.birads !== null ? ` · BI-RADS ${f.birads}` : ""}`,
+    editable: false,
+  }]);
+}
+
+/** Shift+P: the next older prior, and after the oldest the most recent again. */
+export function olderPriorIndex(index: number, count: number): number {
+  return count > 0 ? (index + 1) % count : 0;
+}
+
+/** A prior in the selector: "1 of 3 · 2 y earlier · final" (most recent first). */
+export function priorOptionText(prior: Prior, index: number, count: number): string {
+  return `${index + 1} of ${count} · ${intervalText(prior.days_before)} · ${prior.read_final ? "final" : "not final"}`;
 }

@@ -34,6 +34,7 @@ import {
   nextLoupeFactor,
   resizeLoupe,
   type ImageInfo,
+  type Interaction,
   type LayoutName,
   type LoupeSpec,
   type Viewport,
@@ -41,7 +42,7 @@ import {
 import type { AppContext, Screen } from "./app";
 import { clear, h, isTyping, shortId } from "./dom";
 import { openHelp, shortcuts } from "./help";
-import { comparePair, intervalText, priorReadText } from "./priors";
+import { comparePair, intervalText, olderPriorIndex, priorBoxes, priorOptionText, priorReadText } from "./priors";
 import { assignmentPath } from "./worklist";
 
 const SAVE_LABELS: Record<SaveState, string> = {
@@ -74,7 +75,16 @@ class ReadScreen implements Screen {
   /** The patient's earlier exams (most recent first), asked for while the current one opens. */
   private priors: Promise<Prior[]> = Promise.resolve([]);
   /** Current vs prior (P): the most recent prior's pair hung below the current pair. */
-  private compare: { layout: HangingLayout; host: HTMLElement; before: LayoutName | "one" } | null = null;
+  private compare: {
+    layout: HangingLayout;
+    layers: BoxLayer[];
+    host: HTMLElement;
+    before: LayoutName | "one";
+    /** Which of the priors (most recent first) is shown. */
+    index: number;
+    label: HTMLElement;
+    select: HTMLSelectElement | null;
+  } | null = null;
   private priorsButton: HTMLButtonElement | null = null;
   private readonly layers = new Map<number, BoxLayer>();
   private readonly measureLayers = new Map<number, MeasureLayer>();
@@ -717,7 +727,7 @@ class ReadScreen implements Screen {
         layoutButton("mlo", "MLO", "M", "The two MLO views"),
         layoutButton("one", "1 view", "O", "The view under the pointer alone (again: back)"),
         (this.priorsButton = action("priors", "Prior", "P",
-          "Current over the patient's most recent prior exam, for the CC or MLO pair (again: back)",
+          "Current over the patient's most recent prior exam, for the CC or MLO pair (again: back; Shift+P: older priors)",
           () => void this.togglePriors())),
       ),
       h("span", { class: "spacer" }),
@@ -731,7 +741,14 @@ class ReadScreen implements Screen {
     this.tool = t;
     for (const [k, b] of this.toolButtons) b.setAttribute("aria-pressed", String(k === t));
     this.viewerHost.dataset.tool = t;
-    this.layout?.setInteraction(t === "pan" ? "pan" : t === "box" || t === "measure" ? "none" : "windowLevel");
+    this.layout?.setInteraction(this.viewerInteraction());
+    this.compare?.layout.setInteraction(this.viewerInteraction());
+  }
+
+  /** What a drag on an image does with the current tool (drawing tools leave it to the layers). */
+  private viewerInteraction(): Interaction {
+    const t = this.tool;
+    return t === "pan" ? "pan" : t === "box" || t === "measure" ? "none" : "windowLevel";
   }
 
   private loupeButton: HTMLButtonElement | null = null;
@@ -762,6 +779,7 @@ class ReadScreen implements Screen {
   private toggleInvert(): void {
     this.invert = !this.invert;
     this.layout?.setInvertAll(this.invert);
+    this.compare?.layout.setInvertAll(this.invert);
     this.invertButton?.setAttribute("aria-pressed", String(this.invert));
   }
 
@@ -772,12 +790,15 @@ class ReadScreen implements Screen {
   private toggleLinkWindow(): void {
     if (!this.layout) return;
     this.layout.setLinkWindow(!this.layout.linkWindow);
+    this.compare?.layout.setLinkWindow(this.layout.linkWindow);
     this.linkButton?.setAttribute("aria-pressed", String(this.layout.linkWindow));
   }
 
   private cycleFitMode(): void {
     if (!this.layout) return;
     const mode = nextFitMode(this.layout.fitMode);
+    // The prior first: the current views' refit then finds the prior views fitted in this mode.
+    this.compare?.layout.setFitMode(mode);
     this.layout.setFitMode(mode);
     const unknownSize = mode === "trueSize" && this.layout.viewports.some((vp) => !vp.image?.pixel_spacing);
     if (this.fitModeButton) {
@@ -819,7 +840,7 @@ class ReadScreen implements Screen {
 
   /** P: the current exam's view pair over the same pair of the most recent prior (both hung
    * mirrored, chest walls at the centre line, so each current view sits above its prior);
-   * again: back to the layout before. */
+   * again: back to the layout before. Shift+P (or the selector) steps to older priors. */
   private async togglePriors(): Promise<void> {
     const layout = this.layout;
     if (!layout) return;
@@ -838,44 +859,134 @@ class ReadScreen implements Screen {
     const focused = layout.focusedImageId !== null ? layout.slotOf(layout.focusedImageId) : null;
     const before: LayoutName | "one" = layout.focusedImageId !== null ? "one" : layout.layoutName;
     const pair = comparePair(layout.layoutName, layout.activeSlot, focused);
-    const label = (text: string, cls: string): HTMLElement => h("div", { class: `compare-label ${cls}` }, text);
-    const currentLabel = label(`Current exam ${shortId(this.detail!.study.study_id)}`, "compare-current");
-    const host = h("div", { class: "prior-host", "data-study": String(prior.study.id) });
-    host.append(label(`Prior exam ${shortId(prior.study.study_id)} · ${intervalText(prior.days_before)} · ${priorReadText(prior)}`,
-      `compare-prior ${prior.read_final ? "final" : "not-final"}`));
+    const currentLabel = h("div", { class: "compare-label compare-current" }, `Current exam ${shortId(this.detail!.study.study_id)}`);
+    const label = h("div", { class: "compare-label compare-prior" });
+    const bar = h("div", { class: "compare-bar" }, label);
+    let select: HTMLSelectElement | null = null;
+    if (priors.length > 1) {
+      // More than one prior: a small selector beside the label (Shift+P steps through it too).
+      select = h("select", { id: "prior-select", class: "prior-select", "aria-label": "Prior exam shown",
+        title: "Which prior exam is shown (Shift+P: the next older)" },
+      ...priors.map((p, i) => h("option", { value: String(i) }, priorOptionText(p, i, priors.length))));
+      const chosen = select;
+      chosen.addEventListener("change", () => void this.showPrior(Number(chosen.value)));
+      bar.append(select);
+    }
+    const host = h("div", { class: "prior-host" }, bar);
     this.viewerHost.prepend(currentLabel);
     this.viewerHost.append(host);
     this.viewerHost.classList.add("comparing");
     this.viewerHost.dataset.comparePair = pair;
     layout.setLayout(pair);
+    this.compare = { ...this.hangPrior(host, prior, pair), host, before, index: 0, label, select };
+    this.labelPrior(prior, 0);
+    this.priorsButton?.setAttribute("aria-pressed", "true");
+    this.pressLayoutButton();
+    await this.priorReady();
+  }
+
+  /** Shift+P: the next older prior (after the oldest, the most recent again); opens P if closed. */
+  private async olderPrior(): Promise<void> {
+    if (!this.compare) return this.togglePriors();
+    await this.showPrior(olderPriorIndex(this.compare.index, (await this.priors).length));
+  }
+
+  /** Swap the prior shown below the current pair for priors[index], keeping pair and tools. */
+  private async showPrior(index: number): Promise<void> {
+    const compare = this.compare;
+    const layout = this.layout;
+    const prior = (await this.priors)[index];
+    if (!compare || !layout || !prior || this.compare !== compare || compare.index === index) return;
+    this.dropPrior();
+    Object.assign(compare, this.hangPrior(compare.host, prior, layout.layoutName === "mlo" ? "mlo" : "cc"), { index });
+    this.labelPrior(prior, index);
+    await this.priorReady();
+  }
+
+  /** The prior's label ("Prior exam … · 2 y earlier · final read: …") and selector. */
+  private labelPrior(prior: Prior, index: number): void {
+    const compare = this.compare!;
+    compare.label.textContent = `Prior exam ${shortId(prior.study.study_id)} · ${intervalText(prior.days_before)} · ${priorReadText(prior)}`;
+    compare.label.className = `compare-label compare-prior ${prior.read_final ? "final" : "not-final"}`;
+    compare.host.dataset.study = String(prior.study.id);
+    compare.host.dataset.priorIndex = String(index);
+    if (compare.select) compare.select.value = String(index);
+  }
+
+  /** Hang one prior's pair below the current one, following it, with its final read's boxes. */
+  private hangPrior(host: HTMLElement, prior: Prior, pair: "cc" | "mlo"): { layout: HangingLayout; layers: BoxLayer[] } {
+    const layout = this.layout!;
     const priorLayout = new HangingLayout(host, prior.images);
     priorLayout.setLayout(pair);
     priorLayout.setInvertAll(this.invert);
     priorLayout.setFitMode(layout.fitMode);
-    this.compare = { layout: priorLayout, host, before };
-    this.priorsButton?.setAttribute("aria-pressed", "true");
-    this.pressLayoutButton();
+    priorLayout.setSync(layout.sync);
+    priorLayout.setLinkWindow(layout.linkWindow);
+    priorLayout.setInteraction(this.viewerInteraction());
+    // Each current view leads the prior view below it: zoom, pan and window/level.
+    layout.setFollower(priorLayout);
+    const layers: BoxLayer[] = [];
+    const attach = (vp: Viewport, image: ImageInfo): void => void layers.push(this.priorLayer(vp, image, prior));
+    for (const image of prior.images) {
+      const vp = priorLayout.viewportForImage(image.id);
+      if (vp) attach(vp, image);
+    }
+    priorLayout.onViewportCreated(attach);
     (window as unknown as { __mammolab?: { prior?: HangingLayout } }).__mammolab!.prior = priorLayout;
+    return { layout: priorLayout, layers };
+  }
+
+  /** `data-prior-ready` once the prior shown now has its pair drawn. */
+  private async priorReady(): Promise<void> {
+    const priorLayout = this.compare?.layout;
+    if (!priorLayout) return;
     await priorLayout.ready;
     if (this.compare?.layout === priorLayout) this.viewerHost.dataset.priorReady = "true";
   }
 
+  /** Take the shown prior's layout and boxes down (the host and labels stay). */
+  private dropPrior(): void {
+    const compare = this.compare;
+    if (!compare) return;
+    this.layout?.setFollower(null);
+    for (const l of compare.layers) l.destroy();
+    compare.layout.destroy();
+    delete this.viewerHost.dataset.priorReady;
+    delete (window as unknown as { __mammolab?: { prior?: HangingLayout } }).__mammolab?.prior;
+  }
+
+  /** The prior's final-read boxes on one of its views: shown, never selectable or editable. */
+  private priorLayer(vp: Viewport, image: ImageInfo, prior: Prior): BoxLayer {
+    const none = (): void => undefined;
+    return new BoxLayer(vp, {
+      columns: image.columns,
+      rows: image.rows,
+      boxes: () => priorBoxes(prior, image.id),
+      selected: () => null,
+      tool: () => "select",
+      readOnly: () => true,
+      onSelect: none,
+      onCreate: none,
+      onChange: none,
+      onCommit: none,
+    });
+  }
+
   private closeCompare(): void {
     if (!this.compare) return;
-    this.compare.layout.destroy();
+    this.dropPrior();
     this.compare.host.remove();
     this.viewerHost.querySelector(".compare-current")?.remove();
     this.viewerHost.classList.remove("comparing");
     delete this.viewerHost.dataset.comparePair;
-    delete this.viewerHost.dataset.priorReady;
     this.compare = null;
     this.priorsButton?.setAttribute("aria-pressed", "false");
-    delete (window as unknown as { __mammolab?: { prior?: HangingLayout } }).__mammolab?.prior;
   }
 
   private toggleSync(): void {
     if (!this.layout) return;
     this.layout.setSync(!this.layout.sync);
+    this.compare?.layout.setSync(this.layout.sync);
     this.syncButton?.setAttribute("aria-pressed", String(this.layout.sync));
   }
 
@@ -1027,6 +1138,11 @@ class ReadScreen implements Screen {
         this.changed();
       }
       e.preventDefault();
+      return;
+    }
+    if (e.shiftKey && e.code === "KeyP") {
+      e.preventDefault();
+      void this.olderPrior();
       return;
     }
     const k = e.key;

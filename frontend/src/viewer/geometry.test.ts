@@ -4,6 +4,8 @@ import {
   clampBox,
   fitScale,
   fitView,
+  carryView,
+  carryWindow,
   fromSharedView,
   imageBoxToScreenRect,
   imageRectOnScreen,
@@ -362,5 +364,45 @@ describe("shared views for synchronised zoom and pan", () => {
     const lccChestWall = imageToScreen(transform(lcc, false), { x: 0, y: 2000 });
     expect(lccChestWall.x).toBeCloseTo(800 - rccChestWall.x, 6);
     expect(lccChestWall.y).toBeCloseTo(rccChestWall.y, 6);
+  });
+});
+
+describe("carrying a view and a window to the prior below", () => {
+  const current = { width: 3000, height: 4000, flipH: false, right: true };
+  const prior = { width: 2000, height: 2400, flipH: true, right: true };
+
+  it("shows the same anatomy of the same breast at the same zoom, whatever the prior's size and mirroring", () => {
+    // RCC zoomed 3x on a point 1/4 of the displayed width from the chest wall (the displayed
+    // right edge of a right-breast view), 60% down.
+    const view = { zoom: 3, centerX: 2250, centerY: 2400 };
+    const carried = carryView(view, current, prior);
+    expect(carried.zoom).toBe(3);
+    // The prior is stored mirrored: displayed x = 2000 - centerX; 1/4 from the displayed right edge.
+    expect(2000 - carried.centerX).toBeCloseTo(1500);
+    expect(carried.centerY).toBeCloseTo(1440);
+    const back = carryView(carried, prior, current);
+    expect(back.centerX).toBeCloseTo(view.centerX);
+    expect(back.centerY).toBeCloseTo(view.centerY);
+  });
+
+  it("is the hanging's own pair sync across the centre line", () => {
+    const view = { zoom: 2, centerX: 700, centerY: 900 };
+    const lcc = { width: 3000, height: 4000, flipH: false, right: false };
+    expect(carryView(view, current, lcc)).toEqual(
+      fromSharedView(toSharedView(view, current, false, true), lcc, false, false));
+  });
+
+  it("moves a window relative to each view's default, or as it is when the defaults agree", () => {
+    const mine = { center: 28000, width: 30000 };
+    const theirs = { center: 46000, width: 25000 };
+    // Unchanged: the prior stays at its own default.
+    expect(carryWindow(mine, mine, theirs)).toEqual(theirs);
+    // Level up by a tenth of the width, width halved: the same on the prior's own scale.
+    const w = carryWindow({ center: 31000, width: 15000 }, mine, theirs);
+    expect(w.center).toBeCloseTo(48500);
+    expect(w.width).toBeCloseTo(12500);
+    expect(carryWindow({ center: 100, width: 50 }, mine, mine)).toEqual({ center: 100, width: 50 });
+    expect(carryWindow({ center: 100, width: 50 }, null, theirs)).toEqual({ center: 100, width: 50 });
+    expect(carryWindow({ center: 28000, width: 10 }, mine, theirs).width).toBeGreaterThanOrEqual(1);
   });
 });

@@ -268,6 +268,43 @@ export function fromSharedView(shared: SharedView, image: Size, flipH: boolean, 
   };
 }
 
+/** What carrying a view between two images needs of each: its size, its mirroring and its side
+ * of the centre line (right-breast views hang left of it). */
+export interface ViewFrame {
+  width: number;
+  height: number;
+  flipH: boolean;
+  right: boolean;
+}
+
+/**
+ * `view` of the image in `from` as the same anatomical view of the image in `to`: the breast-pair
+ * sync rule (SharedView), so the same zoom relative to fit and the same centre as a fraction of
+ * the displayed image measured from the chest wall. Used within a hanging (RCC -> LCC) and from a
+ * current view to its prior below (RCC -> prior RCC, images of other sizes).
+ */
+export function carryView(view: ViewState, from: ViewFrame, to: ViewFrame): ViewState {
+  const shared = toSharedView(view, from, from.flipH, from.right);
+  return fromSharedView(shared, to, to.flipH, to.right);
+}
+
+/**
+ * A window/level of one view carried to a view of another exam, relative to each view's own
+ * default window: the same shift of the centre in default widths and the same width ratio. Two
+ * exams of a patient need not share modality values (other detector, other digitiser: the demo's
+ * CBIS-DDSM films sit at levels ~28,000 and ~46,000), so the prior keeps its own contrast and
+ * follows the reader's changes. Equal defaults (or either unknown) carry the values as they are.
+ */
+export function carryWindow(w: WindowLevel, fromDefault: WindowLevel | null, toDefault: WindowLevel | null): WindowLevel {
+  if (!fromDefault || !toDefault || fromDefault.width <= 0 ||
+      (fromDefault.center === toDefault.center && fromDefault.width === toDefault.width)) return { ...w };
+  const shift = (w.center - fromDefault.center) / fromDefault.width;
+  return {
+    center: toDefault.center + shift * toDefault.width,
+    width: Math.max(1, (w.width / fromDefault.width) * toDefault.width),
+  };
+}
+
 /** Apply the DICOM linear VOI function (PS3.3 C.11.2.1.2) to a modality value, giving 0..1. */
 export function applyWindow(value: number, w: WindowLevel): number {
   // A width of 1 is a step function in the standard; guard the division it would cause.

@@ -4,7 +4,7 @@
 //      RMLO | LMLO         each mirrored per display_flip_horizontal so the chest walls meet
 //                          at the centre line; extra views as thumbnails below.
 import { fittedView, type FitItem, type FitMode } from "./fit";
-import { fromSharedView, toSharedView, type FitAlign, type Size, type ViewState } from "./geometry";
+import { carryView, carryWindow, type FitAlign, type Size, type ViewFrame, type ViewState, type WindowLevel } from "./geometry";
 import type { ImageInfo, Interaction, Slot } from "./types";
 import { SLOTS } from "./types";
 import { Viewport } from "./viewport";
@@ -47,6 +47,16 @@ function fitItemOf(image: ImageInfo, viewport: Size): FitItem {
     bounds: image.tissue_bounds ?? null,
     mmPerPx: spacing && spacing.length === 2 && spacing[1]! > 0 ? spacing[1]! : null,
   };
+}
+
+function frameOf(image: ImageInfo): ViewFrame {
+  return { width: image.columns, height: image.rows, flipH: image.display_flip_horizontal, right: image.laterality === "R" };
+}
+
+/** A view's default window (its first preset; import derives one when the file has none). */
+function defaultWindow(viewport: Viewport): WindowLevel | null {
+  const preset = viewport.presets[0];
+  return preset ? { center: preset.center, width: preset.width } : null;
 }
 
 function slotOfImage(image: ImageInfo): Slot | null {
@@ -185,10 +195,13 @@ export class HangingLayout {
     viewport.setFitter((size) => this.fitFor(cell, size));
     viewport.onViewChange((view, source) => {
       if (source === "user") this.propagate(cell, view);
+      // Whatever moved it (the reader, the pair sync, a fit or resize), the view below follows.
+      this.lead(cell);
     });
     // Linked window/level: what the reader drags on one view, the others show (same modality
     // values across the views of one exam); presets and resets stay per view.
     viewport.onWindowChange((w, source) => {
+      this.leadWindow(cell, w);
       if (source !== "user" || !this.linkWindowOn) return;
       this.interactiveWhileLinked();
       for (const other of this.cells.values()) if (other !== cell) other.viewport.setWindow(w.center, w.width);
@@ -227,8 +240,6 @@ export class HangingLayout {
   /** Mirror a user's zoom/pan to the other hung views, in shared (anatomical) terms. */
   private propagate(source: Cell, view: ViewState): void {
     if (!this.syncOn || this.syncing || !source.slot) return;
-    const size = (image: ImageInfo): { width: number; height: number } => ({ width: image.columns, height: image.rows });
-    const shared = toSharedView(view, size(source.image), source.image.display_flip_horizontal, source.image.laterality === "R");
     this.syncing = true;
     try {
       for (const cell of this.slotCells.values()) {
@@ -238,13 +249,38 @@ export class HangingLayout {
           cell.viewport.fit();
           continue;
         }
-        cell.viewport.setView(
-          fromSharedView(shared, size(cell.image), cell.image.display_flip_horizontal, cell.image.laterality === "R"),
-        );
+        cell.viewport.setView(carryView(view, frameOf(source.image), frameOf(cell.image)));
       }
     } finally {
       this.syncing = false;
     }
+  }
+
+  private follower: HangingLayout | null = null;
+
+  /** The follower's view of the same slot (the prior view hung below this one). */
+  private below(cell: Cell): Cell | null {
+    return cell.slot ? (this.follower?.slotCells.get(cell.slot) ?? null) : null;
+  }
+
+  /** Carry one hung view's zoom/pan to the view below: a fit is a fit there too (its own). */
+  private lead(cell: Cell): void {
+    const target = this.below(cell);
+    if (!target) return;
+    if (cell.viewport.fitted) {
+      if (!target.viewport.fitted) target.viewport.fit();
+      return;
+    }
+    target.viewport.setView(carryView(cell.viewport.getView(), frameOf(cell.image), frameOf(target.image)));
+  }
+
+  /** Carry one hung view's window to the view below, relative to both views' defaults. */
+  private leadWindow(cell: Cell, w: WindowLevel): void {
+    const target = this.below(cell);
+    if (!target) return;
+    this.follower!.interactiveWhileLinked();
+    const carried = carryWindow(w, defaultWindow(cell.viewport), defaultWindow(target.viewport));
+    target.viewport.setWindow(carried.center, carried.width);
   }
 
   /** The fitted view of one cell in the current fit mode, same size across the views shown. */
@@ -346,6 +382,21 @@ export class HangingLayout {
     this.root.dataset.linkWindow = String(on);
   }
 
+  /**
+   * Another layout whose hung views follow this one's, slot by slot (current vs prior: the prior
+   * exam's pair hung below): zoom/pan by the breast-pair rule (`carryView`; a fit is a fit),
+   * window/level relative to each view's default (`carryWindow`), from now on and once now.
+   * Its own views stay movable and linked among themselves. Null unlinks.
+   */
+  setFollower(follower: HangingLayout | null): void {
+    this.follower = follower;
+    if (!follower) return;
+    for (const cell of this.slotCells.values()) {
+      this.lead(cell);
+      this.leadWindow(cell, cell.viewport.getWindow());
+    }
+  }
+
   viewport(slot: Slot): Viewport | null {
     return this.slotCells.get(slot)?.viewport ?? null;
   }
@@ -445,6 +496,7 @@ export class HangingLayout {
   }
 
   destroy(): void {
+    this.follower = null;
     clearTimeout(this.interactiveTimer);
     for (const cell of this.cells.values()) cell.viewport.destroy();
     this.cells.clear();
