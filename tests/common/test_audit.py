@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ast
+import dataclasses
 import re
 from pathlib import Path
 
@@ -230,3 +231,12 @@ def test_a_concordant_double_read_its_reopen_and_the_review_store_the_same_audit
         ("consensus_delete", "read", consensus, "admin", {"final_read": consensus}, None),
         ("reopen", "assignment", a.pk, "admin", {"state": "submitted"}, {"state": "reopened", "reason": ""}),
     ]
+
+
+def test_the_architecture_page_lists_every_action_with_its_payload_fields() -> None:
+    page = (Path(settings.BASE_DIR) / "docs" / "architecture.md").read_text().splitlines()
+    rows = {line.split("`")[1]: line for line in page if line.startswith("| `")}
+    stale = [action.value for action, cls in PAYLOADS.items()
+             if action.value not in rows or f"`{cls.__name__}`: " + ", ".join(
+                 f.name for f in dataclasses.fields(cls)) not in rows[action.value]]
+    assert stale == []
