@@ -118,17 +118,20 @@ class AuditPayload:
     """Base of the per-action payloads (frozen dataclasses registered with `@_payload`).
 
     By default a payload is stored as `after`, one key per field, in field order, and `before` is
-    empty; a payload that records a change overrides `stored()`.
+    empty (the other way round for a payload of what was `removed`); a payload that records a
+    change overrides `stored()`.
     """
 
     action: ClassVar[AuditAction]
+    removed: ClassVar[bool] = False
 
     def __post_init__(self) -> None:
         _check_fields(self, action=self.action.value)
 
     def stored(self) -> tuple[Json, Json]:
         """The (before, after) JSON of the row."""
-        return None, {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}  # type: ignore[arg-type]
+        fields = {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}  # type: ignore[arg-type]
+        return (fields, None) if self.removed else (None, fields)
 
 
 PAYLOADS: dict[AuditAction, type[AuditPayload]] = {}
@@ -161,16 +164,30 @@ class FindingFields:
     source_finding: int | None
 
 
-# studies
-
-@_payload(AuditAction.STUDY_STATE)
 @dataclass(frozen=True)
-class StudyStatePayload(AuditPayload):
+class _StateChange(AuditPayload):
+    """A state moved: `{state}` -> `{state}` (the base of the actions that record only that)."""
+
     from_state: str
     to_state: str
 
     def stored(self) -> tuple[Json, Json]:
         return {"state": self.from_state}, {"state": self.to_state}
+
+
+@dataclass(frozen=True)
+class _ReaderGiven(AuditPayload):
+    """An assignment went to a reader: `-` -> `{reader, kind}`."""
+
+    reader: int
+    kind: str
+
+
+# studies
+
+@_payload(AuditAction.STUDY_STATE)
+class StudyStatePayload(_StateChange):
+    """Every move of a study's state inside the studies app (ingest, review, release, new image)."""
 
 
 @_payload(AuditAction.IMAGES_REVIEWED)
@@ -194,10 +211,8 @@ class ArbitersSetPayload(AuditPayload):
 
 
 @_payload(AuditAction.ASSIGN)
-@dataclass(frozen=True)
-class AssignPayload(AuditPayload):
-    reader: int
-    kind: str
+class AssignPayload(_ReaderGiven):
+    """A first or second read given to a reader."""
 
 
 @_payload(AuditAction.REASSIGN)
@@ -211,23 +226,13 @@ class ReassignPayload(AuditPayload):
 
 
 @_payload(AuditAction.READ_START)
-@dataclass(frozen=True)
-class ReadStartPayload(AuditPayload):
-    from_state: str
-    to_state: str
-
-    def stored(self) -> tuple[Json, Json]:
-        return {"state": self.from_state}, {"state": self.to_state}
+class ReadStartPayload(_StateChange):
+    """The holder's first save of an assignment."""
 
 
 @_payload(AuditAction.SUBMIT)
-@dataclass(frozen=True)
-class SubmitPayload(AuditPayload):
-    from_state: str
-    to_state: str
-
-    def stored(self) -> tuple[Json, Json]:
-        return {"state": self.from_state}, {"state": self.to_state}
+class SubmitPayload(_StateChange):
+    """The holder submitted the read."""
 
 
 @_payload(AuditAction.COMPARE)
@@ -253,17 +258,13 @@ class ConsensusCreatePayload(AuditPayload):
 @_payload(AuditAction.CONSENSUS_DELETE)
 @dataclass(frozen=True)
 class ConsensusDeletePayload(AuditPayload):
+    removed = True
     final_read: int
-
-    def stored(self) -> tuple[Json, Json]:
-        return {"final_read": self.final_read}, None
 
 
 @_payload(AuditAction.ARBITRATION_ASSIGN)
-@dataclass(frozen=True)
-class ArbitrationAssignPayload(AuditPayload):
-    reader: int
-    kind: str
+class ArbitrationAssignPayload(_ReaderGiven):
+    """A discordant exam given to a senior who is neither of its readers."""
 
 
 @_payload(AuditAction.ARBITRATION_UNASSIGNED)
@@ -275,10 +276,8 @@ class ArbitrationUnassignedPayload(AuditPayload):
 @_payload(AuditAction.ARBITRATION_WITHDRAW)
 @dataclass(frozen=True)
 class ArbitrationWithdrawPayload(AuditPayload):
+    removed = True
     reader: int
-
-    def stored(self) -> tuple[Json, Json]:
-        return {"reader": self.reader}, None
 
 
 @_payload(AuditAction.ARBITRATE)
