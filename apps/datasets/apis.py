@@ -69,20 +69,25 @@ class ExportCreateInputSerializer(serializers.Serializer):
 ExportPageSerializer = page_of(ExportOutputSerializer, "ExportPage")
 
 
-class ExportListCreateApi(APIView):
-    """GET lists a project's exports, POST creates one: one URL, so one view with a serializer pair
-    per operation."""
+class ExportListApi(APIView):
+    """A project's exports, newest first, a page at a time (admins only)."""
 
     permission_classes = [IsAdminRole]
-    InputSerializer = ExportCreateInputSerializer
-    OutputSerializer = ExportOutputSerializer
-    PageSerializer = ExportPageSerializer
+    OutputSerializer = ExportPageSerializer
 
     @extend_schema(responses=ExportPageSerializer)
     def get(self, request: Request, slug: str) -> Response:
         project = project_get_for(request.user, slug, system=True, message=selectors.EXPORTS_ADMIN_ONLY)
         page = paginate(selectors.exports_for_project(user=request.user, project=project), request, self)
-        return Response(self.PageSerializer(page.body(page.rows)).data)
+        return Response(self.OutputSerializer(page.body(page.rows)).data)
+
+
+class ExportCreateApi(APIView):
+    """Start an export of the project's final reads (admins only); it runs in the worker, 202 at once."""
+
+    permission_classes = [IsAdminRole]
+    InputSerializer = ExportCreateInputSerializer
+    OutputSerializer = ExportOutputSerializer
 
     @extend_schema(request=ExportCreateInputSerializer, responses={202: ExportOutputSerializer})
     def post(self, request: Request, slug: str) -> Response:

@@ -32,7 +32,7 @@ from django.db import DatabaseError, connection, transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
-from apps.common.audit import AuditAction, AuditObject, audit_record
+from apps.common.audit import AnnotationsImportPayload, AuditAction, AuditObject, audit_record
 from apps.common.errors import ApplicationError, ConflictError, NotFoundError
 from apps.datasets import measurements_csv, selectors, split, stats, vindr_csv
 from apps.datasets.models import Export, ExportStatus, ImagesMode, ImportedFindingRow, ImportedImageRow
@@ -662,7 +662,7 @@ def _import_write(*, user: User | None, project: Project, breast_rows: list[vind
         audit_record(
             actor=_actor(user), action=AuditAction.ANNOTATIONS_IMPORT,
             object_type=AuditObject.PROJECT, object_id=project.pk,
-            after={"exams": len(studies), "images": len(breast_rows), "findings": len(findings)},
+            payload=AnnotationsImportPayload(exams=len(studies), images=len(breast_rows), findings=len(findings)),
         )
     return ImportResult(exams=len(studies), images=len(breast_rows), findings=len(findings))
 

@@ -100,9 +100,10 @@ class BreastSerializer(serializers.Serializer):
     density = serializers.ChoiceField(choices=DENSITIES, allow_null=True)
 
 
-class FindingOutSerializer(serializers.Serializer):
-    id = serializers.IntegerField()
-    key = serializers.CharField()
+# A finding's box and categories, the same wherever a finding is served (a read's own findings, a
+# prior's). Comments, not docstrings: a docstring would become the description of every subclass's
+# schema component. Never a component of its own: only its subclasses are.
+class FindingBoxSerializer(serializers.Serializer):
     image = serializers.IntegerField()
     laterality = serializers.ChoiceField(choices=LATERALITIES)
     xmin = serializers.FloatField()
@@ -111,6 +112,15 @@ class FindingOutSerializer(serializers.Serializer):
     ymax = serializers.FloatField()
     categories = serializers.ListField(child=serializers.ChoiceField(choices=FINDING_CATEGORIES))
     birads = serializers.ChoiceField(choices=FINDING_BIRADS, allow_null=True)
+
+
+class _FindingRefSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    key = serializers.CharField()
+
+
+class FindingOutSerializer(_FindingRefSerializer, FindingBoxSerializer):
+    # DRF orders inherited fields by base, then the class's own: id, key, the box, source_finding.
     source_finding = serializers.IntegerField(allow_null=True)
 
 
@@ -247,15 +257,8 @@ class PriorStudySerializer(serializers.Serializer):
     has_standard_views = serializers.BooleanField()
 
 
-class PriorFindingSerializer(serializers.Serializer):
-    image = serializers.IntegerField()
-    laterality = serializers.ChoiceField(choices=LATERALITIES)
-    xmin = serializers.FloatField()
-    ymin = serializers.FloatField()
-    xmax = serializers.FloatField()
-    ymax = serializers.FloatField()
-    categories = serializers.ListField(child=serializers.ChoiceField(choices=FINDING_CATEGORIES))
-    birads = serializers.ChoiceField(choices=FINDING_BIRADS, allow_null=True)
+class PriorFindingSerializer(FindingBoxSerializer):
+    pass  # the box alone: no id, key or source finding (nothing leads back to a reader's finding)
 
 
 class PriorReadSerializer(serializers.Serializer):

@@ -23,7 +23,32 @@ from django.utils import timezone
 
 from apps.accounts.access import require_role
 from apps.accounts.roles import ROLE_ADMIN, ROLE_SENIOR, is_admin, is_reader, is_senior
-from apps.common.audit import AuditAction, AuditEntry, AuditObject, audit_record, audit_records
+from apps.common.audit import (
+    ArbitersSetPayload,
+    ArbitratePayload,
+    ArbitrationAssignPayload,
+    ArbitrationUnassignedPayload,
+    ArbitrationWithdrawPayload,
+    AssignPayload,
+    AuditAction,
+    AuditEntry,
+    AuditObject,
+    BreastUpdatePayload,
+    ComparePayload,
+    ConsensusCreatePayload,
+    ConsensusDeletePayload,
+    FindingCreatePayload,
+    FindingDeletePayload,
+    FindingFields,
+    FindingUpdatePayload,
+    MeasurementsUpdatePayload,
+    ReadStartPayload,
+    ReassignPayload,
+    ReopenPayload,
+    SubmitPayload,
+    audit_record,
+    audit_records,
+)
 from apps.common.errors import ApplicationError, ConflictError, ForbiddenError, NotFoundError
 from apps.reading.concordance import DiscordanceRules, Reason, reads_compare, reads_merge
 from apps.reading.errors import ReadingErrorCode
@@ -244,7 +269,7 @@ def exams_assign(*, actor: User, project: Project, readers: Sequence[User],
         locked.save(update_fields=["settings"])
         project.settings = locked.settings
         audit_record(actor=actor, action=AuditAction.ARBITERS_SET, object_type=AuditObject.PROJECT, object_id=project.pk,
-                     study_id=None, before=before, after=locked.settings[ARBITERS_SETTING])
+                     payload=ArbitersSetPayload(from_seniors=before, to_seniors=locked.settings[ARBITERS_SETTING]))
 
     result = AssignResult()
     queryset = Study.objects.filter(project=project).order_by("id")
@@ -283,7 +308,7 @@ def exams_assign(*, actor: User, project: Project, readers: Sequence[User],
                                               for r in reads for lat in ("R", "L")])
         audit_records([
             AuditEntry(actor=actor, action=AuditAction.ASSIGN, object_type=AuditObject.ASSIGNMENT, object_id=a.pk,
-                       study_id=a.study_id, after={"reader": a.reader_id, "kind": a.kind})
+                       study_id=a.study_id, payload=AssignPayload(reader=a.reader_id, kind=a.kind))
             for a in assignments])
     result.assigned_studies = [s.pk for s in studies]
     result.assignments_created = len(assignments)
@@ -321,7 +346,7 @@ def _arbitration_assign(*, actor: User | None, study: Study, exclude: Sequence[i
     candidates = list(seniors.exclude(pk__in=list(exclude)).values_list("pk", flat=True))
     if not candidates:
         audit_record(actor=actor, action=AuditAction.ARBITRATION_UNASSIGNED, object_type=AuditObject.STUDY, object_id=study.pk,
-                     study_id=study.pk, after={"reason": "no_eligible_senior"})
+                     study_id=study.pk, payload=ArbitrationUnassignedPayload(reason="no_eligible_senior"))
         return None
     loads = _open_loads(candidates)
     senior_id = min(candidates, key=lambda uid: (loads[uid], uid))
@@ -329,7 +354,7 @@ def _arbitration_assign(*, actor: User | None, study: Study, exclude: Sequence[i
                                            discordance_reasons=reasons)
     _read_create(study_id=study.pk, assignment=assignment, origin=ReadOrigin.ARBITRATION)
     audit_record(actor=actor, action=AuditAction.ARBITRATION_ASSIGN, object_type=AuditObject.ASSIGNMENT, object_id=assignment.pk,
-                 study_id=study.pk, after={"reader": senior_id, "kind": AssignmentKind.ARBITRATION})
+                 study_id=study.pk, payload=ArbitrationAssignPayload(reader=senior_id, kind=AssignmentKind.ARBITRATION))
     return assignment
 
 
@@ -348,7 +373,7 @@ def assignment_reassign(*, actor: User, assignment_id: int, reader: User) -> Ass
     assignment.reader = reader
     assignment.save(update_fields=["reader"])
     audit_record(actor=actor, action=AuditAction.REASSIGN, object_type=AuditObject.ASSIGNMENT, object_id=assignment.pk,
-                 study_id=assignment.study_id, before={"reader": before}, after={"reader": reader.pk})
+                 study_id=assignment.study_id, payload=ReassignPayload(from_reader=before, to_reader=reader.pk))
     return assignment
 
 
@@ -374,10 +399,10 @@ def _payload_read_data(*, breasts: Sequence[dict[str, Any]], findings: Sequence[
     )
 
 
-def _finding_fields(f: FindingData | Finding) -> dict[str, Any]:
+def _finding_fields(f: FindingData | Finding) -> FindingFields:
     """A finding's audited fields, the same for a payload box and a stored one (so they compare)."""
-    return {"image": f.image_id, "xmin": f.xmin, "ymin": f.ymin, "xmax": f.xmax, "ymax": f.ymax,
-            "categories": list(f.categories), "birads": f.birads, "source_finding": f.source_finding_id}
+    return FindingFields(image=f.image_id, xmin=f.xmin, ymin=f.ymin, xmax=f.xmax, ymax=f.ymax,
+                         categories=list(f.categories), birads=f.birads, source_finding=f.source_finding_id)
 
 
 def _image_geometry(images: Sequence[Any]) -> dict[int, ImageGeometry]:
@@ -432,12 +457,12 @@ def read_save(*, actor: User, assignment_id: int, version: int,
     for breast in stored_breasts:
         new = data.breast(breast.laterality)
         if (breast.birads, breast.density) != (new.birads, new.density):
-            before = {"laterality": breast.laterality, "birads": breast.birads, "density": breast.density}
+            change = BreastUpdatePayload(laterality=breast.laterality, from_birads=breast.birads,
+                                         from_density=breast.density, to_birads=new.birads, to_density=new.density)
             breast.birads, breast.density = new.birads, new.density
             breast.save(update_fields=["birads", "density"])
             audit_record(actor=actor, action=AuditAction.BREAST_UPDATE, object_type=AuditObject.BREAST, object_id=breast.pk,
-                         study_id=study_id, before=before,
-                         after={"laterality": breast.laterality, "birads": new.birads, "density": new.density})
+                         study_id=study_id, payload=change)
 
     kept: set[int] = set()
     for f in data.findings:
@@ -449,7 +474,7 @@ def read_save(*, actor: User, assignment_id: int, version: int,
             created.image_laterality = images[f.image_id].laterality  # type: ignore[attr-defined]
             saved.append(created)
             audit_record(actor=actor, action=AuditAction.FINDING_CREATE, object_type=AuditObject.FINDING, object_id=created.pk,
-                         study_id=study_id, after={"key": f.key, **_finding_fields(f)})
+                         study_id=study_id, payload=FindingCreatePayload(key=f.key, finding=_finding_fields(f)))
             continue
         kept.add(f.id)
         existing = stored[f.id]
@@ -467,27 +492,28 @@ def read_save(*, actor: User, assignment_id: int, version: int,
             saved.append(updated)
             if before != after:
                 audit_record(actor=actor, action=AuditAction.FINDING_UPDATE, object_type=AuditObject.FINDING, object_id=f.id,
-                             study_id=study_id, before=before, after=after)
+                             study_id=study_id, payload=FindingUpdatePayload(from_finding=before, to_finding=after))
         else:
             saved.append(existing)
     for finding_id, existing in stored.items():
         if finding_id not in kept:
             audit_record(actor=actor, action=AuditAction.FINDING_DELETE, object_type=AuditObject.FINDING, object_id=finding_id,
-                         study_id=study_id, before=_finding_fields(existing))
+                         study_id=study_id, payload=FindingDeletePayload(finding=_finding_fields(existing)))
             existing.delete()
 
     now = timezone.now()
     read_fields: dict[str, Any] = {"updated_at": now}
     if new_measurements is not None and new_measurements != read.measurements:
         audit_record(actor=actor, action=AuditAction.MEASUREMENTS_UPDATE, object_type=AuditObject.READ, object_id=read.pk,
-                     study_id=study_id, before=read.measurements, after=new_measurements)
+                     study_id=study_id, payload=MeasurementsUpdatePayload(from_measurements=read.measurements,
+                                                                          to_measurements=new_measurements))
         read.measurements = read_fields["measurements"] = new_measurements
     update_fields = ["state", "version"]
     if assignment.started_at is None:
         assignment.started_at = now
         update_fields.append("started_at")
         audit_record(actor=actor, action=AuditAction.READ_START, object_type=AuditObject.ASSIGNMENT, object_id=assignment.pk,
-                     study_id=study_id, before={"state": assignment.state}, after={"state": new_state})
+                     study_id=study_id, payload=ReadStartPayload(from_state=assignment.state, to_state=new_state))
     merged = active_seconds_merge(stored=assignment.active_seconds, sent=active_seconds,
                                   last_write=read.updated_at, now=now)
     if merged != assignment.active_seconds:
@@ -570,7 +596,7 @@ def read_submit(*, actor: User, assignment_id: int, version: int, active_seconds
                                                      last_write=read.updated_at, now=assignment.submitted_at)
     assignment.save(update_fields=["state", "version", "submitted_at", "active_seconds"])
     audit_record(actor=actor, action=AuditAction.SUBMIT, object_type=AuditObject.ASSIGNMENT, object_id=assignment.pk,
-                 study_id=study.pk, before={"state": before_state}, after={"state": new_state})
+                 study_id=study.pk, payload=SubmitPayload(from_state=before_state, to_state=new_state))
 
     if assignment.kind == AssignmentKind.ARBITRATION:
         exam_arbitrate(actor=actor, study=study, read=read)
@@ -583,7 +609,7 @@ def exam_arbitrate(*, actor: User, study: Study, read: Read) -> None:
     """The arbiter's submitted read becomes the final read. Caller holds the study lock."""
     _study_move(study, action=StudyAction.ARBITRATE, final_read=read)
     audit_record(actor=actor, action=AuditAction.ARBITRATE, object_type=AuditObject.READ, object_id=read.pk, study_id=study.pk,
-                 after={"final_read": read.pk})
+                 payload=ArbitratePayload(final_read=read.pk))
 
 
 def _compare_if_complete(*, actor: User, study: Study, images: dict[int, ImageInfo]) -> list[Reason]:
@@ -603,14 +629,15 @@ def _compare_if_complete(*, actor: User, study: Study, images: dict[int, ImageIn
                                  data=reads_merge(read_data(first), read_data(second), match))
         _study_move(study, action=StudyAction.COMPARE_CONCORDANT, final_read=consensus)
         audit_record(actor=actor, action=AuditAction.COMPARE, object_type=AuditObject.STUDY, object_id=study.pk, study_id=study.pk,
-                     after={"concordant": True, "reasons": [], "rules": rules.as_dict()})
+                     payload=ComparePayload(concordant=True, reasons=[], rules=rules.as_dict()))
         audit_record(actor=actor, action=AuditAction.CONSENSUS_CREATE, object_type=AuditObject.READ, object_id=consensus.pk,
-                     study_id=study.pk, after={"final_read": consensus.pk, "from": [first.pk, second.pk]})
+                     study_id=study.pk, payload=ConsensusCreatePayload(final_read=consensus.pk,
+                                                                       from_reads=[first.pk, second.pk]))
         return []
     _study_move(study, action=StudyAction.COMPARE_DISCORDANT)
     Discordance.objects.update_or_create(study=study, defaults={"reasons": reason_dicts})
     audit_record(actor=actor, action=AuditAction.COMPARE, object_type=AuditObject.STUDY, object_id=study.pk, study_id=study.pk,
-                 after={"concordant": False, "reasons": reason_dicts, "rules": rules.as_dict()})
+                 payload=ComparePayload(concordant=False, reasons=reason_dicts, rules=rules.as_dict()))
     readers = [reads[AssignmentKind.FIRST].assignment.reader_id,  # type: ignore[union-attr]
                reads[AssignmentKind.SECOND].assignment.reader_id]  # type: ignore[union-attr]
     _arbitration_assign(actor=actor, study=study, exclude=readers, reasons=reason_dicts)
@@ -641,8 +668,8 @@ def read_reopen(*, actor: User, assignment_id: int, reason: str = "") -> Assignm
     assignment.submitted_at = None
     assignment.save(update_fields=["state", "version", "submitted_at"])
     audit_record(actor=actor, action=AuditAction.REOPEN, object_type=AuditObject.ASSIGNMENT, object_id=assignment.pk,
-                 study_id=study.pk, before={"state": AssignmentState.SUBMITTED},
-                 after={"state": new_state, "reason": reason})
+                 study_id=study.pk,
+                 payload=ReopenPayload(from_state=AssignmentState.SUBMITTED, to_state=new_state, reason=reason))
     return assignment
 
 
@@ -656,7 +683,8 @@ def _undo_comparison(*, actor: User, study: Study, assignment: Assignment) -> No
                                      study_state=study.state)
         if arbitration is not None:
             audit_record(actor=actor, action=AuditAction.ARBITRATION_WITHDRAW, object_type=AuditObject.ASSIGNMENT,
-                         object_id=arbitration.pk, study_id=study.pk, before={"reader": arbitration.reader_id})
+                         object_id=arbitration.pk, study_id=study.pk,
+                         payload=ArbitrationWithdrawPayload(reader=arbitration.reader_id))
             arbitration.delete()
     elif study.state == StudyState.FINAL:
         final = study.final_read
@@ -665,7 +693,7 @@ def _undo_comparison(*, actor: User, study: Study, assignment: Assignment) -> No
                                      "read instead.", action=AssignmentAction.REOPEN.value,
                                      state=assignment.state, study_state=study.state)
         audit_record(actor=actor, action=AuditAction.CONSENSUS_DELETE, object_type=AuditObject.READ, object_id=final.pk,
-                     study_id=study.pk, before={"final_read": final.pk})
+                     study_id=study.pk, payload=ConsensusDeletePayload(final_read=final.pk))
         Study.objects.filter(pk=study.pk).update(final_read=None)
         final.delete()
         study.final_read = None

@@ -57,19 +57,24 @@ class ProjectSerializer(serializers.Serializer):
 ProjectPageSerializer = page_of(ProjectSerializer, "ProjectPage")
 
 
-class ProjectListCreateApi(APIView):
-    """GET lists the projects, POST creates one: one URL, so one view with a serializer pair per
-    operation."""
+class ProjectListApi(APIView):
+    """The projects, a page at a time (admins only)."""
 
     permission_classes = [IsAdminRole]
-    InputSerializer = ProjectCreateInputSerializer
-    OutputSerializer = ProjectSerializer
-    PageSerializer = ProjectPageSerializer
+    OutputSerializer = ProjectPageSerializer
 
     @extend_schema(responses=ProjectPageSerializer)
     def get(self, request: Request) -> Response:
         page = paginate(selectors.project_list(user=request.user), request, self)
-        return Response(self.PageSerializer(page.body(page.rows)).data)
+        return Response(self.OutputSerializer(page.body(page.rows)).data)
+
+
+class ProjectCreateApi(APIView):
+    """Create a project (admins only); 409 when the slug is taken."""
+
+    permission_classes = [IsAdminRole]
+    InputSerializer = ProjectCreateInputSerializer
+    OutputSerializer = ProjectSerializer
 
     @extend_schema(request=ProjectCreateInputSerializer, responses={201: ProjectSerializer, 409: ErrorSerializer})
     def post(self, request: Request) -> Response:

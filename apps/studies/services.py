@@ -42,7 +42,7 @@ from django.utils import timezone
 
 from apps.accounts.access import require_role
 from apps.accounts.roles import ROLE_ADMIN
-from apps.common.audit import AuditAction, AuditObject, audit_record
+from apps.common.audit import AuditAction, AuditObject, ImagesReviewedPayload, StudyStatePayload, audit_record
 from apps.common.errors import ForbiddenError
 from apps.common.storage import storage_save_bytes
 from apps.studies import dicom
@@ -802,7 +802,7 @@ def _study_transition(*, study: Study, action: StudyAction, actor: User | None =
     study.state = target
     study.save(update_fields=["state"])
     audit_record(actor=actor, action=AuditAction.STUDY_STATE, object_type=AuditObject.STUDY, object_id=study.pk,
-                 study_id=study.pk, before={"state": before}, after={"state": target})
+                 study_id=study.pk, payload=StudyStatePayload(from_state=before, to_state=target))
 
 
 def _study_ready_if_complete(*, study: Study, actor: User | None = None) -> None:
@@ -898,7 +898,8 @@ def images_mark_reviewed(*, actor: User, image_ids: Sequence[int]) -> ReviewResu
     ready: list[str] = []
     for study in Study.objects.select_for_update().filter(pk__in={i.study_id for i in images}).order_by("pk"):
         audit_record(actor=actor, action=AuditAction.IMAGES_REVIEWED, object_type=AuditObject.STUDY,
-                     object_id=study.pk, study_id=study.pk, after={"images": [i.pk for i in images if i.study_id == study.pk]})
+                     object_id=study.pk, study_id=study.pk,
+                     payload=ImagesReviewedPayload(images=[i.pk for i in images if i.study_id == study.pk]))
         _study_ready_if_complete(study=study, actor=actor)
         if study.state == StudyState.READY:
             ready.append(study.study_id)

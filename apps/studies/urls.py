@@ -1,11 +1,12 @@
 from django.urls import URLPattern, URLResolver, path
 
+from apps.common.views import by_method
 from apps.studies import apis
 
 app_name = "studies"
 
 urlpatterns: list[URLPattern | URLResolver] = [
-    path("projects/", apis.ProjectListCreateApi.as_view(), name="project-list"),
+    path("projects/", by_method(get=apis.ProjectListApi, post=apis.ProjectCreateApi), name="project-list"),
     path("projects/<slug:slug>/imports/", apis.ImportCreateApi.as_view(), name="import-create"),
     path("imports/<int:pk>/", apis.BatchDetailApi.as_view(), name="batch-detail"),
     path("images/<int:pk>/file/<str:kind>/", apis.ImageFileApi.as_view(), name="image-file"),

@@ -190,16 +190,10 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /**
-         * @description GET lists the projects, POST creates one: one URL, so one view with a serializer pair per
-         *     operation.
-         */
+        /** @description The projects, a page at a time (admins only). */
         get: operations["api_projects_retrieve"];
         put?: never;
-        /**
-         * @description GET lists the projects, POST creates one: one URL, so one view with a serializer pair per
-         *     operation.
-         */
+        /** @description Create a project (admins only); 409 when the slug is taken. */
         post: operations["api_projects_create"];
         delete?: never;
         options?: never;
@@ -262,16 +256,10 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /**
-         * @description GET lists a project's exports, POST creates one: one URL, so one view with a serializer pair
-         *     per operation.
-         */
+        /** @description A project's exports, newest first, a page at a time (admins only). */
         get: operations["api_projects_exports_retrieve"];
         put?: never;
-        /**
-         * @description GET lists a project's exports, POST creates one: one URL, so one view with a serializer pair
-         *     per operation.
-         */
+        /** @description Start an export of the project's final reads (admins only); it runs in the worker, 202 at once. */
         post: operations["api_projects_exports_create"];
         delete?: never;
         options?: never;
