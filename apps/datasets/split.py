@@ -76,7 +76,7 @@ def test_size(*, total: int, test_fraction: float) -> int:
     return min(total, max(0, math.floor(total * test_fraction + 0.5)))
 
 
-K = TypeVar("K")
+K = TypeVar("K", int, str)  # exam keys: database ids, or study ids in tests and scripts
 
 
 def stratify(
@@ -95,7 +95,9 @@ def stratify(
     """
     if not 0.0 < test_fraction < 1.0:
         raise ValueError("test_fraction must lie strictly between 0 and 1")
-    keys_all = sorted(exam_labels, key=str)
+    # Natural order of the keys (numeric for database ids), so only the exams' relative order
+    # matters: the same exams get the same split wherever their ids start.
+    keys_all = sorted(exam_labels)
     new_keys = [k for k in keys_all if existing.get(k) not in SUBSETS]
     if not new_keys:
         return {}

