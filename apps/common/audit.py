@@ -187,7 +187,8 @@ class _ReaderGiven(AuditPayload):
 
 @_payload(AuditAction.STUDY_STATE)
 class StudyStatePayload(_StateChange):
-    """Every move of a study's state inside the studies app (ingest, review, release, new image)."""
+    """Every move of an exam's state, whichever app drives it (`studies_move`): ingest, review,
+    release, new image, assign, comparison, arbitration, reopen, CSV import of final reads."""
 
 
 @_payload(AuditAction.IMAGES_REVIEWED)

@@ -39,7 +39,8 @@ from apps.datasets.models import Export, ExportStatus, ImagesMode, ImportedFindi
 from apps.reading.models import BreastAssessment, Finding, Read, ReadOrigin
 from apps.studies.models import Image, Project, Study
 from apps.studies.selectors import project_get_for
-from apps.studies.workflow import StudyAction, study_action_sources, study_action_target, study_next_state
+from apps.studies.services import studies_move
+from apps.studies.workflow import StudyAction, study_action_sources, study_next_state
 
 User = AbstractBaseUser | AnonymousUser
 logger = logging.getLogger(__name__)
@@ -625,7 +626,7 @@ def _import_write(*, user: User | None, project: Project, breast_rows: list[vind
         # meanwhile wins (apps/studies/workflow.py: import_final).
         locked = list(Study.objects.select_for_update().filter(
             pk__in=[s.pk for s in studies.values()], final_read__isnull=True,
-            state__in=study_action_sources(StudyAction.IMPORT_FINAL)).values_list("pk", flat=True))
+            state__in=study_action_sources(StudyAction.IMPORT_FINAL)).only("pk", "study_id", "state"))
         if len(locked) != len(studies):
             raise ConflictError("Some exams got a final read or were assigned while importing; nothing was imported.",
                                 code=ImportErrorCode.INVALID)
@@ -656,9 +657,9 @@ def _import_write(*, user: User | None, project: Project, breast_rows: list[vind
         split_of = {r.study_id: r.split for r in breast_rows}
         for study in studies.values():
             study.final_read = read_of[study.study_id]
-            study.state = study_action_target(StudyAction.IMPORT_FINAL)
             study.split = split_of[study.study_id]
-        Study.objects.bulk_update(studies.values(), ["final_read", "state", "split"], batch_size=UPDATE_CHUNK)
+        Study.objects.bulk_update(studies.values(), ["final_read", "split"], batch_size=UPDATE_CHUNK)
+        studies_move(studies=locked, action=StudyAction.IMPORT_FINAL, actor=_actor(user))
         audit_record(
             actor=_actor(user), action=AuditAction.ANNOTATIONS_IMPORT,
             object_type=AuditObject.PROJECT, object_id=project.pk,

@@ -92,6 +92,7 @@ from apps.reading.workflow import (
     study_transition,
 )
 from apps.studies.models import Project, Study, StudyState
+from apps.studies.services import studies_move
 
 UserModel = get_user_model()
 
@@ -168,16 +169,11 @@ def _check_version(assignment: Assignment, version: int) -> None:
             extra={"current_version": assignment.version, "read": read_payload(read)})
 
 
-def _study_move(study: Study, *, action: StudyAction, **fields: Any) -> None:
-    """Guarded update: the row must still be in the state we checked (we also hold its lock)."""
-    new_state = study_transition(action=action, state=study.state)
-    updated = Study.objects.filter(pk=study.pk, state=study.state).update(state=new_state, **fields)
-    if updated != 1:
-        raise invalid_transition("The study changed state concurrently.", action=action.value,
-                                 study_state=study.state)
-    study.state = new_state
-    for name, value in fields.items():
-        setattr(study, name, value)
+def _study_move(study: Study, *, action: StudyAction, actor: User | None, **fields: Any) -> None:
+    """The exam's move (studies_move: guarded, audited), refused with the reader-blinded 409."""
+    studies_move(studies=[study], action=action, actor=actor, refuse=lambda s: invalid_transition(
+        EXAM_NOT_OPEN, action=action.value, study_state=s.state,
+        admin_message=f"Cannot {action.value.replace('_', ' ')} a study that is {s.state}."), **fields)
 
 
 def _read_create(*, study_id: int, assignment: Assignment | None, origin: str,
@@ -296,11 +292,8 @@ def exams_assign(*, actor: User, project: Project, readers: Sequence[User],
             assignments.append(Assignment(study_id=study.pk, reader_id=reader_id, kind=kind))
             loads[reader_id] += 1
     if studies:
-        updated = Study.objects.filter(pk__in=[s.pk for s in studies], state=StudyState.READY).update(
-            state=study_transition(action=StudyAction.ASSIGN, state=StudyState.READY))
-        if updated != len(studies):
-            raise invalid_transition("Some exams changed state while being assigned; nothing was assigned.",
-                                     action=StudyAction.ASSIGN.value)
+        studies_move(studies=studies, action=StudyAction.ASSIGN, actor=actor, refuse=lambda s: invalid_transition(
+            "Some exams changed state while being assigned; nothing was assigned.", action=StudyAction.ASSIGN.value))
         Assignment.objects.bulk_create(assignments)
         reads = Read.objects.bulk_create([Read(study_id=a.study_id, assignment=a, origin=ReadOrigin.READER)
                                           for a in assignments])
@@ -607,7 +600,7 @@ def read_submit(*, actor: User, assignment_id: int, version: int, active_seconds
 
 def exam_arbitrate(*, actor: User, study: Study, read: Read) -> None:
     """The arbiter's submitted read becomes the final read. Caller holds the study lock."""
-    _study_move(study, action=StudyAction.ARBITRATE, final_read=read)
+    _study_move(study, action=StudyAction.ARBITRATE, final_read=read, actor=actor)
     audit_record(actor=actor, action=AuditAction.ARBITRATE, object_type=AuditObject.READ, object_id=read.pk, study_id=study.pk,
                  payload=ArbitratePayload(final_read=read.pk))
 
@@ -627,14 +620,14 @@ def _compare_if_complete(*, actor: User, study: Study, images: dict[int, ImageIn
         Discordance.objects.filter(study=study).delete()
         consensus = _read_create(study_id=study.pk, assignment=None, origin=ReadOrigin.CONSENSUS,
                                  data=reads_merge(read_data(first), read_data(second), match))
-        _study_move(study, action=StudyAction.COMPARE_CONCORDANT, final_read=consensus)
+        _study_move(study, action=StudyAction.COMPARE_CONCORDANT, final_read=consensus, actor=actor)
         audit_record(actor=actor, action=AuditAction.COMPARE, object_type=AuditObject.STUDY, object_id=study.pk, study_id=study.pk,
                      payload=ComparePayload(concordant=True, reasons=[], rules=rules.as_dict()))
         audit_record(actor=actor, action=AuditAction.CONSENSUS_CREATE, object_type=AuditObject.READ, object_id=consensus.pk,
                      study_id=study.pk, payload=ConsensusCreatePayload(final_read=consensus.pk,
                                                                        from_reads=[first.pk, second.pk]))
         return []
-    _study_move(study, action=StudyAction.COMPARE_DISCORDANT)
+    _study_move(study, action=StudyAction.COMPARE_DISCORDANT, actor=actor)
     Discordance.objects.update_or_create(study=study, defaults={"reasons": reason_dicts})
     audit_record(actor=actor, action=AuditAction.COMPARE, object_type=AuditObject.STUDY, object_id=study.pk, study_id=study.pk,
                  payload=ComparePayload(concordant=False, reasons=reason_dicts, rules=rules.as_dict()))
@@ -660,7 +653,7 @@ def read_reopen(*, actor: User, assignment_id: int, reason: str = "") -> Assignm
     new_state = assignment_transition(action=AssignmentAction.REOPEN, state=assignment.state,
                                       study_state=study.state)
     if assignment.kind == AssignmentKind.ARBITRATION:
-        _study_move(study, action=StudyAction.REOPEN_ARBITRATION, final_read=None)
+        _study_move(study, action=StudyAction.REOPEN_ARBITRATION, final_read=None, actor=actor)
     else:
         _undo_comparison(actor=actor, study=study, assignment=assignment)
     assignment.state = new_state
@@ -697,4 +690,4 @@ def _undo_comparison(*, actor: User, study: Study, assignment: Assignment) -> No
         Study.objects.filter(pk=study.pk).update(final_read=None)
         final.delete()
         study.final_read = None
-    _study_move(study, action=StudyAction.REOPEN_READ)
+    _study_move(study, action=StudyAction.REOPEN_READ, actor=actor)

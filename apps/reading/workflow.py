@@ -3,7 +3,8 @@ apps/studies/workflow.py (the exam's one table, shared with ingest and CSV impor
 
 Services look transitions up here (`assignment_transition`, `study_transition`) and raise 409
 `invalid_transition` for anything not listed; nothing else in the code decides what may follow
-what.
+what. The study's moves themselves are written by `studies_move` (apps/studies/services.py),
+which also records them in the audit trail.
 
 Assignment (one reader's task on one exam):
 

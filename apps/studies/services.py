@@ -42,7 +42,15 @@ from django.utils import timezone
 
 from apps.accounts.access import require_role
 from apps.accounts.roles import ROLE_ADMIN
-from apps.common.audit import AuditAction, AuditObject, ImagesReviewedPayload, StudyStatePayload, audit_record
+from apps.common.audit import (
+    AuditAction,
+    AuditEntry,
+    AuditObject,
+    ImagesReviewedPayload,
+    StudyStatePayload,
+    audit_record,
+    audit_records,
+)
 from apps.common.errors import ForbiddenError
 from apps.common.storage import storage_save_bytes
 from apps.studies import dicom
@@ -550,7 +558,7 @@ def _batch_refresh(*, batch_id: int) -> None:
         ).values_list("study_id", flat=True))
         for study in Study.objects.select_for_update().filter(pk__in=study_ids,
                                                               state=StudyState.IMPORTING):
-            _study_transition(study=study, action=StudyAction.INGEST_DONE)
+            studies_move(studies=[study], action=StudyAction.INGEST_DONE, actor=None)
             _study_ready_if_complete(study=study)
 
 
@@ -789,20 +797,40 @@ def _ingest_commit(*, item: ImportItem, project: Project, header: dicom.Header, 
     study.save(update_fields=["has_standard_views", "patient_age"])
     if study.state == StudyState.READY:
         # A new, unreviewed image: the exam goes back through review.
-        _study_transition(study=study, action=StudyAction.NEW_IMAGE)
+        studies_move(studies=[study], action=StudyAction.NEW_IMAGE, actor=None)
     return True
 
 
-def _study_transition(*, study: Study, action: StudyAction, actor: User | None = None) -> None:
-    """Precondition: the study row is locked (select_for_update) by the caller's transaction."""
-    target = study_next_state(action=action, state=study.state)
-    if target is None:
-        raise InvalidStudyTransition(study.study_id, study.state, study_action_target(action))
-    before = study.state
-    study.state = target
-    study.save(update_fields=["state"])
-    audit_record(actor=actor, action=AuditAction.STUDY_STATE, object_type=AuditObject.STUDY, object_id=study.pk,
-                 study_id=study.pk, payload=StudyStatePayload(from_state=before, to_state=target))
+def studies_move(*, studies: Sequence[Study], action: StudyAction, actor: User | None,
+                 refuse: Callable[[Study], Exception] | None = None, **fields: Any) -> None:
+    """The one way an exam's state changes, whichever app drives it (ingest, review, reading,
+    arbitration, reopen, CSV import): the move is looked up in apps/studies/workflow.py, written as
+    a guarded update (the row must still be in the state that was checked; callers hold its lock)
+    and recorded as one `study_state` audit event per exam whose state changed. `fields` are
+    written with the state (e.g. the final read). `refuse` builds the error for an exam the table
+    does not let move; reading passes its reader-blinded 409."""
+    refusal = refuse or (lambda study: InvalidStudyTransition(study.study_id, study.state,
+                                                              study_action_target(action)))
+    by_source: dict[str, list[Study]] = {}
+    for study in studies:
+        if study_next_state(action=action, state=study.state) is None:
+            raise refusal(study)
+        by_source.setdefault(study.state, []).append(study)
+    events: list[AuditEntry] = []
+    for source, group in by_source.items():
+        target = study_action_target(action)
+        updated = Study.objects.filter(pk__in=[s.pk for s in group], state=source).update(state=target, **fields)
+        if updated != len(group):  # another transaction moved one without holding its lock
+            raise refusal(group[0])
+        for study in group:
+            study.state = target
+            for name, value in fields.items():
+                setattr(study, name, value)
+            if source != target:
+                events.append(AuditEntry(actor=actor, action=AuditAction.STUDY_STATE, object_type=AuditObject.STUDY,
+                                         object_id=study.pk, study_id=study.pk,
+                                         payload=StudyStatePayload(from_state=source, to_state=target)))
+    audit_records(events)
 
 
 def _study_ready_if_complete(*, study: Study, actor: User | None = None) -> None:
@@ -810,7 +838,7 @@ def _study_ready_if_complete(*, study: Study, actor: User | None = None) -> None
         return
     if study.images.exclude(state=ImageState.REVIEWED).exists():
         return
-    _study_transition(study=study, action=StudyAction.REVIEW_DONE, actor=actor)
+    studies_move(studies=[study], action=StudyAction.REVIEW_DONE, actor=actor)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -924,7 +952,7 @@ def study_mark_ready(*, actor: User, study_pk: int) -> Study:
     unreviewed = study.images.exclude(state=ImageState.REVIEWED).count()
     if unreviewed or not study.images.exists():
         raise StudyNotReviewed(study.study_id, unreviewed)
-    _study_transition(study=study, action=StudyAction.RELEASE, actor=actor)
+    studies_move(studies=[study], action=StudyAction.RELEASE, actor=actor)
     return study
 
 

@@ -149,7 +149,7 @@ def _box(image: int, xmin: float, ymin: float, xmax: float, ymax: float) -> dict
 
 
 @pytest.mark.django_db
-def test_a_discordant_double_read_and_its_reopen_store_the_same_audit_json(
+def test_a_discordant_double_read_and_its_reopen_store_the_same_audit_json_and_every_exam_move(
         admin_user, reader1, reader2, senior) -> None:  # type: ignore[no-untyped-def]
     study = exam_create()
     a, b = assign_pair(study, admin_user, reader1, reader2, seniors=[senior])
@@ -175,6 +175,7 @@ def test_a_discordant_double_read_and_its_reopen_store_the_same_audit_json(
          "finding_b": None, "message": "A finding of read A has no matching box in the other read."}]
     assert _trail(study.pk, study.project_id) == [
         ("arbiters_set", "project", study.project_id, "admin", None, [senior.pk]),
+        ("study_state", "study", study.pk, "admin", {"state": "ready"}, {"state": "reading"}),
         ("assign", "assignment", a.pk, "admin", None, {"reader": reader1.pk, "kind": "first"}),
         ("assign", "assignment", b.pk, "admin", None, {"reader": reader2.pk, "kind": "second"}),
         ("breast_update", "breast", ba[0], "reader1", {"laterality": "R", "birads": None, "density": None},
@@ -192,16 +193,18 @@ def test_a_discordant_double_read_and_its_reopen_store_the_same_audit_json(
          {"laterality": "L", "birads": 1, "density": "C"}),
         ("read_start", "assignment", b.pk, "reader2", {"state": "assigned"}, {"state": "in_progress"}),
         ("submit", "assignment", b.pk, "reader2", {"state": "in_progress"}, {"state": "submitted"}),
+        ("study_state", "study", study.pk, "reader2", {"state": "reading"}, {"state": "arbitration"}),
         ("compare", "study", study.pk, "reader2", None, {"concordant": False, "reasons": reasons, "rules": rules}),
         ("arbitration_assign", "assignment", arbitration.pk, "reader2", None,
          {"reader": senior.pk, "kind": "arbitration"}),
         ("arbitration_withdraw", "assignment", arbitration.pk, "admin", {"reader": senior.pk}, None),
+        ("study_state", "study", study.pk, "admin", {"state": "arbitration"}, {"state": "reading"}),
         ("reopen", "assignment", b.pk, "admin", {"state": "submitted"}, {"state": "reopened", "reason": "wrong birads"}),
     ]
 
 
 @pytest.mark.django_db
-def test_a_concordant_double_read_its_reopen_and_the_review_store_the_same_audit_json(
+def test_a_concordant_double_read_its_reopen_and_the_review_store_the_same_audit_json_and_every_exam_move(
         admin_user, reader1, reader2) -> None:  # type: ignore[no-untyped-def]
     study = exam_create(state=StudyState.AWAITING_REVIEW)
     images = sorted(study.images.values_list("id", flat=True))
@@ -219,16 +222,19 @@ def test_a_concordant_double_read_its_reopen_and_the_review_store_the_same_audit
     assert trail == [
         ("images_reviewed", "study", study.pk, "admin", None, {"images": images}),
         ("study_state", "study", study.pk, "admin", {"state": "awaiting_review"}, {"state": "ready"}),
+        ("study_state", "study", study.pk, "admin", {"state": "ready"}, {"state": "reading"}),
         ("assign", "assignment", a.pk, "admin", None, {"reader": reader1.pk, "kind": "first"}),
         ("assign", "assignment", b.pk, "admin", None, {"reader": reader2.pk, "kind": "second"}),
         ("submit", "assignment", a.pk, "reader1", {"state": "in_progress"}, {"state": "submitted"}),
         ("submit", "assignment", b.pk, "reader2", {"state": "in_progress"}, {"state": "submitted"}),
+        ("study_state", "study", study.pk, "reader2", {"state": "reading"}, {"state": "final"}),
         ("compare", "study", study.pk, "reader2", None,
          {"concordant": True, "reasons": [], "rules": {
              "birads": "any", "density": "any", "categories": "same", "iou_threshold": 0.5, "finding_birads": "any",
              "unmatched_finding": True}}),
         ("consensus_create", "read", consensus, "reader2", None, {"final_read": consensus, "from": reads}),
         ("consensus_delete", "read", consensus, "admin", {"final_read": consensus}, None),
+        ("study_state", "study", study.pk, "admin", {"state": "final"}, {"state": "reading"}),
         ("reopen", "assignment", a.pk, "admin", {"state": "submitted"}, {"state": "reopened", "reason": ""}),
     ]
 

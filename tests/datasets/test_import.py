@@ -13,7 +13,7 @@ from django.test.utils import CaptureQueriesContext
 
 from apps.common.errors import ApplicationError
 from apps.datasets import services, vindr_csv
-from apps.reading.models import Finding, Read, ReadOrigin
+from apps.reading.models import AuditEvent, Finding, Read, ReadOrigin
 from apps.studies.models import Project, Study, StudyState
 from tests.datasets.factories import image_of
 from tests.factories import ProjectFactory, exam_create
@@ -192,6 +192,18 @@ def test_annotations_for_an_exam_being_read_are_refused_naming_the_exam(state: s
     assert Read.objects.count() == 0
     two.refresh_from_db()
     assert (two.state, two.final_read_id) == (state, None)
+
+
+def test_each_imported_exam_records_its_move_to_final_in_the_audit_trail() -> None:
+    project = ProjectFactory()
+    breast, findings, studies = _published_style_files(project)
+    studies[1].state = StudyState.AWAITING_REVIEW
+    studies[1].save(update_fields=["state"])
+    _import(project, breast, findings)
+    moves = {(e.study_id, e.before["state"], e.after["state"])
+             for e in AuditEvent.objects.filter(action="study_state", study_id__in=[s.pk for s in studies])}
+    assert moves == {(studies[0].pk, "ready", "final"), (studies[1].pk, "awaiting_review", "final"),
+                     (studies[2].pk, "ready", "final")}
 
 
 def test_import_writes_in_bulk_whatever_the_number_of_exams() -> None:

@@ -379,7 +379,7 @@ def test_agreement_endpoint_reports_per_reader_pair(admin_user, reader1, reader2
 def test_audit_endpoint_lists_every_change_with_actor(world: World, api_for, admin_user) -> None:
     body = api_for(admin_user).get(f"/api/studies/{world.study.pk}/audit/").json()
     actions = [(e["action"], e["actor"]["username"] if e["actor"] else None) for e in body["results"]]
-    assert actions[:2] == [("assign", "admin"), ("assign", "admin")]
+    assert actions[:3] == [("study_state", "admin"), ("assign", "admin"), ("assign", "admin")]
     assert ("breast_update", "reader1") in actions and ("read_start", "reader1") in actions
     assert body["count"] == len(body["results"])
 
