@@ -3,9 +3,11 @@
 // resolution data). It knows nothing about reads, findings or the workflow.
 import { decodeFullDepth, fetchBytes, type FullDepthData } from "./decoder";
 import {
+  canvasArea,
   clampZoom,
   fitView,
   imageBoxToScreenRect,
+  imageRectOnScreen,
   imageToScreen,
   imageToScreenMatrix,
   panBy,
@@ -15,6 +17,7 @@ import {
   windowFromDrag,
   zoomAbout,
   type Box,
+  type CanvasArea,
   type FitAlign,
   type Point,
   type Rect,
@@ -91,6 +94,9 @@ export class Viewport {
   private readonly labelEl: HTMLDivElement;
   private readonly messageEl: HTMLDivElement;
   private readonly loupeEl: HTMLDivElement;
+  private readonly canvas: HTMLCanvasElement;
+  /** Where the canvas was last placed (it covers only the image's part of the viewport). */
+  private placedArea = "";
   private loupeSpec: LoupeSpec | null = null;
   /** 2 while an interaction redraws several views per frame (`setInteractiveQuality`), else 1. */
   private resolutionDivisor = 1;
@@ -139,8 +145,9 @@ export class Viewport {
     this.root = root;
 
     const canvas = document.createElement("canvas");
-    canvas.style.cssText = "position:absolute;inset:0;width:100%;height:100%;display:block;";
+    canvas.style.cssText = "position:absolute;left:0;top:0;width:100%;height:100%;display:block;";
     root.appendChild(canvas);
+    this.canvas = canvas;
 
     const overlay = document.createElementNS(SVG_NS, "svg");
     overlay.setAttribute("class", "mv-overlay");
@@ -690,17 +697,20 @@ export class Viewport {
     if (!renderer || renderer.gl.isContextLost()) return;
     // Device px per CSS px of the canvas's backing store (halved while interactive).
     const dpr = (window.devicePixelRatio || 1) / this.resolutionDivisor;
-    renderer.resize(
-      Math.max(1, Math.round(this.cssSize.width * dpr)),
-      Math.max(1, Math.round(this.cssSize.height * dpr)),
-    );
+    const t = this.transform();
+    const whole = { x: 0, y: 0, width: this.cssSize.width, height: this.cssSize.height };
+    // The canvas covers the image only (black around it is the viewport's background): fewer
+    // pixels to shade, read back and composite on a software rasteriser. With the magnifier on
+    // it covers the whole viewport, since the loupe shows image next to the image's edge.
+    const area = this.placeCanvas(canvasArea(image && !this.loupeSpec ? imageRectOnScreen(t) : whole, this.cssSize, dpr));
+    renderer.resize(area.deviceWidth, area.deviceHeight);
     if (!image) {
       renderer.draw({ ...this.drawDefaults(), devicePixelRatio: dpr });
       return;
     }
-    const t = this.transform();
     const s = scaleOf(t);
-    const origin = screenToImage(t, { x: 0, y: 0 });
+    // The renderer maps canvas CSS px (from the canvas's own top-left) to image px.
+    const origin = screenToImage(t, { x: area.x, y: area.y });
     const flip = image.display_flip_horizontal;
     const defaultPreset = this.presets[0] ?? { center: this.window.center, width: this.window.width };
     const monochrome1 = image.photometric_interpretation === "MONOCHROME1";
@@ -722,18 +732,30 @@ export class Viewport {
       monochrome1,
     };
     renderer.draw(params);
-    this.drawLoupe(renderer, params, dpr);
+    this.drawLoupe(renderer, params, dpr, area);
     this.frameCount++;
   }
 
-  private drawLoupe(renderer: Renderer, params: DrawParams, dpr: number): void {
+  /** Move and size the canvas element to `area` (only when it changed: a style write is a layout). */
+  private placeCanvas(area: CanvasArea): CanvasArea {
+    const key = `${area.x},${area.y},${area.width},${area.height}`;
+    if (key !== this.placedArea) {
+      this.placedArea = key;
+      Object.assign(this.canvas.style, { left: `${area.x}px`, top: `${area.y}px`, width: `${area.width}px`, height: `${area.height}px` });
+    }
+    return area;
+  }
+
+  private drawLoupe(renderer: Renderer, params: DrawParams, dpr: number, area: CanvasArea): void {
     const spec = this.loupeSpec;
     const at = this.loupePoint;
     const canvas = renderer.gl.canvas as HTMLCanvasElement;
     const rect = spec && at ? loupeRect(at, spec.size) : null;
-    const device = rect ? loupeDeviceRect(rect, dpr, canvas) : null;
-    const depth = spec && at && device
-      ? renderer.drawLoupe({ ...params, screenToImage: loupeMap(params.screenToImage, at, spec.factor),
+    // The renderer works in canvas coordinates: the pointer and the square relative to the canvas.
+    const local = at ? { x: at.x - area.x, y: at.y - area.y } : null;
+    const device = rect ? loupeDeviceRect({ ...rect, x: rect.x - area.x, y: rect.y - area.y }, dpr, canvas) : null;
+    const depth = spec && local && device
+      ? renderer.drawLoupe({ ...params, screenToImage: loupeMap(params.screenToImage, local, spec.factor),
         imagePerCss: params.imagePerCss / spec.factor }, device)
       : null;
     if (!spec || !at || !rect || !depth) {
