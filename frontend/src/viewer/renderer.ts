@@ -328,8 +328,17 @@ export class Renderer {
       gl.clear(gl.COLOR_BUFFER_BIT);
       return;
     }
+    this.drawOnePass(prog, p, texture, useFull);
+  }
+
+  /**
+   * One pass straight from an image texture: the one-pass full-depth shader (resample + window)
+   * when `full`, else the 8-bit display shader. Used by `draw` and by the magnifier.
+   */
+  private drawOnePass(prog: Program, p: DrawParams, texture: WebGLTexture, full: boolean): void {
+    const gl = this.gl;
     this.setImageUniforms(prog, p, texture);
-    if (useFull) {
+    if (full) {
       this.setFullUniforms(prog, p);
     } else {
       const u = (name: string): WebGLUniformLocation | null => prog.uniforms.get(name) ?? null;
@@ -340,6 +349,7 @@ export class Renderer {
     gl.bindVertexArray(this.vao);
     gl.drawArrays(gl.TRIANGLES, 0, 3);
   }
+
 
   /**
    * The magnifier: after `draw`, redraw the square `rect` (device px, from the top-left) with
@@ -360,17 +370,7 @@ export class Renderer {
     gl.viewport(0, 0, canvas.width, canvas.height);
     gl.enable(gl.SCISSOR_TEST);
     gl.scissor(rect.x, canvas.height - rect.y - rect.height, rect.width, rect.height);
-    this.setImageUniforms(prog, p, texture);
-    if (full) {
-      this.setFullUniforms(prog, p);
-    } else {
-      const u = (name: string): WebGLUniformLocation | null => prog.uniforms.get(name) ?? null;
-      gl.uniform1f(u("uDefaultCenter"), p.defaultCenter);
-      gl.uniform1f(u("uDefaultWidth"), p.defaultWidth);
-      gl.uniform1i(u("uStoredInverted"), p.monochrome1 ? 1 : 0);
-    }
-    gl.bindVertexArray(this.vao);
-    gl.drawArrays(gl.TRIANGLES, 0, 3);
+    this.drawOnePass(prog, p, texture, full !== null);
     gl.disable(gl.SCISSOR_TEST);
     return full ? "full" : "display";
   }
