@@ -8,6 +8,7 @@ import { fromSharedView, toSharedView, type FitAlign, type Size, type ViewState 
 import type { ImageInfo, Interaction, Slot } from "./types";
 import { SLOTS } from "./types";
 import { Viewport } from "./viewport";
+import { warmDecoders } from "./decoder";
 import type { LoupeSpec } from "./loupe";
 
 interface Cell {
@@ -125,6 +126,9 @@ export class HangingLayout {
     root.dataset.layout = this.layoutValue;
     root.dataset.linkWindow = "true";
 
+    // The 16-bit decode workers load their script while the previews download and decode, not
+    // after the first paint, when every view needs them at once.
+    warmDecoders();
     const loads: Promise<void>[] = [];
     let firstPaintDone = (): void => undefined;
     this.firstPaint = new Promise<void>((resolve) => (firstPaintDone = resolve));

@@ -137,6 +137,8 @@ export interface DrawParams {
 interface Program {
   program: WebGLProgram;
   uniforms: Map<string, WebGLUniformLocation>;
+  /** Compiled and linked without waiting; `use` checks the result on first use. */
+  pending: { shaders: WebGLShader[]; uniformNames: string[] } | null;
 }
 
 export class Renderer {
@@ -184,6 +186,11 @@ export class Renderer {
     this.vao = vao;
   }
 
+  /**
+   * Compile and link without asking for the result: every status query is a round trip that
+   * waits for the compile (GPU process, ANGLE's compiler threads), so the result is checked on
+   * first use (`use`), by when it is usually done.
+   */
   private link(fragmentSource: string, uniformNames: string[]): Program {
     const gl = this.gl;
     const compile = (type: number, source: string): WebGLShader => {
@@ -191,31 +198,58 @@ export class Renderer {
       if (!shader) throw new Error("WebGL2 could not create a shader");
       gl.shaderSource(shader, source);
       gl.compileShader(shader);
-      if (!gl.getShaderParameter(shader, gl.COMPILE_STATUS) && !gl.isContextLost()) {
-        throw new Error(`shader compile failed: ${gl.getShaderInfoLog(shader) ?? ""}`);
-      }
       return shader;
     };
     const program = gl.createProgram();
     if (!program) throw new Error("WebGL2 could not create a program");
-    gl.attachShader(program, compile(gl.VERTEX_SHADER, VERTEX));
-    gl.attachShader(program, compile(gl.FRAGMENT_SHADER, fragmentSource));
+    const shaders = [compile(gl.VERTEX_SHADER, VERTEX), compile(gl.FRAGMENT_SHADER, fragmentSource)];
+    for (const shader of shaders) gl.attachShader(program, shader);
     gl.linkProgram(program);
-    if (!gl.getProgramParameter(program, gl.LINK_STATUS) && !gl.isContextLost()) {
-      throw new Error(`program link failed: ${gl.getProgramInfoLog(program) ?? ""}`);
+    // Send the commands now: buffered, they would wait for the first status query.
+    gl.flush();
+    return { program, uniforms: new Map(), pending: { shaders, uniformNames } };
+  }
+
+  /** useProgram, after checking the link on the program's first use. */
+  private use(prog: Program): void {
+    const gl = this.gl;
+    const pending = prog.pending;
+    if (pending) {
+      prog.pending = null;
+      if (!gl.getProgramParameter(prog.program, gl.LINK_STATUS) && !gl.isContextLost()) {
+        const logs = pending.shaders.map((shader) => gl.getShaderInfoLog(shader) ?? "").join(" ");
+        throw new Error(`shader program failed: ${gl.getProgramInfoLog(prog.program) ?? ""} ${logs}`);
+      }
+      for (const name of pending.uniformNames) {
+        const location = gl.getUniformLocation(prog.program, name);
+        if (location) prog.uniforms.set(name, location);
+      }
     }
-    const uniforms = new Map<string, WebGLUniformLocation>();
-    for (const name of uniformNames) {
-      const location = gl.getUniformLocation(program, name);
-      if (location) uniforms.set(name, location);
-    }
-    return { program, uniforms };
+    gl.useProgram(prog.program);
   }
 
   private static readonly FULL_UNIFORMS = [
     "uTex", "uLod", "uMaxLevel", "uRescaleSlope", "uRescaleIntercept",
     "uScreenToImage", "uCanvasHeight", "uImageSize", "uWinCenter", "uWinWidth", "uInvert",
   ];
+
+  /**
+   * Start compiling the full-depth programs now (they link in the background: nothing waits
+   * here), so that they are ready when the 16-bit data arrives. `uploadFull` does it otherwise.
+   */
+  prepareFull(): void {
+    this.compileFullPrograms();
+  }
+
+  private setFullTextureParameters(levels: number): void {
+    const gl = this.gl;
+    gl.texParameteri(gl.TEXTURE_2D, gl.TEXTURE_MIN_FILTER, gl.NEAREST_MIPMAP_NEAREST);
+    gl.texParameteri(gl.TEXTURE_2D, gl.TEXTURE_MAG_FILTER, gl.NEAREST);
+    gl.texParameteri(gl.TEXTURE_2D, gl.TEXTURE_BASE_LEVEL, 0);
+    gl.texParameteri(gl.TEXTURE_2D, gl.TEXTURE_MAX_LEVEL, levels - 1);
+    gl.texParameteri(gl.TEXTURE_2D, gl.TEXTURE_WRAP_S, gl.CLAMP_TO_EDGE);
+    gl.texParameteri(gl.TEXTURE_2D, gl.TEXTURE_WRAP_T, gl.CLAMP_TO_EDGE);
+  }
 
   private compileFullPrograms(): void {
     if (this.fullProgram || this.windowProgram) return;
@@ -276,12 +310,7 @@ export class Renderer {
     used.forEach((level, i) => {
       gl.texSubImage2D(gl.TEXTURE_2D, i, 0, 0, level.width, level.height, gl.RED_INTEGER, gl.UNSIGNED_SHORT, level.data);
     });
-    gl.texParameteri(gl.TEXTURE_2D, gl.TEXTURE_MIN_FILTER, gl.NEAREST_MIPMAP_NEAREST);
-    gl.texParameteri(gl.TEXTURE_2D, gl.TEXTURE_MAG_FILTER, gl.NEAREST);
-    gl.texParameteri(gl.TEXTURE_2D, gl.TEXTURE_BASE_LEVEL, 0);
-    gl.texParameteri(gl.TEXTURE_2D, gl.TEXTURE_MAX_LEVEL, used.length - 1);
-    gl.texParameteri(gl.TEXTURE_2D, gl.TEXTURE_WRAP_S, gl.CLAMP_TO_EDGE);
-    gl.texParameteri(gl.TEXTURE_2D, gl.TEXTURE_WRAP_T, gl.CLAMP_TO_EDGE);
+    this.setFullTextureParameters(used.length);
     this.fullTexture = texture;
     this.fullGeneration++;
     this.fullLevels = used.length;
@@ -352,7 +381,6 @@ export class Renderer {
     gl.drawArrays(gl.TRIANGLES, 0, 3);
   }
 
-
   /**
    * The magnifier: after `draw`, redraw the square `rect` (device px, from the top-left) with
    * its own magnified map `p`, straight from the 16-bit texture (one pass: resample + window,
@@ -381,7 +409,7 @@ export class Renderer {
   private setImageUniforms(prog: Program, p: DrawParams, texture: WebGLTexture): void {
     const gl = this.gl;
     const canvas = gl.canvas as HTMLCanvasElement;
-    gl.useProgram(prog.program);
+    this.use(prog);
     const u = (name: string): WebGLUniformLocation | null => prog.uniforms.get(name) ?? null;
     // Device px -> CSS px is a division by dpr; fold it into the affine map.
     const dpr = p.devicePixelRatio;
@@ -427,10 +455,16 @@ export class Renderer {
       gl.bindFramebuffer(gl.FRAMEBUFFER, null);
       this.resampledKey = key;
     }
-    gl.useProgram(windowProgram.program);
+    this.drawWindowPass(windowProgram, p, target.texture);
+  }
+
+  /** Pass 2 of the two-pass path: the window over the resampled values, to the canvas. */
+  private drawWindowPass(windowProgram: Program, p: DrawParams, resampled: WebGLTexture): void {
+    const gl = this.gl;
+    this.use(windowProgram);
     const u = (name: string): WebGLUniformLocation | null => windowProgram.uniforms.get(name) ?? null;
     gl.activeTexture(gl.TEXTURE0);
-    gl.bindTexture(gl.TEXTURE_2D, target.texture);
+    gl.bindTexture(gl.TEXTURE_2D, resampled);
     gl.uniform1i(u("uResampled"), 0);
     gl.uniform1f(u("uRescaleSlope"), p.rescaleSlope);
     gl.uniform1f(u("uRescaleIntercept"), p.rescaleIntercept);

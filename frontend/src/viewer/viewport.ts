@@ -325,7 +325,11 @@ export class Viewport {
     // transfers running alongside made the four-view first paint 1.5-2x slower.)
     let displayDone = (): void => undefined;
     const displayed = new Promise<void>((resolve) => (displayDone = resolve));
-    const gate = Promise.all([displayed, this.fullDepthAfter.catch(() => undefined)]);
+    const gate = Promise.all([displayed, this.fullDepthAfter.catch(() => undefined)]).then(() => {
+      // The full-depth shaders compile (in the background) while the 16-bit PNG downloads and
+      // decodes, instead of after it.
+      if (token === this.loadToken && !this.destroyed) this.renderer?.prepareFull();
+    });
     // Full bit depth first from the reduced 16-bit PNG (a 16th of the pixels for a 4k image,
     // enough for every view at fit), then the full resolution for zoom and the magnifier.
     const upload = (levels: FullDepthData, downsample: number, resolution: "preview" | "full"): boolean => {
@@ -343,8 +347,11 @@ export class Viewport {
     // The reduced PNG (~0.1-0.2 MB, smaller than the 8-bit one) still waits for the first paint
     // of all views: started alongside, its decode and the full-depth shader compiles made the
     // four-view first paint ~1.5x slower on 2 cores and brought the full depth no sooner.
-    const depth = depthUrl
-      ? gate.then(() => fetchBytes(depthUrl)).then(decodeFullDepth).then(
+    // Its download (not its decode) starts now: a few kB on the wire, nothing for the CPU.
+    const depthBytes = depthUrl ? fetchBytes(depthUrl) : null;
+    depthBytes?.catch(() => undefined);
+    const depth = depthBytes
+      ? gate.then(() => depthBytes).then(decodeFullDepth).then(
         (data) => upload(data, previewLevel(image, data), "preview"),
         () => false)  // the full resolution below still makes it
       : Promise.resolve(false);
