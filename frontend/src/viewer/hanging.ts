@@ -126,9 +126,6 @@ export class HangingLayout {
     root.dataset.layout = this.layoutValue;
     root.dataset.linkWindow = "true";
 
-    // The 16-bit decode workers load their script while the previews download and decode, not
-    // after the first paint, when every view needs them at once.
-    warmDecoders();
     const loads: Promise<void>[] = [];
     let firstPaintDone = (): void => undefined;
     this.firstPaint = new Promise<void>((resolve) => (firstPaintDone = resolve));
@@ -150,6 +147,14 @@ export class HangingLayout {
       const { cell, loaded } = this.createCell(image, slot);
       this.slotCells.set(slot, cell);
       loads.push(loaded);
+    }
+    // The 16-bit decode workers load their script once the first view is drawn (started at open,
+    // they delayed the first pixels), before the first paint of all four ends and every view
+    // needs them at once.
+    for (const cell of this.slotCells.values()) {
+      cell.viewport.onStatusChange((status) => {
+        if (status === "display" || status === "full") warmDecoders();
+      });
     }
     for (const image of extras) this.addThumbnail(image);
     // Each view was fitted as it was created; "same size" needs them all: fit again.

@@ -347,11 +347,10 @@ export class Viewport {
     // The reduced PNG (~0.1-0.2 MB, smaller than the 8-bit one) still waits for the first paint
     // of all views: started alongside, its decode and the full-depth shader compiles made the
     // four-view first paint ~1.5x slower on 2 cores and brought the full depth no sooner.
-    // Its download (not its decode) starts now: a few kB on the wire, nothing for the CPU.
-    const depthBytes = depthUrl ? fetchBytes(depthUrl) : null;
-    depthBytes?.catch(() => undefined);
-    const depth = depthBytes
-      ? gate.then(() => depthBytes).then(decodeFullDepth).then(
+    // (Starting only its download at open was tried too: no sooner full depth, and the first
+    // paint of four views ~0.2 s later on 2 cores, the server's CPU included.)
+    const depth = depthUrl
+      ? gate.then(() => fetchBytes(depthUrl)).then(decodeFullDepth).then(
         (data) => upload(data, previewLevel(image, data), "preview"),
         () => false)  // the full resolution below still makes it
       : Promise.resolve(false);
