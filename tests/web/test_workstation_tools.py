@@ -242,7 +242,8 @@ def test_the_magnifier_follows_the_pointer_at_full_depth_with_the_current_window
     assert during == ["interactive"] * 4
     page.mouse.up()
     page.wait_for_function("""() => [...document.querySelectorAll('.mv-viewport')].every((v) =>
-        v.dataset.quality === 'full' && v.querySelector('canvas').width === Math.round(v.clientWidth * devicePixelRatio))""")
+        v.dataset.quality === 'full' &&
+        v.querySelector('canvas').width === Math.round(v.querySelector('canvas').clientWidth * devicePixelRatio))""")
     page.keyboard.press("?")
     assert "Magnifier" in page.inner_text("#help-dialog")
     assert s.errors() == []

@@ -23,8 +23,7 @@ class DecoderPool {
   private worker(): Worker {
     // Four views decode at once; at least two workers even on a two-core machine, where the
     // main thread is mostly idle while they run.
-    const size = Math.max(2, Math.min(4, navigator.hardwareConcurrency || 2));
-    if (this.workers.length < size) {
+    if (this.workers.length < this.size()) {
       const w = new Worker(new URL("./decode.worker.ts", import.meta.url), { type: "module" });
       w.onmessage = (event: MessageEvent<DecodeResponse>) => this.settle(event.data);
       this.workers.push(w);
@@ -44,6 +43,15 @@ class DecoderPool {
     } else {
       pending.reject(new Error(reply.error));
     }
+  }
+
+  /** Start the workers now (script load and compile), before the first decode needs them. */
+  warm(): void {
+    while (this.workers.length < this.size()) this.worker();
+  }
+
+  private size(): number {
+    return Math.max(2, Math.min(4, navigator.hardwareConcurrency || 2));
   }
 
   decode(bytes: ArrayBuffer): Promise<FullDepthData> {
@@ -69,4 +77,10 @@ export async function fetchBytes(url: string): Promise<ArrayBuffer> {
 export function decodeFullDepth(bytes: ArrayBuffer): Promise<FullDepthData> {
   pool ??= new DecoderPool();
   return pool.decode(bytes);
+}
+
+/** Start the decode workers ahead of the first decode (HangingLayout does, when it opens). */
+export function warmDecoders(): void {
+  pool ??= new DecoderPool();
+  pool.warm();
 }

@@ -9,6 +9,7 @@ import {
   fromSharedView,
   imageBoxToScreenRect,
   imageRectOnScreen,
+  canvasArea,
   imageToScreen,
   imageToScreenMatrix,
   MAX_ZOOM,
@@ -404,5 +405,36 @@ describe("carrying a view and a window to the prior below", () => {
     expect(carryWindow({ center: 100, width: 50 }, mine, mine)).toEqual({ center: 100, width: 50 });
     expect(carryWindow({ center: 100, width: 50 }, null, theirs)).toEqual({ center: 100, width: 50 });
     expect(carryWindow({ center: 28000, width: 10 }, mine, theirs).width).toBeGreaterThanOrEqual(1);
+  });
+});
+
+describe("canvasArea", () => {
+  const viewport = { width: 959, height: 539 };
+
+  it("covers only the image at fit, in whole device pixels", () => {
+    // A film fitted by height with its chest wall at the right edge (the hanging's RCC).
+    const a = canvasArea({ x: 604.3, y: 0, width: 354.7, height: 539 }, viewport, 1);
+    expect(a).toEqual({ x: 604, y: 0, width: 355, height: 539, deviceWidth: 355, deviceHeight: 539 });
+  });
+
+  it("is clipped to the viewport when zoomed in", () => {
+    const a = canvasArea({ x: -800, y: -1200, width: 3000, height: 4000 }, viewport, 1);
+    expect(a).toEqual({ x: 0, y: 0, width: 959, height: 539, deviceWidth: 959, deviceHeight: 539 });
+  });
+
+  it("keeps the canvas on the device pixel grid at half resolution and on hi-dpi screens", () => {
+    const half = canvasArea({ x: 604.3, y: 0, width: 354.7, height: 539 }, viewport, 0.5);
+    expect(half.deviceWidth).toBe(178);
+    expect(half.x * 0.5).toBe(302);
+    expect(half.x + half.width).toBeGreaterThanOrEqual(959);
+    const hidpi = canvasArea({ x: 10.3, y: 5.1, width: 100, height: 50 }, viewport, 2);
+    expect(hidpi).toEqual({ x: 10, y: 5, width: 100.5, height: 50.5, deviceWidth: 201, deviceHeight: 101 });
+  });
+
+  it("keeps one device pixel when the image is panned out of view", () => {
+    const a = canvasArea({ x: 2000, y: 0, width: 300, height: 539 }, viewport, 1);
+    expect(a.deviceWidth).toBe(1);
+    expect(a.deviceHeight).toBe(539);
+    expect(a.x).toBeLessThan(959);
   });
 });

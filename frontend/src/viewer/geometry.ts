@@ -216,6 +216,37 @@ export function imageRectOnScreen(t: Transform): Rect {
   return imageBoxToScreenRect(t, { xmin: 0, ymin: 0, xmax: t.image.width, ymax: t.image.height });
 }
 
+/** Where a viewport's canvas sits (CSS px from the viewport's top-left) and its backing size. */
+export interface CanvasArea {
+  x: number;
+  y: number;
+  width: number;
+  height: number;
+  deviceWidth: number;
+  deviceHeight: number;
+}
+
+/**
+ * The part of the viewport the WebGL canvas must cover: the image's rectangle on screen clipped
+ * to the viewport, grown to whole device pixels (`dpr` device px per CSS px), at least one
+ * device pixel. Everything outside the image is black anyway (the viewport's background), and
+ * on a software rasteriser every canvas pixel is shaded, read back and composited each frame:
+ * at fit to the breast the film covers about 40% of its cell.
+ */
+export function canvasArea(image: Rect, viewport: Size, dpr: number): CanvasArea {
+  const x0 = Math.max(0, Math.floor(Math.max(0, image.x) * dpr + 1e-6));
+  const y0 = Math.max(0, Math.floor(Math.max(0, image.y) * dpr + 1e-6));
+  const maxX = Math.max(1, Math.round(viewport.width * dpr));
+  const maxY = Math.max(1, Math.round(viewport.height * dpr));
+  const x1 = Math.min(maxX, Math.ceil(Math.min(viewport.width, image.x + image.width) * dpr - 1e-6));
+  const y1 = Math.min(maxY, Math.ceil(Math.min(viewport.height, image.y + image.height) * dpr - 1e-6));
+  const left = Math.min(x0, maxX - 1);
+  const top = Math.min(y0, maxY - 1);
+  const deviceWidth = Math.max(1, x1 - left);
+  const deviceHeight = Math.max(1, y1 - top);
+  return { x: left / dpr, y: top / dpr, width: deviceWidth / dpr, height: deviceHeight / dpr, deviceWidth, deviceHeight };
+}
+
 /**
  * Window/level from a drag of (dx, dy) screen pixels since the drag began at `start`.
  * Horizontal changes the width (right = wider, less contrast), vertical the centre (down = higher

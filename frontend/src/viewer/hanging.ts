@@ -8,6 +8,7 @@ import { carryView, carryWindow, type FitAlign, type Size, type ViewFrame, type 
 import type { ImageInfo, Interaction, Slot } from "./types";
 import { SLOTS } from "./types";
 import { Viewport } from "./viewport";
+import { warmDecoders } from "./decoder";
 import type { LoupeSpec } from "./loupe";
 
 interface Cell {
@@ -156,6 +157,14 @@ export class HangingLayout {
       const { cell, loaded } = this.createCell(image, slot);
       this.slotCells.set(slot, cell);
       loads.push(loaded);
+    }
+    // The 16-bit decode workers load their script once the first view is drawn (started at open,
+    // they delayed the first pixels), before the first paint of all four ends and every view
+    // needs them at once.
+    for (const cell of this.slotCells.values()) {
+      cell.viewport.onStatusChange((status) => {
+        if (status === "display" || status === "full") warmDecoders();
+      });
     }
     for (const image of extras) this.addThumbnail(image);
     // Each view was fitted as it was created; "same size" needs them all: fit again.

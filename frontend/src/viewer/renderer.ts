@@ -137,6 +137,8 @@ export interface DrawParams {
 interface Program {
   program: WebGLProgram;
   uniforms: Map<string, WebGLUniformLocation>;
+  /** Compiled and linked without waiting; `use` checks the result on first use. */
+  pending: { shaders: WebGLShader[]; uniformNames: string[] } | null;
 }
 
 export class Renderer {
@@ -184,6 +186,11 @@ export class Renderer {
     this.vao = vao;
   }
 
+  /**
+   * Compile and link without asking for the result: every status query is a round trip that
+   * waits for the compile (GPU process, ANGLE's compiler threads), so the result is checked on
+   * first use (`use`), by when it is usually done.
+   */
   private link(fragmentSource: string, uniformNames: string[]): Program {
     const gl = this.gl;
     const compile = (type: number, source: string): WebGLShader => {
@@ -191,31 +198,58 @@ export class Renderer {
       if (!shader) throw new Error("WebGL2 could not create a shader");
       gl.shaderSource(shader, source);
       gl.compileShader(shader);
-      if (!gl.getShaderParameter(shader, gl.COMPILE_STATUS) && !gl.isContextLost()) {
-        throw new Error(`shader compile failed: ${gl.getShaderInfoLog(shader) ?? ""}`);
-      }
       return shader;
     };
     const program = gl.createProgram();
     if (!program) throw new Error("WebGL2 could not create a program");
-    gl.attachShader(program, compile(gl.VERTEX_SHADER, VERTEX));
-    gl.attachShader(program, compile(gl.FRAGMENT_SHADER, fragmentSource));
+    const shaders = [compile(gl.VERTEX_SHADER, VERTEX), compile(gl.FRAGMENT_SHADER, fragmentSource)];
+    for (const shader of shaders) gl.attachShader(program, shader);
     gl.linkProgram(program);
-    if (!gl.getProgramParameter(program, gl.LINK_STATUS) && !gl.isContextLost()) {
-      throw new Error(`program link failed: ${gl.getProgramInfoLog(program) ?? ""}`);
+    // Send the commands now: buffered, they would wait for the first status query.
+    gl.flush();
+    return { program, uniforms: new Map(), pending: { shaders, uniformNames } };
+  }
+
+  /** useProgram, after checking the link on the program's first use. */
+  private use(prog: Program): void {
+    const gl = this.gl;
+    const pending = prog.pending;
+    if (pending) {
+      prog.pending = null;
+      if (!gl.getProgramParameter(prog.program, gl.LINK_STATUS) && !gl.isContextLost()) {
+        const logs = pending.shaders.map((shader) => gl.getShaderInfoLog(shader) ?? "").join(" ");
+        throw new Error(`shader program failed: ${gl.getProgramInfoLog(prog.program) ?? ""} ${logs}`);
+      }
+      for (const name of pending.uniformNames) {
+        const location = gl.getUniformLocation(prog.program, name);
+        if (location) prog.uniforms.set(name, location);
+      }
     }
-    const uniforms = new Map<string, WebGLUniformLocation>();
-    for (const name of uniformNames) {
-      const location = gl.getUniformLocation(program, name);
-      if (location) uniforms.set(name, location);
-    }
-    return { program, uniforms };
+    gl.useProgram(prog.program);
   }
 
   private static readonly FULL_UNIFORMS = [
     "uTex", "uLod", "uMaxLevel", "uRescaleSlope", "uRescaleIntercept",
     "uScreenToImage", "uCanvasHeight", "uImageSize", "uWinCenter", "uWinWidth", "uInvert",
   ];
+
+  /**
+   * Start compiling the full-depth programs now (they link in the background: nothing waits
+   * here), so that they are ready when the 16-bit data arrives. `uploadFull` does it otherwise.
+   */
+  prepareFull(): void {
+    this.compileFullPrograms();
+  }
+
+  private setFullTextureParameters(levels: number): void {
+    const gl = this.gl;
+    gl.texParameteri(gl.TEXTURE_2D, gl.TEXTURE_MIN_FILTER, gl.NEAREST_MIPMAP_NEAREST);
+    gl.texParameteri(gl.TEXTURE_2D, gl.TEXTURE_MAG_FILTER, gl.NEAREST);
+    gl.texParameteri(gl.TEXTURE_2D, gl.TEXTURE_BASE_LEVEL, 0);
+    gl.texParameteri(gl.TEXTURE_2D, gl.TEXTURE_MAX_LEVEL, levels - 1);
+    gl.texParameteri(gl.TEXTURE_2D, gl.TEXTURE_WRAP_S, gl.CLAMP_TO_EDGE);
+    gl.texParameteri(gl.TEXTURE_2D, gl.TEXTURE_WRAP_T, gl.CLAMP_TO_EDGE);
+  }
 
   private compileFullPrograms(): void {
     if (this.fullProgram || this.windowProgram) return;
@@ -239,15 +273,17 @@ export class Renderer {
     return this.displayTexture !== null;
   }
 
-  uploadDisplay(bitmap: ImageBitmap): void {
+  uploadDisplay(bitmap: ImageBitmap, mipmaps = true): void {
     const gl = this.gl;
     if (this.displayTexture) gl.deleteTexture(this.displayTexture);
     const texture = gl.createTexture();
     gl.bindTexture(gl.TEXTURE_2D, texture);
     gl.pixelStorei(gl.UNPACK_ALIGNMENT, 4);
     gl.texImage2D(gl.TEXTURE_2D, 0, gl.RGBA8, gl.RGBA, gl.UNSIGNED_BYTE, bitmap);
-    gl.generateMipmap(gl.TEXTURE_2D);
-    gl.texParameteri(gl.TEXTURE_2D, gl.TEXTURE_MIN_FILTER, gl.LINEAR_MIPMAP_LINEAR);
+    // `mipmaps` false: the bitmap was decoded at the size it is shown at, so it is not minified
+    // (building mipmaps is slow on a software rasteriser).
+    if (mipmaps) gl.generateMipmap(gl.TEXTURE_2D);
+    gl.texParameteri(gl.TEXTURE_2D, gl.TEXTURE_MIN_FILTER, mipmaps ? gl.LINEAR_MIPMAP_LINEAR : gl.LINEAR);
     gl.texParameteri(gl.TEXTURE_2D, gl.TEXTURE_MAG_FILTER, gl.LINEAR);
     gl.texParameteri(gl.TEXTURE_2D, gl.TEXTURE_WRAP_S, gl.CLAMP_TO_EDGE);
     gl.texParameteri(gl.TEXTURE_2D, gl.TEXTURE_WRAP_T, gl.CLAMP_TO_EDGE);
@@ -274,12 +310,7 @@ export class Renderer {
     used.forEach((level, i) => {
       gl.texSubImage2D(gl.TEXTURE_2D, i, 0, 0, level.width, level.height, gl.RED_INTEGER, gl.UNSIGNED_SHORT, level.data);
     });
-    gl.texParameteri(gl.TEXTURE_2D, gl.TEXTURE_MIN_FILTER, gl.NEAREST_MIPMAP_NEAREST);
-    gl.texParameteri(gl.TEXTURE_2D, gl.TEXTURE_MAG_FILTER, gl.NEAREST);
-    gl.texParameteri(gl.TEXTURE_2D, gl.TEXTURE_BASE_LEVEL, 0);
-    gl.texParameteri(gl.TEXTURE_2D, gl.TEXTURE_MAX_LEVEL, used.length - 1);
-    gl.texParameteri(gl.TEXTURE_2D, gl.TEXTURE_WRAP_S, gl.CLAMP_TO_EDGE);
-    gl.texParameteri(gl.TEXTURE_2D, gl.TEXTURE_WRAP_T, gl.CLAMP_TO_EDGE);
+    this.setFullTextureParameters(used.length);
     this.fullTexture = texture;
     this.fullGeneration++;
     this.fullLevels = used.length;
@@ -328,8 +359,17 @@ export class Renderer {
       gl.clear(gl.COLOR_BUFFER_BIT);
       return;
     }
+    this.drawOnePass(prog, p, texture, useFull);
+  }
+
+  /**
+   * One pass straight from an image texture: the one-pass full-depth shader (resample + window)
+   * when `full`, else the 8-bit display shader. Used by `draw` and by the magnifier.
+   */
+  private drawOnePass(prog: Program, p: DrawParams, texture: WebGLTexture, full: boolean): void {
+    const gl = this.gl;
     this.setImageUniforms(prog, p, texture);
-    if (useFull) {
+    if (full) {
       this.setFullUniforms(prog, p);
     } else {
       const u = (name: string): WebGLUniformLocation | null => prog.uniforms.get(name) ?? null;
@@ -360,17 +400,7 @@ export class Renderer {
     gl.viewport(0, 0, canvas.width, canvas.height);
     gl.enable(gl.SCISSOR_TEST);
     gl.scissor(rect.x, canvas.height - rect.y - rect.height, rect.width, rect.height);
-    this.setImageUniforms(prog, p, texture);
-    if (full) {
-      this.setFullUniforms(prog, p);
-    } else {
-      const u = (name: string): WebGLUniformLocation | null => prog.uniforms.get(name) ?? null;
-      gl.uniform1f(u("uDefaultCenter"), p.defaultCenter);
-      gl.uniform1f(u("uDefaultWidth"), p.defaultWidth);
-      gl.uniform1i(u("uStoredInverted"), p.monochrome1 ? 1 : 0);
-    }
-    gl.bindVertexArray(this.vao);
-    gl.drawArrays(gl.TRIANGLES, 0, 3);
+    this.drawOnePass(prog, p, texture, full !== null);
     gl.disable(gl.SCISSOR_TEST);
     return full ? "full" : "display";
   }
@@ -379,7 +409,7 @@ export class Renderer {
   private setImageUniforms(prog: Program, p: DrawParams, texture: WebGLTexture): void {
     const gl = this.gl;
     const canvas = gl.canvas as HTMLCanvasElement;
-    gl.useProgram(prog.program);
+    this.use(prog);
     const u = (name: string): WebGLUniformLocation | null => prog.uniforms.get(name) ?? null;
     // Device px -> CSS px is a division by dpr; fold it into the affine map.
     const dpr = p.devicePixelRatio;
@@ -425,10 +455,16 @@ export class Renderer {
       gl.bindFramebuffer(gl.FRAMEBUFFER, null);
       this.resampledKey = key;
     }
-    gl.useProgram(windowProgram.program);
+    this.drawWindowPass(windowProgram, p, target.texture);
+  }
+
+  /** Pass 2 of the two-pass path: the window over the resampled values, to the canvas. */
+  private drawWindowPass(windowProgram: Program, p: DrawParams, resampled: WebGLTexture): void {
+    const gl = this.gl;
+    this.use(windowProgram);
     const u = (name: string): WebGLUniformLocation | null => windowProgram.uniforms.get(name) ?? null;
     gl.activeTexture(gl.TEXTURE0);
-    gl.bindTexture(gl.TEXTURE_2D, target.texture);
+    gl.bindTexture(gl.TEXTURE_2D, resampled);
     gl.uniform1i(u("uResampled"), 0);
     gl.uniform1f(u("uRescaleSlope"), p.rescaleSlope);
     gl.uniform1f(u("uRescaleIntercept"), p.rescaleIntercept);

@@ -3,9 +3,11 @@
 // resolution data). It knows nothing about reads, findings or the workflow.
 import { decodeFullDepth, fetchBytes, type FullDepthData } from "./decoder";
 import {
+  canvasArea,
   clampZoom,
   fitView,
   imageBoxToScreenRect,
+  imageRectOnScreen,
   imageToScreen,
   imageToScreenMatrix,
   panBy,
@@ -15,6 +17,7 @@ import {
   windowFromDrag,
   zoomAbout,
   type Box,
+  type CanvasArea,
   type FitAlign,
   type Point,
   type Rect,
@@ -91,6 +94,9 @@ export class Viewport {
   private readonly labelEl: HTMLDivElement;
   private readonly messageEl: HTMLDivElement;
   private readonly loupeEl: HTMLDivElement;
+  private readonly canvas: HTMLCanvasElement;
+  /** Where the canvas was last placed (it covers only the image's part of the viewport). */
+  private placedArea = "";
   private loupeSpec: LoupeSpec | null = null;
   /** 2 while an interaction redraws several views per frame (`setInteractiveQuality`), else 1. */
   private resolutionDivisor = 1;
@@ -139,8 +145,9 @@ export class Viewport {
     this.root = root;
 
     const canvas = document.createElement("canvas");
-    canvas.style.cssText = "position:absolute;inset:0;width:100%;height:100%;display:block;";
+    canvas.style.cssText = "position:absolute;left:0;top:0;width:100%;height:100%;display:block;";
     root.appendChild(canvas);
+    this.canvas = canvas;
 
     const overlay = document.createElementNS(SVG_NS, "svg");
     overlay.setAttribute("class", "mv-overlay");
@@ -318,7 +325,11 @@ export class Viewport {
     // transfers running alongside made the four-view first paint 1.5-2x slower.)
     let displayDone = (): void => undefined;
     const displayed = new Promise<void>((resolve) => (displayDone = resolve));
-    const gate = Promise.all([displayed, this.fullDepthAfter.catch(() => undefined)]);
+    const gate = Promise.all([displayed, this.fullDepthAfter.catch(() => undefined)]).then(() => {
+      // The full-depth shaders compile (in the background) while the 16-bit PNG downloads and
+      // decodes, instead of after it.
+      if (token === this.loadToken && !this.destroyed) this.renderer?.prepareFull();
+    });
     // Full bit depth first from the reduced 16-bit PNG (a 16th of the pixels for a 4k image,
     // enough for every view at fit), then the full resolution for zoom and the magnifier.
     const upload = (levels: FullDepthData, downsample: number, resolution: "preview" | "full"): boolean => {
@@ -336,6 +347,8 @@ export class Viewport {
     // The reduced PNG (~0.1-0.2 MB, smaller than the 8-bit one) still waits for the first paint
     // of all views: started alongside, its decode and the full-depth shader compiles made the
     // four-view first paint ~1.5x slower on 2 cores and brought the full depth no sooner.
+    // (Starting only its download at open was tried too: no sooner full depth, and the first
+    // paint of four views ~0.2 s later on 2 cores, the server's CPU included.)
     const depth = depthUrl
       ? gate.then(() => fetchBytes(depthUrl)).then(decodeFullDepth).then(
         (data) => upload(data, previewLevel(image, data), "preview"),
@@ -359,14 +372,16 @@ export class Viewport {
     try {
       const response = await fetch(image.urls.display, { credentials: "same-origin" });
       if (!response.ok) throw new Error(`HTTP ${response.status} for the display image`);
-      const bitmap = await createImageBitmap(await response.blob());
+      const blob = await response.blob();
+      const size = await this.previewDecodeSize(blob);
+      const bitmap = await createImageBitmap(blob, size);
       if (token !== this.loadToken || !this.renderer || this.destroyed) {
         bitmap.close();
         return;
       }
       // The full depth may already be there (cached): never go back to the 8-bit preview.
       if (!this.renderer.hasFull) {
-        this.renderer.uploadDisplay(bitmap);
+        this.renderer.uploadDisplay(bitmap, size.resizeWidth === undefined);
         this.setStatus("display");
       }
       bitmap.close();
@@ -380,6 +395,26 @@ export class Viewport {
         throw error;
       }
     }
+  }
+
+  /**
+   * Decode the 8-bit preview straight to the size it is shown at (the browser resamples it while
+   * decoding, off the main thread) when that is smaller than the PNG: a texture of the shown
+   * pixels, no mipmaps to build. On a software rasteriser the upload and mipmaps of a 2,048 px
+   * RGBA preview took 100-300 ms of GPU-thread time per view, one view after another.
+   */
+  private async previewDecodeSize(blob: Blob): Promise<ImageBitmapOptions> {
+    const image = this.currentImage;
+    if (!image || this.cssSize.width === 0 || this.cssSize.height === 0) return {};
+    // IHDR: width and height at bytes 16-23 of a PNG file.
+    const header = new DataView(await blob.slice(0, 24).arrayBuffer());
+    if (header.byteLength < 24 || header.getUint32(0) !== 0x89504e47) return {};
+    const [pngWidth, pngHeight] = [header.getUint32(16), header.getUint32(20)];
+    const devicePerImagePx = scaleOf(this.transform()) * (window.devicePixelRatio || 1);
+    const width = Math.ceil(image.columns * devicePerImagePx);
+    const height = Math.ceil(image.rows * devicePerImagePx);
+    if (width >= pngWidth || height >= pngHeight || width < 1 || height < 1) return {};
+    return { resizeWidth: width, resizeHeight: height, resizeQuality: "medium" };
   }
 
   private fail(error: unknown): void {
@@ -690,17 +725,20 @@ export class Viewport {
     if (!renderer || renderer.gl.isContextLost()) return;
     // Device px per CSS px of the canvas's backing store (halved while interactive).
     const dpr = (window.devicePixelRatio || 1) / this.resolutionDivisor;
-    renderer.resize(
-      Math.max(1, Math.round(this.cssSize.width * dpr)),
-      Math.max(1, Math.round(this.cssSize.height * dpr)),
-    );
+    const t = this.transform();
+    const whole = { x: 0, y: 0, width: this.cssSize.width, height: this.cssSize.height };
+    // The canvas covers the image only (black around it is the viewport's background): fewer
+    // pixels to shade, read back and composite on a software rasteriser. With the magnifier on
+    // it covers the whole viewport, since the loupe shows image next to the image's edge.
+    const area = this.placeCanvas(canvasArea(image && !this.loupeSpec ? imageRectOnScreen(t) : whole, this.cssSize, dpr));
+    renderer.resize(area.deviceWidth, area.deviceHeight);
     if (!image) {
       renderer.draw({ ...this.drawDefaults(), devicePixelRatio: dpr });
       return;
     }
-    const t = this.transform();
     const s = scaleOf(t);
-    const origin = screenToImage(t, { x: 0, y: 0 });
+    // The renderer maps canvas CSS px (from the canvas's own top-left) to image px.
+    const origin = screenToImage(t, { x: area.x, y: area.y });
     const flip = image.display_flip_horizontal;
     const defaultPreset = this.presets[0] ?? { center: this.window.center, width: this.window.width };
     const monochrome1 = image.photometric_interpretation === "MONOCHROME1";
@@ -722,18 +760,30 @@ export class Viewport {
       monochrome1,
     };
     renderer.draw(params);
-    this.drawLoupe(renderer, params, dpr);
+    this.drawLoupe(renderer, params, dpr, area);
     this.frameCount++;
   }
 
-  private drawLoupe(renderer: Renderer, params: DrawParams, dpr: number): void {
+  /** Move and size the canvas element to `area` (only when it changed: a style write is a layout). */
+  private placeCanvas(area: CanvasArea): CanvasArea {
+    const key = `${area.x},${area.y},${area.width},${area.height}`;
+    if (key !== this.placedArea) {
+      this.placedArea = key;
+      Object.assign(this.canvas.style, { left: `${area.x}px`, top: `${area.y}px`, width: `${area.width}px`, height: `${area.height}px` });
+    }
+    return area;
+  }
+
+  private drawLoupe(renderer: Renderer, params: DrawParams, dpr: number, area: CanvasArea): void {
     const spec = this.loupeSpec;
     const at = this.loupePoint;
     const canvas = renderer.gl.canvas as HTMLCanvasElement;
     const rect = spec && at ? loupeRect(at, spec.size) : null;
-    const device = rect ? loupeDeviceRect(rect, dpr, canvas) : null;
-    const depth = spec && at && device
-      ? renderer.drawLoupe({ ...params, screenToImage: loupeMap(params.screenToImage, at, spec.factor),
+    // The renderer works in canvas coordinates: the pointer and the square relative to the canvas.
+    const local = at ? { x: at.x - area.x, y: at.y - area.y } : null;
+    const device = rect ? loupeDeviceRect({ ...rect, x: rect.x - area.x, y: rect.y - area.y }, dpr, canvas) : null;
+    const depth = spec && local && device
+      ? renderer.drawLoupe({ ...params, screenToImage: loupeMap(params.screenToImage, local, spec.factor),
         imagePerCss: params.imagePerCss / spec.factor }, device)
       : null;
     if (!spec || !at || !rect || !depth) {
