@@ -15,14 +15,14 @@ import shutil
 import tempfile
 import threading
 from collections import defaultdict
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import timedelta
 from functools import partial
 from importlib import metadata as importlib_metadata
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, Any, TypeVar
 
 from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
@@ -280,6 +280,21 @@ def export_run(*, export_id: int, out_dir: Path | None = None,
     return export
 
 
+Row = TypeVar("Row")
+
+
+def _csv_write(path: Path, columns: Sequence[str], rows: Iterable[Row],
+               to_line: Callable[[Row], Sequence[object]]) -> Iterator[Row]:
+    """Write one export CSV (header, then a line per row, as the VinDr files are written) and
+    yield each row once it is written, for the caller's counts."""
+    with path.open("w", newline="", encoding="utf-8") as handle:
+        writer = vindr_csv.csv_writer(handle)
+        writer.writerow(columns)
+        for row in rows:
+            writer.writerow(to_line(row))
+            yield row
+
+
 @dataclass
 class _Counts:
     images: int = 0
@@ -319,34 +334,25 @@ def _export_write(*, export: Export, work: Path, progress: Callable[[int, str], 
 
     progress(15, vindr_csv.BREAST_FILE)
     counts = _Counts()
-    with (work / vindr_csv.BREAST_FILE).open("w", newline="", encoding="utf-8") as handle:
-        writer = vindr_csv.csv_writer(handle)
-        writer.writerow(vindr_csv.BREAST_COLUMNS)
-        for image in selectors.breast_rows(project=project):
-            writer.writerow(vindr_csv.breast_row(image))
-            counts.images += 1
+    for _image in _csv_write(work / vindr_csv.BREAST_FILE, vindr_csv.BREAST_COLUMNS,
+                             selectors.breast_rows(project=project), vindr_csv.breast_row):
+        counts.images += 1
 
     progress(35, vindr_csv.FINDING_FILE)
-    with (work / vindr_csv.FINDING_FILE).open("w", newline="", encoding="utf-8") as handle:
-        writer = vindr_csv.csv_writer(handle)
-        writer.writerow(vindr_csv.FINDING_COLUMNS)
-        for finding in selectors.finding_rows(project=project):
-            writer.writerow(vindr_csv.finding_row(finding))
-            if finding.categories is None:
-                counts.no_finding_rows += 1
-            else:
-                counts.boxes += 1
+    for finding in _csv_write(work / vindr_csv.FINDING_FILE, vindr_csv.FINDING_COLUMNS,
+                              selectors.finding_rows(project=project), vindr_csv.finding_row):
+        if finding.categories is None:
+            counts.no_finding_rows += 1
+        else:
+            counts.boxes += 1
 
     progress(55, vindr_csv.METADATA_FILE)
     _metadata_write(project=project, path=work / vindr_csv.METADATA_FILE)
 
     progress(60, measurements_csv.MEASUREMENT_FILE)
-    with (work / measurements_csv.MEASUREMENT_FILE).open("w", newline="", encoding="utf-8") as handle:
-        writer = vindr_csv.csv_writer(handle)
-        writer.writerow(measurements_csv.MEASUREMENT_COLUMNS)
-        for measurement in selectors.measurement_rows(project=project):
-            writer.writerow(measurements_csv.measurement_row(measurement))
-            counts.measurements += 1
+    for _measurement in _csv_write(work / measurements_csv.MEASUREMENT_FILE, measurements_csv.MEASUREMENT_COLUMNS,
+                                   selectors.measurement_rows(project=project), measurements_csv.measurement_row):
+        counts.measurements += 1
 
     progress(65, "statistics")
     exam_stats = [stats.ExamStats(split=e.split, age=e.age, images=e.images, labels=dict(e.labels))
