@@ -75,3 +75,39 @@ def test_an_image_file_costs_the_same_on_a_bigger_exam(admin_user, reader1, read
         image.save(update_fields=["display_file"])
         counts.append(_count(lambda pk=image.pk: api_for(reader1).get(f"/api/images/{pk}/file/display/")))
     assert counts[0] == counts[1] <= 3
+
+
+def _four_views(tmp_path):  # type: ignore[no-untyped-def]
+    from pydicom.uid import generate_uid
+
+    from tests.studies.conftest import as_mammogram, pydicom_file
+
+    source = pydicom_file("MR_small.dcm")
+    return [as_mammogram(source, tmp_path / f"{side}{view}.dcm", laterality=side, view=view,
+                         SOPInstanceUID=generate_uid(entropy_srcs=[side, view]))
+            for side, view in (("R", "CC"), ("L", "CC"), ("R", "MLO"), ("L", "MLO"))]
+
+
+def test_a_file_in_the_middle_of_a_batch_writes_neither_the_batch_nor_an_unchanged_exam(
+        tmp_path, django_capture_on_commit_callbacks) -> None:  # type: ignore[no-untyped-def]
+    from apps.studies import services
+    from apps.studies.models import ImportBatchState, Study
+
+    project = services.project_get_or_create(actor=None, slug="per-file")
+    with django_capture_on_commit_callbacks(execute=False):  # staged, not yet ingested
+        batch = services.batch_create(actor=None, project=project,
+                                      sources=services.sources_from_paths(_four_views(tmp_path)))
+    items = list(batch.items.order_by("pk").values_list("pk", flat=True))
+    counts, writes = [], []
+    for item_id in items:
+        with CaptureQueriesContext(connection) as ctx:
+            services.file_ingest(item_id=item_id)
+        counts.append(len(ctx.captured_queries))
+        writes.append(sorted({q["sql"].split('"')[1] for q in ctx.captured_queries if q["sql"].startswith("UPDATE")}))
+    assert ImportItem.objects.filter(batch=batch, status=ImportItemStatus.IMPORTED).count() == 4
+    batch.refresh_from_db()
+    assert batch.state == ImportBatchState.DONE
+    assert Study.objects.get(project=project).has_standard_views
+    # The second and third views: the item's own row only (the batch is running, the exam unchanged).
+    assert writes[1] == writes[2] == ["studies_importitem"]
+    assert counts[1] == counts[2]
