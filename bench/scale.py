@@ -2,7 +2,7 @@
 
     createdb -h 127.0.0.1 -U postgres bench_scale
     DATABASE_URL=postgres://postgres@127.0.0.1:5432/bench_scale .venv/bin/python bench/scale.py \
-        [--sizes 1250,5000] [--pixels 64x48]
+        [--sizes 1250,5000] [--pixels 64x48]   # any number of sizes, smallest first
 
 For each size N: N four-view exams of synthetic MG DICOM files (small pixels, real file format,
 uncompressed) written to a temporary folder, then
@@ -179,12 +179,13 @@ def run(n_exams: int, *, rows: int, columns: int) -> dict[str, float]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--sizes", default="1250,5000", help="two exam counts, small then large")
+    parser.add_argument("--sizes", default="1250,5000",
+                        help="exam counts, smallest first (ratios are taken to the first)")
     parser.add_argument("--pixels", default="64x48", help="rows x columns of the generated images")
     args = parser.parse_args()
     if not os.environ.get("DATABASE_URL", "").startswith("postgres"):
         raise SystemExit("Set DATABASE_URL to a PostgreSQL database (see the docstring).")
-    small, large = (int(n) for n in args.sizes.split(","))
+    sizes = [int(n) for n in args.sizes.split(",")]
     rows, columns = (int(n) for n in args.pixels.split("x"))
 
     import django
@@ -200,14 +201,16 @@ def main() -> None:
     print(f"machine: {machine()}")
     print(f"PostgreSQL, Celery eager, images {rows}x{columns}")
     results = {}
-    for n_exams in (small, large):
+    for n_exams in sizes:
         print(f"\n{n_exams:,} exams / {4 * n_exams:,} images / 3 readers:")
         results[n_exams] = run(n_exams, rows=rows, columns=columns)
-    print(f"\ntime ratio {large:,} / {small:,} exams per stage (linear = {large / small:.1f}):")
-    for name in results[small]:
-        print(f"  {name:<8} {results[large][name] / results[small][name]:5.2f}")
-    total_small, total_large = sum(results[small].values()), sum(results[large].values())
-    print(f"  {'total':<8} {total_large / total_small:5.2f}  ({total_small:.0f} s -> {total_large:.0f} s)")
+    small = sizes[0]
+    for large in sizes[1:]:
+        print(f"\ntime ratio {large:,} / {small:,} exams per stage (linear = {large / small:.1f}):")
+        for name in results[small]:
+            print(f"  {name:<8} {results[large][name] / results[small][name]:5.2f}")
+        total_small, total_large = sum(results[small].values()), sum(results[large].values())
+        print(f"  {'total':<8} {total_large / total_small:5.2f}  ({total_small:.0f} s -> {total_large:.0f} s)")
 
 
 if __name__ == "__main__":
