@@ -111,3 +111,18 @@ def test_a_file_in_the_middle_of_a_batch_writes_neither_the_batch_nor_an_unchang
     # The second and third views: the item's own row only (the batch is running, the exam unchanged).
     assert writes[1] == writes[2] == ["studies_importitem"]
     assert counts[1] == counts[2]
+
+
+def test_the_duplicate_check_of_an_ingest_is_a_unique_key_lookup_even_on_unanalysed_tables() -> None:
+    """PostgreSQL without statistics (a fresh table, autovacuum not yet run or off) planned the
+    per-file duplicate check on the single-column project index, reading every image of the
+    project: an import then grows quadratically in the project's size."""
+    if connection.vendor != "postgresql":
+        pytest.skip("query plans are PostgreSQL's")
+    from apps.studies.models import Image
+
+    project = ProjectFactory()
+    exam_create(project=project)
+    query = Image.objects.filter(project=project, image_id="0" * 32)
+    plan = query.explain()
+    assert "image_unique_per_project" in plan, plan
