@@ -408,7 +408,8 @@ class ReadSubmitApi(APIView):
         result = services.read_submit(actor=acting_user(request), assignment_id=assignment_id,
                                       version=payload.validated_data["version"],
                                       active_seconds=payload.validated_data["active_seconds"])
-        data = {**selectors.assignment_summary_for(user=request.user, assignment_id=assignment_id),
+        # The service hands back the assignment as written (with its study and image count).
+        data = {**selectors.assignment_rows_for(user=request.user, assignments=[result.assignment])[0],
                 "outcome": result.outcome}
         return Response(self.OutputSerializer(data).data)
 

@@ -76,6 +76,16 @@ def read_get(*, read_id: int) -> Read:
     return _read_queryset().get(pk=read_id)
 
 
+def read_of_assignment(*, assignment: Assignment) -> Read:
+    """Internal: the assignment's read with its breasts and findings (three queries)."""
+    return _read_queryset().get(assignment=assignment)
+
+
+def read_queryset() -> QuerySet[Read]:
+    """Internal: reads with their breasts and findings prefetched, in payload order."""
+    return _read_queryset()
+
+
 def read_data(read: Read) -> ReadData:
     """The rules/concordance view of a stored read (uses prefetched breasts and findings)."""
     breasts = {b.laterality: BreastData(laterality=b.laterality, birads=b.birads, density=b.density)

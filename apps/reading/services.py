@@ -78,9 +78,11 @@ from apps.reading.selectors import (
     images_info,
     read_data,
     read_get,
+    read_of_assignment,
     read_parts,
     read_payload,
     read_payload_of,
+    read_queryset,
     study_images,
 )
 from apps.reading.workflow import (
@@ -154,10 +156,12 @@ def _lock_assignment_for_holder(*, actor: User, assignment_id: int) -> Assignmen
 
 
 def _lock_study_of_assignment(*, assignment_id: int) -> Study:
-    study_id = Assignment.objects.filter(pk=assignment_id).values_list("study_id", flat=True).first()
-    if study_id is None:
-        raise NotFoundError()
-    return Study.objects.select_for_update().select_related("project").get(pk=study_id)
+    # One query: the study found through the assignment, only the study row locked (OF self).
+    try:
+        return (Study.objects.select_for_update(of=("self",)).select_related("project")
+                .get(assignments__pk=assignment_id))
+    except Study.DoesNotExist:
+        raise NotFoundError() from None
 
 
 def _check_version(assignment: Assignment, version: int) -> None:
@@ -575,7 +579,7 @@ def read_submit(*, actor: User, assignment_id: int, version: int, active_seconds
                                  action=AssignmentAction.SUBMIT.value, state=assignment.state,
                                  study_state=study.state)
 
-    read = read_get(read_id=Read.objects.values_list("id", flat=True).get(assignment=assignment))
+    read = read_of_assignment(assignment=assignment)
     images = images_info(study_images(study_id=study.pk))
     blockers = submit_blockers(read_validate(read_data(read), images))
     if blockers:
@@ -588,13 +592,16 @@ def read_submit(*, actor: User, assignment_id: int, version: int, active_seconds
     assignment.active_seconds = active_seconds_merge(stored=assignment.active_seconds, sent=active_seconds,
                                                      last_write=read.updated_at, now=assignment.submitted_at)
     assignment.save(update_fields=["state", "version", "submitted_at", "active_seconds"])
+    # What the response shows of the assignment, without reading it again (the caller holds it).
+    assignment.study, assignment.reader = study, actor
+    assignment.image_count = len(images)  # type: ignore[attr-defined]
     audit_record(actor=actor, action=AuditAction.SUBMIT, object_type=AuditObject.ASSIGNMENT, object_id=assignment.pk,
                  study_id=study.pk, payload=SubmitPayload(from_state=before_state, to_state=new_state))
 
     if assignment.kind == AssignmentKind.ARBITRATION:
         exam_arbitrate(actor=actor, study=study, read=read)
         return SubmitResult(assignment=assignment, outcome="final", study_state=study.state)
-    reasons = _compare_if_complete(actor=actor, study=study, images=images)
+    reasons = _compare_if_complete(actor=actor, study=study, images=images, submitted=read, assignment=assignment)
     return SubmitResult(assignment=assignment, outcome="submitted", study_state=study.state, reasons=reasons)
 
 
@@ -605,14 +612,20 @@ def exam_arbitrate(*, actor: User, study: Study, read: Read) -> None:
                  payload=ArbitratePayload(final_read=read.pk))
 
 
-def _compare_if_complete(*, actor: User, study: Study, images: dict[int, ImageInfo]) -> list[Reason]:
-    reads = {r.assignment.kind: r for r in Read.objects.select_related("assignment").filter(  # type: ignore[union-attr]
+def _compare_if_complete(*, actor: User, study: Study, images: dict[int, ImageInfo], submitted: Read,
+                         assignment: Assignment) -> list[Reason]:
+    """`submitted` is the read of `assignment` just submitted (with its breasts and findings):
+    only the other read is fetched."""
+    others = list(read_queryset().select_related("assignment").filter(
         study=study, assignment__kind__in=[AssignmentKind.FIRST, AssignmentKind.SECOND],
-        assignment__state=AssignmentState.SUBMITTED)}
+        assignment__state=AssignmentState.SUBMITTED).exclude(pk=submitted.pk))
+    reads = {r.assignment.kind: r for r in others}  # type: ignore[union-attr]
+    reads[assignment.kind] = submitted
+    readers = {r.assignment.kind: r.assignment.reader_id for r in others}  # type: ignore[union-attr]
+    readers[assignment.kind] = assignment.reader_id
     if len(reads) < 2:
         return []
-    first = read_get(read_id=reads[AssignmentKind.FIRST].pk)
-    second = read_get(read_id=reads[AssignmentKind.SECOND].pk)
+    first, second = reads[AssignmentKind.FIRST], reads[AssignmentKind.SECOND]
     rules = project_rules(project=study.project)
     reasons, match = reads_compare(read_data(first), read_data(second), images, rules)
     reason_dicts = [r.as_dict() for r in reasons]
@@ -631,9 +644,8 @@ def _compare_if_complete(*, actor: User, study: Study, images: dict[int, ImageIn
     Discordance.objects.update_or_create(study=study, defaults={"reasons": reason_dicts})
     audit_record(actor=actor, action=AuditAction.COMPARE, object_type=AuditObject.STUDY, object_id=study.pk, study_id=study.pk,
                  payload=ComparePayload(concordant=False, reasons=reason_dicts, rules=rules.as_dict()))
-    readers = [reads[AssignmentKind.FIRST].assignment.reader_id,  # type: ignore[union-attr]
-               reads[AssignmentKind.SECOND].assignment.reader_id]  # type: ignore[union-attr]
-    _arbitration_assign(actor=actor, study=study, exclude=readers, reasons=reason_dicts)
+    _arbitration_assign(actor=actor, study=study, exclude=[readers[AssignmentKind.FIRST], readers[AssignmentKind.SECOND]],
+                        reasons=reason_dicts)
     return reasons
 
 

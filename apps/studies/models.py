@@ -113,7 +113,10 @@ class Laterality(models.TextChoices):
 
 
 class Image(models.Model):
-    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="images")
+    # No index of its own: image_unique_per_project (project, image_id) serves project lookups, and
+    # a second index on project alone is what PostgreSQL picks for the per-file duplicate check on
+    # tables without statistics, reading the whole project (an import quadratic in its size).
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="images", db_index=False)
     study = models.ForeignKey(Study, on_delete=models.CASCADE, related_name="images")
     series = models.ForeignKey(Series, on_delete=models.CASCADE, related_name="images")
     image_id = models.CharField(max_length=64)

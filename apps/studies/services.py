@@ -541,10 +541,12 @@ def batch_submit(*, batch: ImportBatch) -> None:
     transaction.on_commit(enqueue)
 
 
-def _batch_refresh(*, batch_id: int) -> None:
-    """Finish the batch once no item is pending; move its studies out of `importing`."""
-    ImportBatch.objects.filter(pk=batch_id, state=ImportBatchState.PENDING).update(
-        state=ImportBatchState.RUNNING)
+def _batch_refresh(*, batch_id: int, running: bool = False) -> None:
+    """Finish the batch once no item is pending; move its studies out of `importing`.
+    `running`: the caller already moved the batch out of `pending` (file_ingest does)."""
+    if not running:
+        ImportBatch.objects.filter(pk=batch_id, state=ImportBatchState.PENDING).update(
+            state=ImportBatchState.RUNNING)
     if ImportItem.objects.filter(batch_id=batch_id, status=ImportItemStatus.PENDING).exists():
         return
     with transaction.atomic():
@@ -624,8 +626,10 @@ def file_ingest(*, item_id: int) -> ImportItem:
         _staged_delete(item)  # a re-delivered task after a crash between finish and delete
         return item
     batch, project = item.batch, item.batch.project
-    ImportBatch.objects.filter(pk=batch.pk, state=ImportBatchState.PENDING).update(
-        state=ImportBatchState.RUNNING)
+    if batch.state == ImportBatchState.PENDING:
+        # Only the batch's first files find it pending: the others skip a write per file.
+        ImportBatch.objects.filter(pk=batch.pk, state=ImportBatchState.PENDING).update(
+            state=ImportBatchState.RUNNING)
     try:
         outcome = _ingest_pending(item=item, batch=batch, project=project)
     except dicom.DicomRejected as rejected:
@@ -641,7 +645,7 @@ def file_ingest(*, item_id: int) -> ImportItem:
                                       f"({type(error).__name__}: {str(error)[:300]})")
     if outcome or item.status != ImportItemStatus.PENDING:
         _staged_delete(item)
-    _batch_refresh(batch_id=batch.pk)
+    _batch_refresh(batch_id=batch.pk, running=True)
     return item
 
 
@@ -791,10 +795,16 @@ def _ingest_commit(*, item: ImportItem, project: Project, header: dicom.Header, 
     if not _item_finish(item=item, status=ImportItemStatus.IMPORTED, image=image,
                         reason=f"{item.filename}: imported as {header.laterality}{header.view_position}"):
         raise IntegrityError("import item was finished by another worker")
-    study.has_standard_views = _has_standard_views(study)
+    changed = []
+    has_views = _has_standard_views(study)  # recomputed: the admin may have deleted an image
+    if has_views != study.has_standard_views:
+        study.has_standard_views = has_views
+        changed.append("has_standard_views")
     if study.patient_age is None and header.patient_age is not None:
         study.patient_age = header.patient_age
-    study.save(update_fields=["has_standard_views", "patient_age"])
+        changed.append("patient_age")
+    if changed:
+        study.save(update_fields=changed)
     if study.state == StudyState.READY:
         # A new, unreviewed image: the exam goes back through review.
         studies_move(studies=[study], action=StudyAction.NEW_IMAGE, actor=None)

@@ -68,7 +68,9 @@ def test_a_submit_costs_the_same_queries_with_1_or_20_boxes(admin_user, reader1,
         a = _saved_with_boxes(admin_user, reader1, reader2, n, slug)
         counts.append(_count(lambda a=a: api_for(reader1).post(
             f"/api/assignments/{a.pk}/submit/", {"version": a.version}, format="json")))
-    assert counts[0] == counts[1] <= 16
+    # study locked through the assignment, assignment, read with breasts and findings, images,
+    # the other read, the writes; the response is built from what was written (was 15)
+    assert counts[0] == counts[1] <= 11, counts
 
 
 def test_the_second_submit_compares_in_the_same_queries_whatever_the_boxes(
@@ -82,7 +84,9 @@ def test_the_second_submit_compares_in_the_same_queries_whatever_the_boxes(
                           findings=[])
         counts.append(_count(lambda b=b, v=saved.assignment.version: api_for(reader2).post(
             f"/api/assignments/{b.pk}/submit/", {"version": v}, format="json")))
-    assert counts[0] == counts[1]
+    # the read just submitted is compared as loaded, not fetched again (was 35); one of these is the
+    # exam's study_state audit event (reading -> arbitration)
+    assert counts[0] == counts[1] <= 28, counts
 
 
 def test_the_worklist_costs_the_same_queries_for_2_or_30_assignments(admin_user, reader1, reader2,

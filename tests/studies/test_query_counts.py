@@ -75,3 +75,54 @@ def test_an_image_file_costs_the_same_on_a_bigger_exam(admin_user, reader1, read
         image.save(update_fields=["display_file"])
         counts.append(_count(lambda pk=image.pk: api_for(reader1).get(f"/api/images/{pk}/file/display/")))
     assert counts[0] == counts[1] <= 3
+
+
+def _four_views(tmp_path):  # type: ignore[no-untyped-def]
+    from pydicom.uid import generate_uid
+
+    from tests.studies.conftest import as_mammogram, pydicom_file
+
+    source = pydicom_file("MR_small.dcm")
+    return [as_mammogram(source, tmp_path / f"{side}{view}.dcm", laterality=side, view=view,
+                         SOPInstanceUID=generate_uid(entropy_srcs=[side, view]))
+            for side, view in (("R", "CC"), ("L", "CC"), ("R", "MLO"), ("L", "MLO"))]
+
+
+def test_a_file_in_the_middle_of_a_batch_writes_neither_the_batch_nor_an_unchanged_exam(
+        tmp_path, django_capture_on_commit_callbacks) -> None:  # type: ignore[no-untyped-def]
+    from apps.studies import services
+    from apps.studies.models import ImportBatchState, Study
+
+    project = services.project_get_or_create(actor=None, slug="per-file")
+    with django_capture_on_commit_callbacks(execute=False):  # staged, not yet ingested
+        batch = services.batch_create(actor=None, project=project,
+                                      sources=services.sources_from_paths(_four_views(tmp_path)))
+    items = list(batch.items.order_by("pk").values_list("pk", flat=True))
+    counts, writes = [], []
+    for item_id in items:
+        with CaptureQueriesContext(connection) as ctx:
+            services.file_ingest(item_id=item_id)
+        counts.append(len(ctx.captured_queries))
+        writes.append(sorted({q["sql"].split('"')[1] for q in ctx.captured_queries if q["sql"].startswith("UPDATE")}))
+    assert ImportItem.objects.filter(batch=batch, status=ImportItemStatus.IMPORTED).count() == 4
+    batch.refresh_from_db()
+    assert batch.state == ImportBatchState.DONE
+    assert Study.objects.get(project=project).has_standard_views
+    # The second and third views: the item's own row only (the batch is running, the exam unchanged).
+    assert writes[1] == writes[2] == ["studies_importitem"]
+    assert counts[1] == counts[2]
+
+
+def test_the_duplicate_check_of_an_ingest_is_a_unique_key_lookup_even_on_unanalysed_tables() -> None:
+    """PostgreSQL without statistics (a fresh table, autovacuum not yet run or off) planned the
+    per-file duplicate check on the single-column project index, reading every image of the
+    project: an import then grows quadratically in the project's size."""
+    if connection.vendor != "postgresql":
+        pytest.skip("query plans are PostgreSQL's")
+    from apps.studies.models import Image
+
+    project = ProjectFactory()
+    exam_create(project=project)
+    query = Image.objects.filter(project=project, image_id="0" * 32)
+    plan = query.explain()
+    assert "image_unique_per_project" in plan, plan
