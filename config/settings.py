@@ -133,6 +133,9 @@ if FILE_STORAGE_BACKEND in ("s3", "storages.backends.s3.S3Storage"):
         # Storage names are deterministic (re-runs replace their files): never rename on collision.
         "file_overwrite": True,
     }}
+elif FILE_STORAGE_BACKEND == "django.core.files.storage.FileSystemStorage":
+    # As on S3 (file_overwrite): deterministic names are replaced in place, never renamed.
+    DEFAULT_FILE_STORAGE_CONFIG = {"BACKEND": FILE_STORAGE_BACKEND, "OPTIONS": {"allow_overwrite": True}}
 else:
     DEFAULT_FILE_STORAGE_CONFIG = {"BACKEND": FILE_STORAGE_BACKEND}
 STORAGES = {

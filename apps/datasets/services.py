@@ -455,8 +455,7 @@ def _store(*, export: Export, work: Path, manifest: dict[str, Any]) -> list[dict
     for entry in [*manifest["files"], {"name": MANIFEST_FILE, "size": (work / MANIFEST_FILE).stat().st_size}]:
         name = entry["name"]
         storage_name = f"{export.storage_prefix}{name}"
-        if default_storage.exists(storage_name):
-            default_storage.delete(storage_name)  # a re-run after a lost worker replaces its files
+        # A re-run after a lost worker replaces its files in place (the storage overwrites).
         with (work / name).open("rb") as handle:
             stored = default_storage.save(storage_name, File(handle, name=Path(name).name))
         if not name.startswith(f"{IMAGES_DIR}/"):
