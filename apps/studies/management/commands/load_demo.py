@@ -15,7 +15,7 @@ from django.core.management.base import BaseCommand, CommandError
 from apps.accounts.roles import ROLE_ADMIN, ROLE_READER, ROLE_SENIOR, ensure_role_groups
 from apps.accounts.services import user_create
 from apps.studies import selectors, services
-from apps.studies.models import ImportBatchState, ImportItemStatus
+from apps.studies.models import ImportBatch, ImportBatchState, ImportItemStatus, Project
 
 DEMO_USERS = {
     "admin": [ROLE_ADMIN],
@@ -94,17 +94,8 @@ class Command(BaseCommand):
         admin = cast(User, users["admin"])
         project = services.project_get_or_create(actor=admin, slug="demo", name="Demo (CBIS-DDSM)")
         paths, manifest = demo_sources()
-        batch = services.batch_create(actor=admin, project=project,
-                                      sources=services.sources_from_paths(paths), manifest=manifest,
-                                      source="demo")
-        batch = selectors.batch_wait(batch_id=batch.pk, timeout_s=600)
-        if batch.state != ImportBatchState.DONE:
-            raise CommandError("demo import did not finish; is a worker running?")
-        rejected = batch.items.filter(status=ImportItemStatus.REJECTED)
-        if rejected.exists():
-            raise CommandError("demo import rejected: " + "; ".join(i.reason for i in rejected))
-        images = list(selectors.images_awaiting_review(user=admin, project_slug="demo").values_list("pk", flat=True))
-        result = services.images_mark_reviewed(actor=admin, image_ids=images) if images else None
+        batch, result = _import_and_approve(admin=admin, project=project, paths=paths, manifest=manifest,
+                                            what="demo import")
         imported = batch.items.filter(status=ImportItemStatus.IMPORTED).count()
         self.stdout.write(f"demo: {imported} image(s) imported, {batch.items.count() - imported} already there; "
                           f"{len(result.reviewed) if result else 0} auto-approved; "
@@ -117,20 +108,26 @@ class Command(BaseCommand):
         project = services.project_get_or_create(actor=admin, slug="demo", name="Demo (CBIS-DDSM)")
         with tempfile.TemporaryDirectory(prefix="mammolab-demo-prior-") as folder:
             paths, manifest = prior_sources(Path(folder))
-            batch = services.batch_create(actor=admin, project=project,
-                                          sources=services.sources_from_paths(paths), manifest=manifest,
-                                          source="demo")
-            # The staged copies are read by the ingest: wait before the folder goes.
-            batch = selectors.batch_wait(batch_id=batch.pk, timeout_s=600)
-        if batch.state != ImportBatchState.DONE:
-            raise CommandError("demo prior import did not finish; is a worker running?")
-        rejected = batch.items.filter(status=ImportItemStatus.REJECTED)
-        if rejected.exists():
-            raise CommandError("demo prior import rejected: " + "; ".join(i.reason for i in rejected))
-        images = list(selectors.images_awaiting_review(user=admin, project_slug="demo").values_list("pk", flat=True))
-        if images:
-            services.images_mark_reviewed(actor=admin, image_ids=images)
+            # The staged copies are read by the ingest: it is waited for before the folder goes.
+            batch, _ = _import_and_approve(admin=admin, project=project, paths=paths, manifest=manifest,
+                                           what="demo prior import")
         imported = batch.items.filter(status=ImportItemStatus.IMPORTED).count()
         self.stdout.write(f"demo prior: {imported} image(s) imported, {batch.items.count() - imported} already "
                           f"there; an exam of the first demo patient {PRIOR_DAYS_BEFORE} days earlier (P on "
                           f"the read screen)")
+
+
+def _import_and_approve(*, admin: User, project: Project, paths: list[str], manifest: dict[str, str],
+                        what: str) -> tuple[ImportBatch, services.ReviewResult | None]:
+    """Import the demo files, wait for the ingest, refuse any rejected file, auto-approve the
+    demo project's images awaiting review (demo films only: no admin looks at their masks)."""
+    batch = services.batch_create(actor=admin, project=project, sources=services.sources_from_paths(paths),
+                                  manifest=manifest, source="demo")
+    batch = selectors.batch_wait(batch_id=batch.pk, timeout_s=600)
+    if batch.state != ImportBatchState.DONE:
+        raise CommandError(f"{what} did not finish; is a worker running?")
+    rejected = batch.items.filter(status=ImportItemStatus.REJECTED)
+    if rejected.exists():
+        raise CommandError(f"{what} rejected: " + "; ".join(i.reason for i in rejected))
+    images = list(selectors.images_awaiting_review(user=admin, project_slug=project.slug).values_list("pk", flat=True))
+    return batch, services.images_mark_reviewed(actor=admin, image_ids=images) if images else None
